@@ -1,0 +1,1 @@
+"""The bGPT byte model: model, data pipeline, training, evaluation, generation."""

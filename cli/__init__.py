@@ -1,0 +1,1 @@
+"""The `bytesim` command-line interface (click). Thin: parse, call one library function, render."""

@@ -1,0 +1,1 @@
+"""ABC -> MIDI reference converter (mido, no torch)."""

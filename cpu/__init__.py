@@ -1,0 +1,1 @@
+"""Toy CPU compatible with the bGPT "CPU states" dataset (numpy only, no torch)."""
