@@ -1,0 +1,285 @@
+"""Random programs and instances with the original generator's distribution (SPEC 1.5).
+
+Three ways to draw them, all with the same distribution:
+
+* :func:`draw_program` reads like the specification: one ``random.Random`` call at a time.
+* :class:`OriginalStream` draws the *same* programs from the same Mersenne Twister stream,
+  fast: it takes the stream's 32-bit words in bulk (``getrandbits``), and works out with numpy,
+  for every stream position at once, which instruction a draw starting there produces and
+  where it ends; following those links is all that is left to do per instruction.
+  ``random.Random`` draws ``randint``/``choice`` over n values by taking the top
+  ``n.bit_length()`` bits of one 32-bit word and rejecting values >= n.
+* :func:`random_programs` uses a ``numpy.random.Generator`` (fully vectorised; not the
+  original's stream). :func:`random_instances` and the shards layout use it.
+
+Worked example (seed 0, programs of 1..3 words): the first program :func:`draw_program` makes
+is initial state ``ACC 197``, ``A..J = 215 20 132 248 207 155 244 183 111 71``, with lines
+``["SHR", "HLT"]``; its file name is ``md5("SHRHLT") + ".bin"``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import random
+
+import numpy as np
+
+from cpu.assembler import disassemble_word
+from cpu.batch import instance_bytes, run_batch
+from cpu.isa import INSTRUCTIONS, MEMORY_SIZE, NUM_OPCODES, NUM_WORDS, REGISTER_NAMES
+
+MNEMONIC_CHOICES = INSTRUCTIONS[1:]  # the 20 non-HLT mnemonics in opcode order
+MIN_LEN, MAX_LEN = 1, NUM_WORDS  # bounds on words per program (incl. HLT)
+DEFAULT_MAX_LEN = 255
+
+
+def check_lengths(min_len: int, max_len: int) -> None:
+    """Raise ValueError unless 1 <= min_len <= max_len <= 256."""
+    if not MIN_LEN <= min_len <= max_len <= MAX_LEN:
+        raise ValueError(
+            f"program lengths must satisfy {MIN_LEN} <= min <= max <= {MAX_LEN}, "
+            f"got {min_len}..{max_len}"
+        )
+
+
+def draw_program(rng: random.Random, min_len: int = 1, max_len: int = 255):
+    """One instance's initial values and program, drawn exactly as the original does.
+
+    Returns ``(initial, lines)``: ``initial`` is ``[ACC, A, ..., J]``, ``lines`` the assembly
+    lines ending with ``"HLT"``.
+    """
+    initial = [rng.randint(0, 255) for _ in range(11)]
+    lines = []
+    for _ in range(rng.randint(min_len, max_len) - 1):
+        ins = rng.choice(MNEMONIC_CHOICES)
+        if ins.kind == "loadi":
+            lines.append(f"LOADI {rng.randint(0, 255)}")
+            continue
+        count = rng.choice(ins.counts)
+        lines.append(" ".join([ins.mnemonic, *(rng.choice(REGISTER_NAMES) for _ in range(count))]))
+    lines.append("HLT")
+    return initial, lines
+
+
+def program_name(lines: list[str]) -> str:
+    """The original's file name stem: md5 hex digest of the lines joined with no separator."""
+    return hashlib.md5("".join(lines).encode()).hexdigest()
+
+
+# --- the original's stream, fast ------------------------------------------------------------
+
+_KIND_CODES = {"unary": 0, "push": 1, "pop": 1, "mov": 1, "swap": 0, "binary": 2, "loadi": 3}
+# count draw of each opcode: 0 = choice of 2, 1 = choice of 1, 2 = choice of 3, 3 = randint(0,255)
+_COUNT_DRAW = np.array([_KIND_CODES.get(i.kind, 0) for i in INSTRUCTIONS], dtype=np.intp)
+_COUNTS = np.zeros((NUM_OPCODES, 3), dtype=np.intp)
+for _ins in INSTRUCTIONS:
+    _COUNTS[_ins.opcode, : len(_ins.counts)] = _ins.counts
+_LOADI = next(i.opcode for i in INSTRUCTIONS if i.kind == "loadi")
+
+
+def _accepting(top: np.ndarray, n: int) -> np.ndarray:
+    """For a draw below ``n`` starting at each position (``top``: the draw's top bits of each
+    word): the position it accepts at. Length L + 2; L means "beyond the stream"."""
+    size = len(top)
+    accept = top < n
+    positions = np.append(np.flatnonzero(accept).astype(np.int32), np.int32(size))
+    before = np.empty(size + 2, dtype=np.int32)  # accepted positions before each position
+    before[0] = 0
+    np.cumsum(accept, dtype=np.int32, out=before[1 : size + 1])
+    before[size + 1] = before[size]
+    return positions[before]
+
+
+class OriginalStream:
+    """The programs ``random.Random(seed)`` makes via :func:`draw_program`, in bulk."""
+
+    def __init__(self, seed: int, min_len: int = 1, max_len: int = 255, block: int = 1 << 16):
+        check_lengths(min_len, max_len)
+        self.rng = random.Random(seed)
+        self.min_len, self.max_len, self.block = min_len, max_len, block
+        self.words = np.zeros(0, dtype=np.uint32)
+        self.pos = 0
+        self._tables()
+
+    def _refill(self) -> None:
+        fresh = self.rng.getrandbits(32 * self.block).to_bytes(4 * self.block, "little")
+        self.words = np.concatenate([self.words[self.pos :], np.frombuffer(fresh, "<u4")])
+        self.pos = 0
+        self._tables()
+
+    def _tables(self) -> None:
+        w, size = self.words, len(self.words)
+        width = self.max_len - self.min_len + 1
+        # top k bits of each word, as int32, plus one entry for the sentinel position
+        top = {k: np.append(w >> np.uint32(32 - k), np.uint32(0)).view(np.int32) for k in range(10)}
+        len_top = top[width.bit_length()]
+        self._byte_next = _accepting(top[9][:size], 256)
+        self._byte_top = top[9]
+        self._len_next = _accepting(len_top[:size], width)
+        self._len_top = len_top
+        m_next = _accepting(top[5][:size], 20)
+        reg_next = _accepting(top[4][:size], 10)
+        count_next = np.stack(
+            [_accepting(top[2][:size], 2), _accepting(top[1][:size], 1),
+             _accepting(top[2][:size], 3), self._byte_next]
+        )  # fmt: skip
+        j = m_next[:size]
+        op = top[5][j] + 1
+        draw = _COUNT_DRAW[op]
+        jc = count_next[draw, j + 1]
+        loadi = op == _LOADI
+        count = _COUNTS[op, np.where((draw == 1) | loadi, 0, top[2][jc])]
+        count[loadi] = 0
+        r1 = reg_next[jc + 1]
+        r2 = reg_next[r1 + 1]
+        r3 = reg_next[r2 + 1]
+        last = np.where(count == 0, jc, np.where(count == 1, r1, np.where(count == 2, r2, r3)))
+        end = last + 1
+        end[last >= size] = size + 1
+        self._starts = (op, jc, r1, r2, r3, count, loadi)
+        self._end = end.tolist() + [size + 1, size + 1]
+        self._reg_top = top[4]
+
+    def _words_at(self, positions: np.ndarray) -> np.ndarray:
+        """Instruction words (``op<<24 | a1<<16 | a2<<8 | a3``) of draws at ``positions``."""
+        op, jc, r1, r2, r3, count, loadi = (a[positions] for a in self._starts)
+        regs = self._reg_top
+        a1 = np.where(loadi, self._byte_top[jc], np.where(count >= 1, regs[r1] + 1, 0))
+        a2 = np.where(count >= 2, regs[r2] + 1, 0)
+        a3 = np.where(count >= 3, regs[r3] + 1, 0)
+        return (op.astype(np.uint32) << 24) | (a1 << 16) | (a2 << 8) | a3
+
+    def _try_next(self) -> tuple[list[int], list[int]] | None:
+        size, p = len(self.words), self.pos
+        byte_next, byte_top = self._byte_next, self._byte_top
+        initial = []
+        for _ in range(11):
+            p = int(byte_next[p])
+            if p >= size:
+                return None
+            initial.append(int(byte_top[p]))
+            p += 1
+        p = int(self._len_next[p])
+        if p >= size:
+            return None
+        n = self.min_len + int(self._len_top[p])
+        p += 1
+        if n == 1:
+            self.pos = p
+            return initial, []
+        end = self._end
+        positions = [p] + [p := end[p] for _ in range(n - 2)]
+        p = end[p]
+        if p > size:  # an instruction runs past the words drawn so far
+            return None
+        self.pos = p
+        return initial, positions
+
+    def take(self, count: int) -> tuple[np.ndarray, np.ndarray, list[list[int]]]:
+        """The next ``count`` programs: ``(initial (B, 11) uint8, words (B, 256) uint32,
+        programs)``; ``programs[b]`` lists program b's instruction words as ints
+        (``op<<24 | a1<<16 | a2<<8 | a3``, without the final HLT); ``words`` is zero after them."""
+        initial = np.zeros((count, 11), dtype=np.uint8)
+        words = np.zeros((count, NUM_WORDS), dtype=np.uint32)
+        programs: list[list[int]] = []
+        pending: list[list[int]] = []
+
+        def resolve() -> None:
+            lengths = np.array([len(p) for p in pending], dtype=np.intp)
+            flat = self._words_at(np.fromiter(itertools.chain.from_iterable(pending), np.intp))
+            first = len(programs)
+            rows = np.repeat(np.arange(first, first + len(pending)), lengths)
+            cols = np.arange(len(flat)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+            words[rows, cols] = flat
+            values = flat.tolist()
+            bounds = itertools.accumulate(lengths.tolist(), initial=0)
+            start = next(bounds)
+            for stop in bounds:
+                programs.append(values[start:stop])
+                start = stop
+            pending.clear()
+
+        for b in range(count):
+            while (drawn := self._try_next()) is None:
+                resolve()
+                self._refill()
+            initial[b], positions = drawn
+            pending.append(positions)
+        resolve()
+        return initial, words, programs
+
+    def next_program(self) -> tuple[list[int], list[int]]:
+        """``(initial, words)`` of the next program: ACC, A..J and its instruction words."""
+        initial, _, programs = self.take(1)
+        return initial[0].tolist(), programs[0]
+
+
+def memories_of(words: np.ndarray) -> np.ndarray:
+    """(B, 1024) uint8 memories of (B, 256) word ints."""
+    return words.astype(">u4").view(np.uint8).reshape(len(words), MEMORY_SIZE)
+
+
+_TEXT_CACHE: dict[int, str] = {}
+
+
+def name_of_words(program: list[int]) -> str:
+    """:func:`program_name` of a program given as word ints (without the final HLT)."""
+    cache = _TEXT_CACHE
+    try:
+        texts = [cache[w] for w in program]
+    except KeyError:
+        for w in program:
+            if w not in cache:
+                cache[w] = disassemble_word(w.to_bytes(4, "big"))
+        texts = [cache[w] for w in program]
+    texts.append("HLT")
+    return hashlib.md5("".join(texts).encode()).hexdigest()
+
+
+# --- numpy Generator programs ---------------------------------------------------------------
+
+
+def random_programs(
+    rng: np.random.Generator, count: int, min_len: int = 1, max_len: int = 255
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(initial (count, 11), memories (count, 1024))`` uint8 drawn with ``rng``.
+
+    Same distribution as the original: ACC and A..J uniform bytes; N uniform in
+    min_len..max_len; N - 1 instructions, mnemonic uniform over the 20, LOADI's byte uniform,
+    operand count uniform over the mnemonic's counts, registers uniform over A..J; HLT.
+    """
+    check_lengths(min_len, max_len)
+    initial = rng.integers(0, 256, (count, 11), dtype=np.uint8)
+    n = rng.integers(min_len, max_len + 1, count)
+    slots = max_len - 1
+    op = rng.integers(1, NUM_OPCODES, (count, slots), dtype=np.uint8)
+    choice = rng.integers(0, 6, (count, slots), dtype=np.uint8)  # 6 = lcm(1, 2, 3)
+    regs = rng.integers(1, 11, (count, slots, 3), dtype=np.uint8)
+    imm = rng.integers(0, 256, (count, slots), dtype=np.uint8)
+    n_counts = np.array([max(len(i.counts), 1) for i in INSTRUCTIONS], dtype=np.uint8)
+    count_of = _COUNTS.astype(np.uint8)[op, choice % n_counts[op]]
+    operands = np.where(np.arange(3) < count_of[..., None], regs, 0).astype(np.uint8)
+    loadi = op == _LOADI
+    operands[loadi] = 0
+    operands[..., 0][loadi] = imm[loadi]
+    words = np.concatenate([op[..., None], operands], axis=2)
+    words[np.arange(slots)[None, :] >= (n - 1)[:, None]] = 0
+    memories = np.zeros((count, NUM_WORDS, 4), dtype=np.uint8)
+    memories[:, :slots] = words
+    return initial, memories.reshape(count, MEMORY_SIZE)
+
+
+def random_instances(seed: int, count: int, min_len: int = 1, max_len: int = 255) -> list[bytes]:
+    """``count`` full instance files (SPEC 1.4) of random programs, deterministic in ``seed``.
+
+    The original's distribution (see :func:`random_programs`), drawn with
+    ``numpy.random.default_rng(seed)`` and run by the batch interpreter, 4096 at a time.
+    """
+    rng = np.random.default_rng(seed)
+    out: list[bytes] = []
+    while len(out) < count:
+        initial, memories = random_programs(rng, min(4096, count - len(out)), min_len, max_len)
+        states, counts = run_batch(memories, initial, check=False)
+        out.extend(instance_bytes(memories, states, counts))
+    return out
