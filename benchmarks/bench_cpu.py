@@ -26,9 +26,10 @@ MNEMONICS = [
     "HLT", "CLR", "INC", "DEC", "SHL", "SHR", "ROL", "ROR", "NOT", "PUSH", "POP", "LOADI",
     "SWAP", "ADD", "SUB", "MUL", "DIV", "AND", "OR", "XOR", "MOV",
 ]  # fmt: skip
-COUNTS = {m: [0, 1] for m in MNEMONICS[1:9]}
-COUNTS.update({"PUSH": [1], "POP": [1], "LOADI": [1], "SWAP": [1, 2], "MOV": [2]})
+COUNTS = {m: [0, 1] for m in MNEMONICS[1:9]}  # in opcode order, as the original's dict
+COUNTS.update({"PUSH": [1], "POP": [1], "LOADI": [1], "SWAP": [1, 2]})
 COUNTS.update({m: [1, 2, 3] for m in MNEMONICS[13:20]})
+COUNTS["MOV"] = [2]
 REGS = "ABCDEFGHIJ"
 
 

@@ -1,0 +1,461 @@
+"""Writing and checking CPU-state datasets, in two layouts.
+
+``bgpt``: ``OUT/train/NAME.bin`` and ``OUT/test/NAME.bin``, drawn from the original's random
+stream (:class:`cpu.generate.OriginalStream`) and named by the md5 of the program's assembly,
+so for the same seed and counts the files, names and bytes equal the original generator's,
+duplicates included (a later instance overwrites an earlier one of the same name).
+
+``shards``: ``OUT/shard-00000.tar`` ... plus ``OUT/manifest.json``. Each shard holds up to
+``shard_size`` instances of one split, named ``train/MD5-INDEX.bin`` (INDEX: the instance's
+number in its split, so names never collide); unpacked, the shards give the bgpt folder
+layout. Shard ``k`` of a split is drawn with ``numpy.random.default_rng(SeedSequence([seed,
+split, k]))`` (split 0 = train, 1 = test): its bytes do not depend on ``--workers`` or on
+which machine makes it. Finished shards are kept and skipped; a shard is written to a
+temporary file and renamed, so an interrupted run leaves no partial shard.
+
+Worked example: ``write_shards(out, train=25000, test=3000, shard_size=10000)`` plans
+``shard-00000.tar`` .. ``shard-00002.tar`` (train, 10000 + 10000 + 5000) and
+``shard-00003.tar`` (test, 3000); the first member of ``shard-00003.tar`` is
+``test/<md5>-000000000.bin``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tarfile
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from cpu.assembler import disassemble
+from cpu.batch import instance_bytes, run_batch, valid_programs
+from cpu.errors import CpuError
+from cpu.generate import (
+    OriginalStream,
+    check_lengths,
+    memories_of,
+    name_of_words,
+    program_name,
+    random_programs,
+)
+from cpu.instance import kind_of, validate_instance
+from cpu.isa import MEMORY_SIZE
+from cpu.state import STATE_SIZE
+from cpu.tarshard import tar_bytes
+
+SPLITS = ("train", "test")
+MANIFEST = "manifest.json"
+FORMAT = "bytesim-cpu-shards/1"
+BATCH = 2048
+Progress = Callable[[int], None]
+
+
+class DatasetError(CpuError):
+    """A dataset folder that cannot be written or read as asked."""
+
+
+@dataclass
+class GenerateSummary:
+    """What a generation run did."""
+
+    layout: str
+    out: str
+    instances: int = 0  # instances drawn (and run) in this call
+    files: int = 0  # bgpt: distinct files written; shards: shard files written
+    skipped: int = 0  # shards already present and kept
+    overwritten: int = 0  # bgpt: instances whose name repeated an earlier one
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder."""
+    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _check_counts(train: int, test: int) -> None:
+    if train < 0 or test < 0:
+        raise DatasetError(f"instance counts must be >= 0, got train {train}, test {test}")
+
+
+# --- bgpt layout ----------------------------------------------------------------------------
+
+
+def write_bgpt(
+    out: Path,
+    train: int,
+    test: int,
+    seed: int = 0,
+    min_len: int = 1,
+    max_len: int = 255,
+    progress: Progress | None = None,
+) -> GenerateSummary:
+    """The original generator's dataset in ``out/train`` and ``out/test`` (same bytes, names)."""
+    _check_counts(train, test)
+    check_lengths(min_len, max_len)
+    out = Path(out)
+    stream = OriginalStream(seed, min_len, max_len)
+    summary = GenerateSummary("bgpt", str(out))
+    for split, count in zip(SPLITS, (train, test), strict=True):
+        folder = out / split
+        folder.mkdir(parents=True, exist_ok=True)
+        names: set[str] = set()
+        for first in range(0, count, BATCH):
+            size = min(BATCH, count - first)
+            initial, words, programs = stream.take(size)
+            memories = memories_of(words)
+            states, counts = run_batch(memories, initial, check=False)
+            for program, blob in zip(
+                programs, instance_bytes(memories, states, counts), strict=True
+            ):
+                name = name_of_words(program)
+                summary.overwritten += name in names
+                names.add(name)
+                _write_atomic(folder / f"{name}.bin", blob)
+            summary.instances += size
+            if progress:
+                progress(size)
+        summary.files += len(names)
+    return summary
+
+
+# --- shards layout --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Shard:
+    """One planned shard: ``count`` instances of ``split`` numbered from ``first``."""
+
+    index: int  # global shard number
+    split: str
+    number: int  # shard number within its split (part of its seed)
+    first: int  # index of its first instance within the split
+    count: int
+
+    @property
+    def file(self) -> str:
+        return f"shard-{self.index:05d}.tar"
+
+
+def plan_shards(train: int, test: int, shard_size: int) -> list[Shard]:
+    """The shards of a dataset: train shards first, then test shards."""
+    if shard_size < 1:
+        raise DatasetError(f"shard size must be >= 1, got {shard_size}")
+    shards: list[Shard] = []
+    for split, count in zip(SPLITS, (train, test), strict=True):
+        for number, first in enumerate(range(0, count, shard_size)):
+            shards.append(Shard(len(shards), split, number, first, min(shard_size, count - first)))
+    return shards
+
+
+def shard_instances(
+    shard: Shard, seed: int, min_len: int, max_len: int
+) -> Iterator[tuple[str, bytes]]:
+    """``(member name, instance bytes)`` of every instance of ``shard``, in order."""
+    split_code = SPLITS.index(shard.split)
+    rng = np.random.default_rng(np.random.SeedSequence([seed, split_code, shard.number]))
+    for start in range(0, shard.count, BATCH):
+        size = min(BATCH, shard.count - start)
+        initial, memories = random_programs(rng, size, min_len, max_len)
+        states, counts = run_batch(memories, initial, check=False)
+        words = memories.reshape(size, -1, 4).view(">u4")[..., 0]
+        for b, blob in enumerate(instance_bytes(memories, states, counts)):
+            program = words[b, : counts[b] - 2].tolist()
+            index = shard.first + start + b
+            yield f"{shard.split}/{name_of_words(program)}-{index:09d}.bin", blob
+
+
+def make_shard(out: Path, shard: Shard, seed: int, min_len: int, max_len: int) -> int:
+    """Write one shard file (atomically); returns its instance count."""
+    names, blobs = zip(*shard_instances(shard, seed, min_len, max_len), strict=True)
+    _write_atomic(Path(out) / shard.file, tar_bytes(list(names), list(blobs)))
+    return shard.count
+
+
+def _manifest(train, test, seed, min_len, max_len, shard_size, shards) -> dict:
+    return {
+        "format": FORMAT,
+        "seed": seed,
+        "train": train,
+        "test": test,
+        "min_instructions": min_len,
+        "max_instructions": max_len,
+        "shard_size": shard_size,
+        "shards": [{"file": s.file, **asdict(s)} for s in shards],
+    }
+
+
+def write_shards(
+    out: Path,
+    train: int,
+    test: int,
+    seed: int = 0,
+    min_len: int = 1,
+    max_len: int = 255,
+    shard_size: int = 10000,
+    workers: int = 1,
+    num_shards: int = 1,
+    shard_index: int = 0,
+    progress: Progress | None = None,
+) -> GenerateSummary:
+    """Write (or finish) the shards of ``out`` with global index ``% num_shards == shard_index``.
+
+    Every machine of a multi-machine run writes the same ``manifest.json``; an existing
+    manifest with other parameters is an error rather than a silent mix of two datasets.
+    """
+    _check_counts(train, test)
+    check_lengths(min_len, max_len)
+    if not 0 <= shard_index < num_shards:
+        raise DatasetError(f"shard index {shard_index} is not in 0..{num_shards - 1}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    shards = plan_shards(train, test, shard_size)
+    manifest = _manifest(train, test, seed, min_len, max_len, shard_size, shards)
+    manifest_path = out / MANIFEST
+    if manifest_path.exists():
+        if _read_manifest(manifest_path) != manifest:
+            raise DatasetError(
+                f"{manifest_path} describes a dataset with other parameters; use another folder"
+            )
+    else:
+        _write_atomic(manifest_path, (json.dumps(manifest, indent=1) + "\n").encode())
+    summary = GenerateSummary("shards", str(out))
+    todo = []
+    for shard in shards[shard_index::num_shards]:
+        if (out / shard.file).exists():
+            summary.skipped += 1
+            if progress:
+                progress(shard.count)
+        else:
+            todo.append(shard)
+    args = (seed, min_len, max_len)
+    if workers <= 1:
+        for shard in todo:
+            make_shard(out, shard, *args)
+            summary.files += 1
+            summary.instances += shard.count
+            if progress:
+                progress(shard.count)
+        return summary
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(make_shard, out, shard, *args) for shard in todo]
+        for future in as_completed(futures):
+            count = future.result()
+            summary.files += 1
+            summary.instances += count
+            if progress:
+                progress(count)
+    return summary
+
+
+def _read_manifest(path: Path) -> dict:
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise DatasetError(f"{path}: not a readable manifest ({err})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise DatasetError(f"{path}: not a {FORMAT} manifest")
+    return manifest
+
+
+# --- checking -------------------------------------------------------------------------------
+
+
+@dataclass
+class CheckReport:
+    """Result of replaying a dataset: ``problems`` lists one line per differing byte."""
+
+    layout: str
+    instances: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def detect_layout(path: Path) -> str:
+    """``"shards"`` (a manifest or shard-*.tar files, or one .tar file) or ``"bgpt"``."""
+    path = Path(path)
+    if path.is_file() and path.suffix == ".tar":
+        return "shards"
+    if not path.is_dir():
+        raise DatasetError(f"{path}: no such dataset folder")
+    if (path / MANIFEST).exists() or any(path.glob("shard-*.tar")):
+        return "shards"
+    if any((path / split).is_dir() for split in SPLITS):
+        return "bgpt"
+    raise DatasetError(f"{path}: neither a bgpt layout (train/, test/) nor shards (manifest.json)")
+
+
+def _iter_bgpt(path: Path) -> Iterator[tuple[str, str, bytes]]:
+    for split in SPLITS:
+        folder = path / split
+        if folder.is_dir():
+            for file in sorted(folder.glob("*.bin")):
+                yield f"{split}/{file.name}", file.stem, file.read_bytes()
+
+
+def _iter_tar(file: Path, problems: list[str]) -> Iterator[tuple[str, str, bytes]]:
+    try:
+        with tarfile.open(file) as tar:
+            for member in tar:
+                if member.isfile():
+                    data = tar.extractfile(member).read()
+                    stem = Path(member.name).stem.rsplit("-", 1)[0]
+                    yield f"{file.name}:{member.name}", stem, data
+    except (tarfile.TarError, OSError) as err:
+        problems.append(f"{file.name}: unreadable tar ({err})")
+
+
+def _iter_shards(path: Path, problems: list[str]) -> Iterator[tuple[str, str, bytes]]:
+    if path.is_file():
+        yield from _iter_tar(path, problems)
+        return
+    files = sorted(path.glob("shard-*.tar"))
+    if (path / MANIFEST).exists():
+        manifest = _read_manifest(path / MANIFEST)
+        planned = {s["file"]: s["count"] for s in manifest["shards"]}
+        for name in sorted(set(planned) - {f.name for f in files}):
+            problems.append(f"{name}: missing shard (listed in {MANIFEST})")
+        for file in files:
+            count = 0
+            for item in _iter_tar(file, problems):
+                count += 1
+                yield item
+            if file.name in planned and count != planned[file.name]:
+                problems.append(
+                    f"{file.name}: {count} instances, manifest says {planned[file.name]}"
+                )
+        return
+    for file in files:
+        yield from _iter_tar(file, problems)
+
+
+def _fast_ok(items: list[tuple[str, str, bytes]], lenient: bool) -> list[bool]:
+    """Which items replay to exactly their own bytes, checked with the batch interpreter."""
+    candidates = []
+    for i, (_, _, data) in enumerate(items):
+        n = len(data)
+        if n > MEMORY_SIZE and (n - MEMORY_SIZE) % STATE_SIZE == 0:
+            if data[MEMORY_SIZE] == 0 and data[MEMORY_SIZE + 2 : MEMORY_SIZE + 6] == bytes(4):
+                candidates.append(i)
+    ok = [False] * len(items)
+    if not candidates:
+        return ok
+    memories = np.frombuffer(b"".join(items[i][2][:MEMORY_SIZE] for i in candidates), np.uint8)
+    memories = memories.reshape(len(candidates), MEMORY_SIZE)
+    initial = np.array(
+        [list(items[i][2][MEMORY_SIZE + 1 : MEMORY_SIZE + 2]) + list(
+            items[i][2][MEMORY_SIZE + 6 : MEMORY_SIZE + 16]) for i in candidates],
+        dtype=np.uint8,
+    )  # fmt: skip
+    runnable = valid_programs(memories, lenient)
+    if not runnable.any():
+        return ok
+    chosen = np.flatnonzero(runnable)
+    states, counts = run_batch(memories[chosen], initial[chosen], lenient, check=False)
+    for blob, c in zip(instance_bytes(memories[chosen], states, counts), chosen, strict=True):
+        ok[candidates[c]] = blob == items[candidates[c]][2]
+    return ok
+
+
+def _slow_problems(label: str, stem: str, data: bytes, lenient: bool, names: bool) -> list[str]:
+    """Detailed report of one instance (reference interpreter)."""
+    try:
+        if kind_of(data) != "instance":
+            return [f"{label}: {len(data)} bytes is a program, not an instance"]
+        found = [f"{label}: {m}" for m in validate_instance(data, lenient)]
+        if names and not found:
+            found += _name_problems(label, stem, data, lenient)
+        return found
+    except CpuError as err:
+        return [f"{label}: {err}"]
+
+
+def _name_problems(label: str, stem: str, data: bytes, lenient: bool) -> list[str]:
+    """A name that is not the md5 of the program (programs bytesim cannot disassemble: none)."""
+    try:
+        expected = program_name(disassemble(data[:MEMORY_SIZE], lenient))
+    except CpuError:
+        return []
+    return [] if expected == stem else [f"{label}: name is not the md5 of its program ({expected})"]
+
+
+def _name_of_memory(memory: bytes) -> str:
+    """:func:`cpu.generate.program_name` of a memory of canonical words, fast."""
+    words = np.frombuffer(memory, ">u4")
+    halt = int(np.argmax((words >> 24) == 0))
+    return name_of_words(words[:halt].tolist())
+
+
+def check_dataset(
+    path: Path, lenient: bool = False, progress: Progress | None = None
+) -> CheckReport:
+    """Replay every instance of a dataset (either layout); report each byte that differs.
+
+    Also reported: malformed files, programs that do not run, file names that are not the md5
+    of the program, and (shards) missing shards or counts that differ from the manifest.
+    """
+    path = Path(path)
+    report = CheckReport(detect_layout(path))
+    if report.layout == "bgpt":
+        items = _iter_bgpt(path)
+    else:
+        items = _iter_shards(path, report.problems)
+    batch: list[tuple[str, str, bytes]] = []
+
+    def flush() -> None:
+        for item, good in zip(batch, _fast_ok(batch, lenient), strict=True):
+            label, stem, data = item
+            if good and not lenient:
+                if _name_of_memory(data[:MEMORY_SIZE]) != stem:
+                    report.problems.extend(_name_problems(*item, lenient))
+            elif good:
+                report.problems.extend(_name_problems(*item, lenient))
+            else:
+                report.problems.extend(_slow_problems(*item, lenient, names=True))
+        report.instances += len(batch)
+        if progress:
+            progress(len(batch))
+        batch.clear()
+
+    for item in items:
+        batch.append(item)
+        if len(batch) == BATCH:
+            flush()
+    flush()
+    return report
+
+
+def read_instances(path: Path) -> Iterator[tuple[str, bytes]]:
+    """``(label, bytes)`` of every instance of a dataset folder or shard, in order."""
+    path = Path(path)
+    problems: list[str] = []
+    if detect_layout(path) == "bgpt":
+        items = _iter_bgpt(path)
+    else:
+        items = _iter_shards(path, problems)
+    for label, _, data in items:
+        yield label, data
+    if problems:
+        raise DatasetError(problems[0])
+
+
+def tar_member_bytes(data: bytes) -> dict[str, bytes]:
+    """Members of an in-memory tar archive (for tests and tools)."""
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        return {m.name: tar.extractfile(m).read() for m in tar if m.isfile()}
