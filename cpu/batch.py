@@ -89,31 +89,26 @@ def valid_programs(memories: np.ndarray, lenient: bool = False) -> np.ndarray:
 
 
 def _decode(words: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Slot form of every word (vectorised :func:`cpu.isa.decode_word`), each (B, 256)."""
-    op = words[..., 0].astype(np.intp)
-    a1, a2, a3 = (words[..., i].astype(np.intp) for i in (1, 2, 3))
+    """Slot form of every word (vectorised :func:`cpu.isa.decode_word`), each (B, W), uint8."""
+    op, a1, a2, a3 = (words[..., i] for i in range(4))
     kind = _KIND[np.minimum(op, NUM_OPCODES - 1)]
-    r1, r2, r3 = (np.where(a == 0, 10, a) for a in (a1, a2, a3))
-    acc = np.zeros_like(op)
+    r1, r2, r3 = (np.where(a == 0, np.uint8(10), a) for a in (a1, a2, a3))
     one_operand = a2 == 0
-    binary_d1 = np.where(one_operand, acc, np.where(a3 == 0, r1, r3))
-    d1 = np.select(
-        [kind == _UNARY, kind == _POP, kind == _SWAP, kind == _MOV, kind == _BINARY],
-        [a1, r1, np.where(one_operand, acc, r1), r1, binary_d1],
-        acc,
-    )
-    imm = np.full_like(op, IMM_SLOT)
-    x = np.select(
-        [kind == k for k in (_UNARY, _PUSH, _LOADI, _SWAP, _MOV, _BINARY)],
-        [a1, r1, imm, np.where(one_operand, r1, r2), r2, np.where(one_operand, acc, r1)],
-        acc,
-    )
-    y = np.select(
-        [kind == _SWAP, kind == _BINARY],
-        [np.where(one_operand, acc, r1), np.where(one_operand, r1, r2)],
-        acc,
-    )
     swap = kind == _SWAP
+    binary = kind == _BINARY
+    zero = np.uint8(ACC_SLOT)
+    # d1: unary a1; POP, MOV r1; SWAP and binary: ACC if one operand, else r1 (r3 for 3 ops)
+    d1 = np.where(kind == _UNARY, a1, np.where((kind == _POP) | (kind == _MOV), r1, zero))
+    two_or_more = (swap | binary) & ~one_operand
+    d1 = np.where(two_or_more, np.where(binary & (a3 != 0), r3, r1), d1)
+    # x: unary a1; PUSH r1; LOADI the immediate; SWAP r1 or r2; MOV r2; binary ACC or r1
+    x = np.where(kind == _UNARY, a1, np.where(kind == _PUSH, r1, zero))
+    x = np.where(kind == _LOADI, np.uint8(IMM_SLOT), x)
+    x = np.where(kind == _MOV, r2, x)
+    x = np.where(swap, np.where(one_operand, r1, r2), x)
+    x = np.where(binary & ~one_operand, r1, x)
+    # y: SWAP ACC or r1; binary r1 or r2
+    y = np.where(two_or_more, np.where(swap, r1, r2), np.where(binary, r1, zero))
     d2 = np.where(swap, x, d1)
     return op, d1, x, y, d2, swap
 
@@ -139,33 +134,37 @@ def run_batch(
     counts = halt_at + 2
     order = np.argsort(-halt_at, kind="stable")
     words, halt_at = words[order], halt_at[order]
-    op, d1, x, y, d2, swap = _decode(words)
-    lut = result_table()
+    size = int(halt_at.max()) + 2 if batch else 1
+    steps = size - 1
+    # decoded words as flat indices into ``slots`` (row * 12 + slot), one row per step
+    base = np.arange(batch, dtype=np.int32) * NUM_SLOTS
+    op, d1, x, y, d2, swap = (np.ascontiguousarray(a.T) for a in _decode(words[:, :steps]))
+    table = op.astype(np.int32) << 16
+    d1, x, y, d2 = (a.astype(np.int32) + base for a in (d1, x, y, d2))
+    immediate = np.ascontiguousarray(words[:, :steps, 1].T)
+    lut = result_table().reshape(-1)
     slots = np.zeros((batch, NUM_SLOTS), dtype=np.uint8)
     slots[:, ACC_SLOT:IMM_SLOT] = initial[order]
-    size = int(halt_at.max()) + 2 if batch else 1
-    states = np.zeros((batch, size, STATE_SIZE), dtype=np.uint8)
-    states[:, 0, 1] = slots[:, ACC_SLOT]
-    states[:, 0, 6:] = slots[:, 1:IMM_SLOT]
-    # number of programs still fetching at word c: halt_at >= c (a prefix: sorted descending)
+    flat = slots.reshape(-1)
+    history = np.zeros((batch, size, IMM_SLOT), dtype=np.uint8)  # ACC, A..J of each state
+    history[:, 0] = slots[:, :IMM_SLOT]
+    # programs still fetching at word c: halt_at >= c, a prefix as they are sorted descending
     fetching = np.searchsorted(-halt_at, -np.arange(NUM_WORDS + 1), side="right")
-    rows = np.arange(batch)
-    for c in range(size - 1):
-        n, m = fetching[c], fetching[c + 1]  # m programs execute word c (halt_at > c)
-        k = c + 1
-        states[:n, k, 0] = min(k, MAX_PC)
-        states[:n, k, 1] = slots[:n, ACC_SLOT]
-        states[:n, k, 2:6] = words[:n, c]
-        states[:n, k, 6:] = slots[:n, 1:IMM_SLOT]
-        if m == 0:
-            break
-        r = rows[:m]
-        slots[:m, IMM_SLOT] = words[:m, c, 1]
-        xv = slots[r, x[:m, c]]
-        yv = slots[r, y[:m, c]]
-        v = lut[op[:m, c], xv, yv]
-        slots[r, d2[:m, c]] = np.where(swap[:m, c], yv, v)
-        slots[r, d1[:m, c]] = v
+    for c in range(steps):
+        n, m = fetching[c], fetching[c + 1]  # n record state c + 1; m execute word c
+        history[:n, c + 1] = slots[:n, :IMM_SLOT]
+        slots[:m, IMM_SLOT] = immediate[c, :m]
+        xv = flat[x[c, :m]]
+        yv = flat[y[c, :m]]
+        v = lut[table[c, :m] + (xv.astype(np.int32) << 8) + yv]
+        flat[d2[c, :m]] = np.where(swap[c, :m], yv, v)
+        flat[d1[c, :m]] = v
+    states = np.zeros((batch, size, STATE_SIZE), dtype=np.uint8)
+    states[:, :, 1] = history[:, :, ACC_SLOT]
+    states[:, :, 6:] = history[:, :, 1:]
+    states[:, 1:, 0] = np.minimum(np.arange(1, size), MAX_PC)
+    states[:, 1:, 2:6] = words[:, :steps]
+    states[np.arange(size)[None, :] >= (halt_at + 2)[:, None]] = 0
     unsorted = np.empty_like(states)
     unsorted[order] = states
     return unsorted, counts

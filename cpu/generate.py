@@ -254,9 +254,14 @@ def random_programs(
     n = rng.integers(min_len, max_len + 1, count)
     slots = max_len - 1
     op = rng.integers(1, NUM_OPCODES, (count, slots), dtype=np.uint8)
-    choice = rng.integers(0, 6, (count, slots), dtype=np.uint8)  # 6 = lcm(1, 2, 3)
-    regs = rng.integers(1, 11, (count, slots, 3), dtype=np.uint8)
-    imm = rng.integers(0, 256, (count, slots), dtype=np.uint8)
+    # one uniform draw over 6 * 10**3 * 256 values = independent uniform count choice (6 is
+    # lcm(1, 2, 3)), three registers and an immediate
+    packed = rng.integers(0, 6 * 1000 * 256, (count, slots), dtype=np.int32)
+    imm = (packed & 255).astype(np.uint8)
+    packed >>= 8
+    choice = (packed // 1000).astype(np.uint8)
+    regs = np.stack([packed % 10, packed // 10 % 10, packed // 100 % 10], axis=-1)
+    regs = regs.astype(np.uint8) + 1
     n_counts = np.array([max(len(i.counts), 1) for i in INSTRUCTIONS], dtype=np.uint8)
     count_of = _COUNTS.astype(np.uint8)[op, choice % n_counts[op]]
     operands = np.where(np.arange(3) < count_of[..., None], regs, 0).astype(np.uint8)
