@@ -228,7 +228,7 @@ def write_shards(
     if manifest_path.exists():
         if _read_manifest(manifest_path) != manifest:
             raise DatasetError(
-                f"{manifest_path} describes a dataset with other parameters; use another folder"
+                f"{MANIFEST} describes a dataset with other parameters; use another folder"
             )
     else:
         _write_atomic(manifest_path, (json.dumps(manifest, indent=1) + "\n").encode())
@@ -439,6 +439,19 @@ def check_dataset(
             flush()
     flush()
     return report
+
+
+def count_instances(path: Path) -> int | None:
+    """Instances a check of ``path`` will replay, when known without reading them."""
+    path = Path(path)
+    if detect_layout(path) == "bgpt":
+        return sum(1 for split in SPLITS for _ in (path / split).glob("*.bin"))
+    if path.is_dir() and (path / MANIFEST).exists():
+        present = {f.name for f in path.glob("shard-*.tar")}
+        return sum(
+            s["count"] for s in _read_manifest(path / MANIFEST)["shards"] if s["file"] in present
+        )
+    return None
 
 
 def read_instances(path: Path) -> Iterator[tuple[str, bytes]]:

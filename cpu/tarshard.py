@@ -23,11 +23,16 @@ def tar_bytes(names: list[str], blobs: list[bytes]) -> bytes:
     """A tar archive holding ``blobs[i]`` under ``names[i]``."""
     n = len(names)
     header = np.zeros((n, BLOCK), dtype=np.uint8)
-    for i, name in enumerate(names):
-        encoded = name.encode("ascii")
-        if len(encoded) > 100:
-            raise ValueError(f"tar member name longer than 100 bytes: {name}")
-        header[i, : len(encoded)] = np.frombuffer(encoded, np.uint8)
+    encoded = [name.encode("ascii") for name in names]
+    widths = {len(e) for e in encoded}
+    if widths and max(widths) > 100:
+        raise ValueError("tar member names must be at most 100 bytes")
+    if len(widths) == 1:  # the usual case: one fixed-width naming scheme
+        width = widths.pop()
+        header[:, :width] = np.frombuffer(b"".join(encoded), np.uint8).reshape(n, width)
+    else:
+        for i, e in enumerate(encoded):
+            header[i, : len(e)] = np.frombuffer(e, np.uint8)
     header[:, 100:107] = np.frombuffer(b"0000644", np.uint8)
     header[:, 108:115] = ord("0")  # uid
     header[:, 116:123] = ord("0")  # gid
@@ -40,10 +45,9 @@ def tar_bytes(names: list[str], blobs: list[bytes]) -> bytes:
     checksum = header.sum(axis=1, dtype=np.int64)
     header[:, 148:154] = _octal(checksum, 6)
     header[:, 154] = 0
+    headers = header.tobytes()
     parts = []
     for i, blob in enumerate(blobs):
-        parts.append(header[i].tobytes())
-        parts.append(blob)
-        parts.append(bytes(-len(blob) % BLOCK))
+        parts += (headers[i * BLOCK : (i + 1) * BLOCK], blob, bytes(-len(blob) % BLOCK))
     body = b"".join(parts) + bytes(2 * BLOCK)
     return body + bytes(-len(body) % RECORD)
