@@ -219,7 +219,7 @@ def run_command(program, acc, regs, random_init, seed, lenient, as_json, out):
         stderr.print(render_trace_table(result.states, str(program), result.mismatches))
     if result.mismatches:
         for m in result.mismatches:
-            stderr.print(f"{program}: {m}", markup=False)
+            click.echo(f"{program}: {m}", err=True)
         raise click.ClickException(
             f"{program}: {len(result.mismatches)} recorded bytes differ from the emulator"
         )
@@ -251,7 +251,7 @@ def asm_command(source, output):
         raise fail(source, err) from None
     output = output or source.with_suffix(".bin")
     write_atomic(output, program)
-    stderr.print(f"{output}: {len(program) // 4} words", markup=False)
+    click.echo(f"{output}: {len(program) // 4} words", err=True)
 
 
 @click.command("disasm")
@@ -393,16 +393,16 @@ def gen_cpu_dataset_command(
     if as_json:
         click.echo(json.dumps(vars(summary)))
     elif layout == "bgpt":
-        stderr.print(
+        click.echo(
             f"{out}: {summary.instances} instances, {summary.files} files "
             f"({summary.overwritten} overwritten by a later duplicate)",
-            markup=False,
+            err=True,
         )
     else:
-        stderr.print(
+        click.echo(
             f"{out}: {summary.files} shards written ({summary.instances} instances), "
             f"{summary.skipped} already present",
-            markup=False,
+            err=True,
         )
 
 
@@ -440,10 +440,10 @@ def check_cpu_dataset_command(path, lenient, as_json):
     else:
         for line in report.problems:
             click.echo(line)
-        stderr.print(
+        click.echo(
             f"{path}: {report.instances} instances replayed ({report.layout}), "
             f"{len(report.problems)} problems",
-            markup=False,
+            err=True,
         )
     if report.problems:
         sys.exit(1)
