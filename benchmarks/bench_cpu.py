@@ -157,3 +157,54 @@ def baseline_generate(out: Path, train: int, test: int, seed: int) -> None:
             name = hashlib.md5("".join(lines).encode()).hexdigest()
             cpu.load(lines)
             cpu.run(str(out / split / f"{name}.bin"))
+
+
+def timed(label: str, count: int, work) -> tuple[str, int, float]:
+    start = time.perf_counter()
+    work()
+    seconds = time.perf_counter() - start
+    print(f"  {label}: {count} instances in {seconds:.2f} s", file=sys.stderr)
+    return label, count, seconds
+
+
+def main() -> None:
+    from cpu.dataset import write_bgpt, write_shards
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline", type=int, default=1000, help="instances for the baseline")
+    parser.add_argument("--bgpt", type=int, default=30000, help="instances for --layout bgpt")
+    parser.add_argument("--shards", type=int, default=200000, help="instances for shards")
+    parser.add_argument("--workers", type=int, default=2, help="workers for the second shards run")
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="bench-cpu-"))
+    try:
+        half = args.baseline // 2
+        runs = [
+            timed("baseline (original-style)", half, lambda: baseline_generate(root / "b1", half, 0, 1)),
+            timed("--layout bgpt", args.bgpt, lambda: write_bgpt(root / "bgpt", args.bgpt, 0, seed=1)),
+            timed("--layout shards, 1 worker", args.shards, lambda: write_shards(root / "s1", args.shards, 0, seed=1)),
+            timed(
+                f"--layout shards, {args.workers} workers",
+                args.shards,
+                lambda: write_shards(root / "s2", args.shards, 0, seed=1, workers=args.workers),
+            ),
+            timed("baseline (original-style)", half, lambda: baseline_generate(root / "b2", half, 0, 2)),
+        ]  # fmt: skip
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    base = sum(c for label, c, _ in runs if label.startswith("baseline"))
+    base_rate = base / sum(s for label, _, s in runs if label.startswith("baseline"))
+    print(f"cpu dataset generation, {os.cpu_count()} cores, instances of 1..255 words\n")
+    print("| generator | instances | seconds | instances/s | ratio |")
+    print("|---|---:|---:|---:|---:|")
+    print(
+        f"| baseline (original-style), 2 runs | {base} | {base / base_rate:.2f} | {base_rate:.0f} | 1.0x |"
+    )
+    for label, count, seconds in runs:
+        if not label.startswith("baseline"):
+            rate = count / seconds
+            print(f"| {label} | {count} | {seconds:.2f} | {rate:.0f} | {rate / base_rate:.1f}x |")
+
+
+if __name__ == "__main__":
+    main()

@@ -25,8 +25,9 @@ import io
 import json
 import os
 import tarfile
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -94,6 +95,11 @@ def _check_counts(train: int, test: int) -> None:
 # --- bgpt layout ----------------------------------------------------------------------------
 
 
+def _write_files(folder: Path, names: list[str], blobs: list[bytes]) -> None:
+    for name, blob in zip(names, blobs, strict=True):
+        _write_atomic(folder / f"{name}.bin", blob)
+
+
 def write_bgpt(
     out: Path,
     train: int,
@@ -103,32 +109,41 @@ def write_bgpt(
     max_len: int = 255,
     progress: Progress | None = None,
 ) -> GenerateSummary:
-    """The original generator's dataset in ``out/train`` and ``out/test`` (same bytes, names)."""
+    """The original generator's dataset in ``out/train`` and ``out/test`` (same bytes, names).
+
+    One thread writes the files, in order (so a later duplicate overwrites an earlier one),
+    while the next batch is drawn and run.
+    """
     _check_counts(train, test)
     check_lengths(min_len, max_len)
     out = Path(out)
     stream = OriginalStream(seed, min_len, max_len)
     summary = GenerateSummary("bgpt", str(out))
-    for split, count in zip(SPLITS, (train, test), strict=True):
-        folder = out / split
-        folder.mkdir(parents=True, exist_ok=True)
-        names: set[str] = set()
-        for first in range(0, count, BATCH):
-            size = min(BATCH, count - first)
-            initial, words, programs = stream.take(size)
-            memories = memories_of(words)
-            states, counts = run_batch(memories, initial, check=False)
-            for program, blob in zip(
-                programs, instance_bytes(memories, states, counts), strict=True
-            ):
-                name = name_of_words(program)
-                summary.overwritten += name in names
-                names.add(name)
-                _write_atomic(folder / f"{name}.bin", blob)
-            summary.instances += size
-            if progress:
-                progress(size)
-        summary.files += len(names)
+    pending: deque[Future] = deque()
+    with ThreadPoolExecutor(max_workers=1) as writer:
+        for split, count in zip(SPLITS, (train, test), strict=True):
+            folder = out / split
+            folder.mkdir(parents=True, exist_ok=True)
+            seen: set[str] = set()
+            for first in range(0, count, BATCH):
+                size = min(BATCH, count - first)
+                initial, words, programs = stream.take(size)
+                memories = memories_of(words)
+                states, counts = run_batch(memories, initial, check=False)
+                names = [name_of_words(program) for program in programs]
+                for name in names:
+                    summary.overwritten += name in seen
+                    seen.add(name)
+                blobs = instance_bytes(memories, states, counts)
+                pending.append(writer.submit(_write_files, folder, names, blobs))
+                while len(pending) > 1:
+                    pending.popleft().result()
+                summary.instances += size
+                if progress:
+                    progress(size)
+            summary.files += len(seen)
+        while pending:
+            pending.popleft().result()
     return summary
 
 
