@@ -223,6 +223,7 @@ class BGPT(nn.Module):
         )
         self.prev_embed = nn.Embedding(PATCH * VOCAB, Hb) if c.prev_patch == "add" else None
         self.classifier = nn.Linear(H, c.num_labels) if c.num_labels else None
+        self.labels: list[str] = []  # classification label names (set by training or loading)
         self.register_buffer("_offsets", torch.arange(PATCH) * VOCAB, persistent=False)
         self._init_weights()
 
