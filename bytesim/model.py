@@ -59,6 +59,25 @@ class KVCache:
         self.v = self.v[:, rows]
 
 
+def attention(q, k, v, mask, causal: bool, dropout: float):
+    """Scaled dot-product attention; q (B, h, Tq, d), k and v (B, h, Tk, d).
+
+    Short bfloat16 sequences (the byte decoder under autocast) use explicit matmuls: on CPU
+    they run about 5x faster there than the fused kernel (forward and backward).
+    """
+    if q.dtype != torch.bfloat16 or k.size(2) > 64:
+        return F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=causal
+        )
+    att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.size(-1)))
+    if causal:
+        mask = torch.ones(q.size(2), k.size(2), dtype=torch.bool, device=q.device).tril()
+    if mask is not None:
+        att = att.masked_fill(~mask, float("-inf"))
+    att = F.dropout(att.softmax(dim=-1), dropout, training=dropout > 0)
+    return att @ v
+
+
 class SelfAttention(nn.Module):
     def __init__(self, width: int, heads: int, dropout: float):
         super().__init__()
@@ -78,7 +97,7 @@ class SelfAttention(nn.Module):
         if causal and k.size(2) != T:
             raise ValueError("several new positions after a non-empty cache need a mask")
         p = self.dropout if self.training else 0.0
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p, is_causal=causal)
+        y = attention(q, k, v, mask, causal, p)
         return self.c_proj(y.transpose(1, 2).reshape(B, T, C))
 
 
