@@ -29,7 +29,7 @@ def original(config, seed=0):
 def test_imported_model_gives_the_original_logits_and_loss(config, tmp_path):
     ref = original(config)
     torch.save({"model": ref.state_dict(), "epoch": 1, "min_eval_loss": 2.0}, tmp_path / "w.pth")
-    model = import_bgpt(tmp_path / "w.pth", tmp_path / "out", heads=config.heads)
+    import_bgpt(tmp_path / "w.pth", tmp_path / "out", heads=config.heads)
     ids = torch.randint(0, 257, (2, 5 * 16), generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
         expected_logits, expected_loss = ref(ids)
