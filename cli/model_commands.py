@@ -126,6 +126,12 @@ def train_command(data, out, sets, resume, **options):
         **options,
     )
     console = _console()
+    if int(os.environ.get("RANK", "0")) != 0:  # torchrun: only rank 0 reports
+        try:
+            train(cfg)
+        except (TrainError, ValueError) as e:
+            raise click.ClickException(str(e)) from None
+        return
     with _TrainProgress(console) as progress:
         try:
             summary = train(cfg, on_event=progress.update)
