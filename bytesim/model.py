@@ -31,6 +31,8 @@ from torch import nn
 PATCH = 16  # bytes per patch (the only patch size the byte-level decoder supports)
 VOCAB = 257  # byte values 0..255 plus <eop> = 256
 EOP = 256
+SMALL_BATCH = 64  # generate() runs up to this many sequences on one thread: its one-token steps
+# lose more to thread hand-offs than they gain (see docs/model.md for the measurement)
 
 # ----------------------------------------------------------------------------- blocks
 
@@ -402,12 +404,16 @@ class BGPT(nn.Module):
         gen = torch.Generator(device=device).manual_seed(seed)
         pick = _Sampler(temperature, top_k, top_p, gen)
         was_training = self.training
+        threads = torch.get_num_threads()
+        if len(seqs) <= SMALL_BATCH:  # one-token steps: thread hand-offs cost more than they save
+            torch.set_num_threads(1)
         self.eval()
         try:
             step = self._generate_cached if use_cache else self._generate_uncached
             return step(seqs, max_patches, pick, stop)
         finally:
             self.train(was_training)
+            torch.set_num_threads(threads)
 
     def _generate_cached(self, seqs, max_patches, pick, stop):
         out = [s for s in seqs]
