@@ -44,7 +44,7 @@ _BASE_PITCH = {"C": 60, "D": 62, "E": 64, "F": 65, "G": 67, "A": 69, "B": 71}
 _TOKEN = re.compile(
     r"(?P<ws>[ \t`]+)"
     r"|(?P<inline>\[(?P<ifield>[A-Za-z]):(?P<ivalue>[^\]]*)\])"
-    r"|(?P<bar>(?::*(?:\[\||\|)[\]|]*:*|::+|\.\|)(?:\[?(?P<bend>\d+(?:[,-]\d+)*))?)"
+    r"|(?P<bar>(?::*\[\|\]|:*(?:\[\||\|)[\]|]*:*|::+|\.\|)(?:\[?(?P<bend>\d+(?:[,-]\d+)*))?)"
     r"|(?P<ending>\[(?P<enum>\d+(?:[,-]\d+)*))"
     r"|(?P<note>(?P<acc>\^\^|\^|__|_|=)?(?P<letter>[A-Ga-g])(?P<oct>[,']*)"
     r"(?P<nnum>\d*)(?P<nslash>/*)(?P<nden>\d*))"
@@ -124,8 +124,8 @@ class _VoiceState:
     tokens: list[list] = field(default_factory=list)
     bar_accidentals: dict[str, int] = field(default_factory=dict)
     last_element: list | None = None  # last note or rest token, for ties and broken rhythm
-    broken_next: tuple[int, int] | None = None  # length factor owed to the next element
-    broken_written: tuple[int, int] | None = None  # written length before the > or <
+    last_written: tuple[int, int] = (1, 1)  # written length of last_element
+    broken_next: tuple | None = None  # (element before > or <, its factor, next's factor, length)
     tuplet: tuple[int, int, int] | None = None  # (p, q, notes left)
     chord: list | None = None  # the chord token being built
     chord_written: tuple[int, int] | None = None
@@ -400,16 +400,21 @@ class _Tokenizer:
             numerator *= q
             denominator *= p
             state.tuplet = (p, q, left - 1) if left > 1 else None
-        if state.broken_next is not None:
-            factor = state.broken_next
-            numerator *= factor[0]
-            denominator *= factor[1]
-            state.broken_next = None
+        broken = state.broken_next
+        state.broken_next = None
+        if broken is not None:
+            previous, first, second, previous_written = broken
+            if previous_written == written:
+                index = 2 if previous[0] == NOTE else 1
+                previous[index] = previous[index] * first[0] // first[1]
+                numerator *= second[0]
+                denominator *= second[1]
+            else:
+                self.warn("broken rhythm between notes of unequal length ignored", number, column)
         token[2 if token[0] == NOTE else 1] = state.unit * numerator // denominator
-        if token[0] == NOTE:
-            token.append(written)
         state.tokens.append(token)
         state.last_element = token
+        state.last_written = written
 
     def _broken(self, text: str, number: int, column: int) -> None:
         state = self.current
@@ -421,9 +426,7 @@ class _Tokenizer:
         short = (1, 2**steps)
         long = (2 ** (steps + 1) - 1, 2**steps)
         first, second = (long, short) if text[0] == ">" else (short, long)
-        index = 2 if last[0] == NOTE else 1
-        last[index] = last[index] * first[0] // first[1]
-        state.broken_next = second
+        state.broken_next = (last, first, second, state.last_written)
 
     def _tie(self, number: int, column: int) -> None:
         state = self.current
@@ -466,6 +469,8 @@ class _Tokenizer:
         if state.chord is not None:
             self.warn("chord not closed before the bar line", number, column)
             state.chord = None
+        if text.endswith("[|]"):  # invisible bar line, colons before it mean nothing
+            text = "|"
         end_repeat = text.startswith(":")
         start_repeat = text.endswith(":")
         double = "||" in text or "]" in text or "[" in text
@@ -559,6 +564,8 @@ def _expand_repeats(tokens: list[list], begin: int, end: int, tok: _Tokenizer) -
     jumped: set[int] = set()
     skipping = False
     in_ending = False
+    open_start = False  # a |: is waiting for its :|
+    repeated = False  # some :| has been played; a later || or |] then starts the next repeat
     budget = 64 * (end - begin) + 1024
     index = begin
     while index < end:
@@ -575,7 +582,7 @@ def _expand_repeats(tokens: list[list], begin: int, end: int, tok: _Tokenizer) -
                     skipping = False
                     in_ending = False
                     if start_repeat and not end_repeat:
-                        start, passno, jumped = index + 1, 1, set()
+                        start, passno, jumped, open_start = index + 1, 1, set(), True
                 index += 1
                 continue
             if end_repeat:
@@ -585,7 +592,10 @@ def _expand_repeats(tokens: list[list], begin: int, end: int, tok: _Tokenizer) -
                     index = start
                     continue
                 start, passno, jumped = index + 1, 1, set()
+                open_start, repeated = False, True
             if start_repeat:
+                start, passno, jumped, open_start = index + 1, 1, set(), True
+            elif double and repeated and not open_start and not end_repeat:
                 start, passno, jumped = index + 1, 1, set()
             if double or start_repeat:
                 in_ending = False
