@@ -162,7 +162,7 @@ class _Tokenizer:
                 elif line.letter == "L":
                     unit = parse_unit(line.text)
                 elif line.letter == "K":
-                    key = parse_key(line.text)
+                    key = self._parse_key(line.text, None, line.number)
                 elif line.letter == "Q":
                     tempo = line
                 elif line.letter == "P":
@@ -185,6 +185,13 @@ class _Tokenizer:
         self.header_metas.append((0, "key", key))
         for line in voice_lines:
             self._voice(line.text, line.number, declare_only=True)
+
+    def _parse_key(self, text: str, previous: Key | None, number: int) -> Key:
+        messages: list[str] = []
+        key = parse_key(text, previous, messages)
+        for message in messages:
+            self.warn(message, number)
+        return key
 
     def _new_voice(self, name: str) -> _VoiceState:
         unit = WHOLE * self.unit_fraction[0] // self.unit_fraction[1]
@@ -213,11 +220,20 @@ class _Tokenizer:
             self.current = self._new_voice("")
         else:
             self.current = next(iter(self.voices.values()))
+        pending: Line | None = None  # music line ending in "\\", joined with the next one
         for line in self.tune.body:
             if line.letter:
                 self._field(line.letter, line.text, line.number, 1)
-            else:
-                self._music(line)
+                continue
+            if pending is not None:
+                line = Line(pending.number, pending.text + line.text)
+            if line.text.endswith("\\"):
+                pending = Line(line.number, line.text[:-1])
+                continue
+            pending = None
+            self._music(line)
+        if pending is not None:
+            self._music(pending)
         for state in self.voices.values():
             if state.tuplet is not None:
                 self.warn(f"tuplet in voice {state.name or '1'} is missing notes at the end",
@@ -227,7 +243,7 @@ class _Tokenizer:
         state = self.current
         try:
             if letter == "K":
-                key = parse_key(value, state.key) if value.strip() else state.key
+                key = self._parse_key(value, state.key, number) if value.strip() else state.key
                 state.key = key
                 state.bar_accidentals.clear()
                 state.tokens.append([META, "key", key])
@@ -595,7 +611,7 @@ def _expand_repeats(tokens: list[list], begin: int, end: int, tok: _Tokenizer) -
                 open_start, repeated = False, True
             if start_repeat:
                 start, passno, jumped, open_start = index + 1, 1, set(), True
-            elif double and repeated and not open_start and not end_repeat:
+            elif double and repeated and not (open_start or end_repeat or in_ending):
                 start, passno, jumped = index + 1, 1, set()
             if double or start_repeat:
                 in_ending = False

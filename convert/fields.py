@@ -53,7 +53,7 @@ class Key:
 C_MAJOR = Key({}, 0, False)
 
 
-def parse_key(text: str, previous: Key | None = None) -> Key:
+def parse_key(text: str, previous: Key | None = None, warnings: list[str] | None = None) -> Key:
     """Parse a K: value: tonic + mode, ``none``, ``HP``/``Hp``, extra accidentals, ``exp``.
 
     >>> parse_key("D").accidentals
@@ -89,7 +89,7 @@ def parse_key(text: str, previous: Key | None = None) -> Key:
     elif rest[0] in ("HP", "Hp"):
         sharps, minor = 2, False
     else:
-        sharps, minor = _tonic_and_mode(rest[0], rest[1] if len(rest) > 1 else "")
+        sharps, minor = _tonic_and_mode(rest[0], rest[1] if len(rest) > 1 else "", warnings)
     accidentals = {} if explicit else _signature(sharps)
     for letter, semitones in extra:
         if semitones == 0:
@@ -99,7 +99,7 @@ def parse_key(text: str, previous: Key | None = None) -> Key:
     return Key(accidentals, sharps, minor, octave)
 
 
-def _tonic_and_mode(first: str, second: str) -> tuple[int, bool]:
+def _tonic_and_mode(first: str, second: str, warnings: list[str] | None) -> tuple[int, bool]:
     match = _TONIC.match(first)
     if not match:
         raise ValueError(f"unknown key {first!r}")
@@ -107,15 +107,17 @@ def _tonic_and_mode(first: str, second: str) -> tuple[int, bool]:
     if not mode_text and second and second[0].isalpha() and second.lower()[:3] in _MODES:
         mode_text = second
     mode = _mode(mode_text)
-    if mode is None:
-        raise ValueError(f"unknown mode {mode_text!r} in key {first!r}")
+    if mode is None:  # abc2midi also reports it and reads the key as major
+        if warnings is not None:
+            warnings.append(f"unknown mode {mode_text!r} in key {first!r} read as major")
+        mode = "maj"
     shift = {"#": 7, "b": -7, "": 0}[accidental]
     return _LETTER_FIFTHS[letter] + shift + _MODES[mode], mode in ("min", "aeo", "m")
 
 
 def _mode(text: str) -> str | None:
-    lower = text.lower()
-    if not lower or lower.startswith("maj") or text == "M":
+    lower = text.lower()  # mode names are case-insensitive: "EM" is E minor
+    if not lower or lower.startswith("maj"):
         return "maj"
     if lower == "m":
         return "m"
