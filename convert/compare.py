@@ -154,4 +154,6 @@ def abc2midi_notes(tune_text: str, timeout: float = 20.0) -> list[Note] | None:
 def normalise_abc2midi(notes: list[Note]) -> list[Note]:
     """Undo abc2midi's 1-tick note-on delay: onsets 1/480 earlier, durations 1/480 longer."""
     tick = 1 / 480
-    return sorted((max(onset - tick, 0.0), pitch, duration + tick) for onset, pitch, duration in notes)
+    return sorted(
+        (max(onset - tick, 0.0), pitch, duration + tick) for onset, pitch, duration in notes
+    )

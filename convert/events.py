@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 
 from convert.abc_parser import AbcError, Diagnostic, Line, Tune
 from convert.fields import (
-    C_MAJOR,
     FREE_METER,
     Key,
     Meter,
@@ -158,7 +157,7 @@ class _Tokenizer:
         for line in tune.header:
             try:
                 if line.letter == "M":
-                    meter, seen_meter = parse_meter(line.text), True
+                    meter, seen_meter = self._parse_meter(line.text, line.number), True
                 elif line.letter == "L":
                     unit = parse_unit(line.text)
                 elif line.letter == "K":
@@ -192,6 +191,13 @@ class _Tokenizer:
         for message in messages:
             self.warn(message, number)
         return key
+
+    def _parse_meter(self, text: str, number: int) -> Meter:
+        messages: list[str] = []
+        meter = parse_meter(text, messages)
+        for message in messages:
+            self.warn(message, number)
+        return meter
 
     def _new_voice(self, name: str) -> _VoiceState:
         unit = WHOLE * self.unit_fraction[0] // self.unit_fraction[1]
@@ -236,8 +242,8 @@ class _Tokenizer:
             self._music(pending)
         for state in self.voices.values():
             if state.tuplet is not None:
-                self.warn(f"tuplet in voice {state.name or '1'} is missing notes at the end",
-                          self.tune.body[-1].number if self.tune.body else self.tune.line)  # fmt: skip
+                last_line = self.tune.body[-1].number if self.tune.body else self.tune.line
+                self.warn(f"tuplet in voice {state.name or '1'} lacks notes at the end", last_line)
 
     def _field(self, letter: str, value: str, number: int, column: int) -> None:
         state = self.current
@@ -248,7 +254,7 @@ class _Tokenizer:
                 state.bar_accidentals.clear()
                 state.tokens.append([META, "key", key])
             elif letter == "M":
-                meter = parse_meter(value)
+                meter = self._parse_meter(value, number)
                 state.meter = meter
                 if meter.numerator is not None:
                     state.tokens.append([META, "meter", (meter.numerator, meter.denominator)])
@@ -499,7 +505,7 @@ def _tied_pitch(state: _VoiceState, position: tuple[str, int]) -> int | None:
     last = state.last_element
     if last is None or last[0] != NOTE:
         return None
-    for pitch, tie, place in zip(last[1], last[3], last[4]):
+    for pitch, tie, place in zip(last[1], last[3], last[4], strict=False):
         if tie and place == position:
             return pitch
     return None
@@ -554,7 +560,7 @@ def _part_sequence(tokens: list[list], order: list[str], tok: _Tokenizer, tune: 
     if not bounds:
         return _expand_repeats(tokens, 0, len(tokens), tok)
     intro_end = bounds[0][1] - 1
-    for (label, start), nxt in zip(bounds, [*bounds[1:], (None, len(tokens) + 1)]):
+    for (label, start), nxt in zip(bounds, [*bounds[1:], (None, len(tokens) + 1)], strict=False):
         segments.setdefault(label, []).append((start, nxt[1] - 1))
     sequence = _expand_repeats(tokens, 0, intro_end, tok)
     for label in order:
@@ -643,7 +649,7 @@ def _play(tokens: list[list], sequence: list[int], voice: Voice, tune: Tune) -> 
         if kind == NOTE:
             length = token[2]
             still_open: dict[int, int] = {}
-            for pitch, tie in zip(token[1], token[3]):
+            for pitch, tie in zip(token[1], token[3], strict=False):
                 held = open_ties.pop(pitch, None)
                 if held is not None:
                     notes[held][2] = time + length - notes[held][0]

@@ -154,7 +154,7 @@ class Meter:
 FREE_METER = Meter(None, 4)
 
 
-def parse_meter(text: str) -> Meter:
+def parse_meter(text: str, warnings: list[str] | None = None) -> Meter:
     """Parse an M: value: ``6/8``, ``C``, ``C|``, ``2+3/8``, ``(2+2+3)/8``, ``none``."""
     value = text.split("%")[0].strip()
     if value in ("", "none", "None", "NONE"):
@@ -165,7 +165,12 @@ def parse_meter(text: str) -> Meter:
         return Meter(2, 2)
     match = re.fullmatch(r"\(?\s*(\d+(?:\s*\+\s*\d+)*)\s*\)?\s*/\s*(\d+)(?:\s.*)?", value)
     if not match:
-        raise ValueError(f"unknown meter {value!r}")
+        match = re.search(r"()(\d+)\s*/\s*(\d+)", value)
+        if not match:
+            raise ValueError(f"unknown meter {value!r}")
+        if warnings is not None:  # e.g. Essen's "FREI4/4": abc2midi reads the fraction too
+            warnings.append(f"meter {value!r} read as {match.group(2)}/{match.group(3)}")
+        return parse_meter(f"{match.group(2)}/{match.group(3)}")
     numerator = sum(int(part) for part in match.group(1).split("+"))
     denominator = int(match.group(2))
     if numerator == 0 or denominator == 0 or numerator > 256 or denominator > 256:
