@@ -10,7 +10,9 @@ repeats, endings and parts expanded), ``score_to_midi`` (notes -> canonical MIDI
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from convert.abc_parser import AbcError, Diagnostic, ParseResult, Tune, decode_abc, parse_abc
 from convert.compare import CompareResult, compare_notes
@@ -30,12 +32,14 @@ __all__ = [
     "abc_to_midi",
     "compare_notes",
     "convert_abc",
+    "convert_to_dir",
     "convert_tune",
     "decode_abc",
     "midi_to_notes",
     "parse_abc",
     "score_to_midi",
     "tune_to_score",
+    "write_file_atomic",
 ]
 
 
@@ -49,6 +53,7 @@ class TuneResult:
     midi: bytes | None
     error: AbcError | None = None
     warnings: list[Diagnostic] = field(default_factory=list)
+    path: Path | None = None  # the file written by convert_to_dir
 
 
 def convert_tune(tune: Tune) -> bytes:
@@ -89,3 +94,32 @@ def abc_to_midi(text: str | bytes) -> bytes:
         if not parsed.tunes:
             raise AbcError("no tune found")
     return convert_tune(parsed.tunes[0])
+
+
+def write_file_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, then rename it into place."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
+
+
+def convert_to_dir(text: str | bytes, out_dir: str | os.PathLike, stem: str) -> list[TuneResult]:
+    """Convert every tune and write ``<stem>-<X>.mid`` files (``-2``, ``-3`` … on repeats).
+
+    Returns one result per tune; ``result.path`` is the file written (None on error).
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    taken: set[str] = set()
+    results = convert_abc(text)
+    for result in results:
+        name = f"{stem}-{result.x}"
+        number = 2
+        while name in taken:
+            name, number = f"{stem}-{result.x}-{number}", number + 1
+        taken.add(name)
+        if result.midi is not None:
+            result.path = out / f"{name}.mid"
+            write_file_atomic(result.path, result.midi)
+    return results
