@@ -50,7 +50,8 @@ CONFORMANCE = [
     ("accidentals", "^C _D =E ^^F __B", None, seq((61, 1), (61, 1), (64, 1), (67, 1), (69, 1))),
     ("accidental holds to bar end in every octave", "^F f F|F", None,
      seq((66, 1), (78, 1), (66, 1), (65, 1))),
-    ("natural cancels key", "F =F F|F", "M:4/4\nL:1/4\nK:G\n", seq((66, 1), (65, 1), (65, 1), (66, 1))),
+    ("natural cancels key", "F =F F|F", "M:4/4\nL:1/4\nK:G\n",
+     seq((66, 1), (65, 1), (65, 1), (66, 1))),
     ("tie joins equal pitches", "C2-C D-D-D", None, seq((60, 3), (62, 3))),
     ("tie carries accidental over bar line", "^F-|F F", None, seq((66, 2), (65, 1))),
     ("tie between different pitches is no tie", "C-D", None, seq((60, 1), (62, 1))),
@@ -158,7 +159,8 @@ def test_identical_input_gives_identical_bytes():
 
 def test_parse_result_lists_tunes_with_number_title_and_body():
     result = parse_abc(open("tests/data/abc/multi.abc").read())
-    assert [(t.x, t.title) for t in result.tunes] == [(1, "First"), (2, "Broken"), (1, "Repeated number")]
+    titles = [(t.x, t.title) for t in result.tunes]
+    assert titles == [(1, "First"), (2, "Broken"), (1, "Repeated number")]
     assert [line.text for line in result.tunes[0].body] == ["GAB c2d|e3 d3|]"]
 
 
