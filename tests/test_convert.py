@@ -19,7 +19,9 @@ from convert import (
     convert_abc,
     midi_to_notes,
     parse_abc,
+    tune_to_score,
 )
+from convert.midi import score_to_midi_mido
 
 HEADER = "M:4/4\nL:1/4\nK:C\n"
 
@@ -152,9 +154,12 @@ def test_midi_worked_example_from_the_midi_module_docstring():
     ]  # fmt: skip
 
 
-def test_identical_input_gives_identical_bytes():
-    text = open("examples/jig.abc").read()
-    assert abc_to_midi(text) == abc_to_midi(text)
+@pytest.mark.parametrize("path", ["examples/jig.abc", "examples/features.abc"])
+def test_identical_input_gives_identical_bytes_equal_to_midos_writer(path):
+    text = open(path).read()
+    midi = abc_to_midi(text)
+    assert abc_to_midi(text) == midi
+    assert score_to_midi_mido(tune_to_score(parse_abc(text).tunes[0])) == midi
 
 
 def test_parse_result_lists_tunes_with_number_title_and_body():

@@ -10,7 +10,8 @@ import mido
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from convert import abc_to_midi, midi_to_notes
+from convert import abc_to_midi, midi_to_notes, parse_abc, tune_to_score
+from convert.midi import score_to_midi_mido
 
 LETTERS = "CDEFGABcdefgab"
 LENGTHS = {"": Fraction(1), "2": Fraction(2), "/": Fraction(1, 2), "3/2": Fraction(3, 2)}
@@ -62,6 +63,7 @@ def test_generated_tunes_convert_deterministically_to_well_formed_midi(case):
     text, quarters = case
     midi = abc_to_midi(text)
     assert abc_to_midi(text) == midi
+    assert score_to_midi_mido(tune_to_score(parse_abc(text).tunes[0])) == midi  # mido's bytes
     sounding: dict[int, int] = {}
     for message in mido.MidiFile(file=io.BytesIO(midi)).tracks[0]:
         assert message.time >= 0
