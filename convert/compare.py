@@ -157,3 +157,20 @@ def normalise_abc2midi(notes: list[Note]) -> list[Note]:
     return sorted(
         (max(onset - tick, 0.0), pitch, duration + tick) for onset, pitch, duration in notes
     )
+
+
+def compare_tune_with_abc2midi(tune) -> str:
+    """One tune of ``parse_abc`` against abc2midi: 'agree', 'differ', 'ours_failed',
+    'abc2midi_failed' or 'both_failed'."""
+    from convert.abc_parser import AbcError
+    from convert.events import tune_to_score
+    from convert.midi import score_to_midi
+
+    reference = abc2midi_notes(tune.text)
+    try:
+        ours = midi_to_notes(score_to_midi(tune_to_score(tune)))
+    except AbcError:
+        return "both_failed" if reference is None else "ours_failed"
+    if reference is None:
+        return "abc2midi_failed"
+    return "agree" if compare_notes(ours, reference).agree else "differ"
