@@ -491,6 +491,8 @@ class _Tokenizer:
         if state.chord is not None:
             self.warn("chord not closed before the bar line", number, column)
             state.chord = None
+        if ending:
+            text = text[: len(text) - len(ending)].removesuffix("[")
         if text.endswith("[|]"):  # invisible bar line, colons before it mean nothing
             text = "|"
         end_repeat = text.startswith(":")
@@ -619,7 +621,7 @@ def _expand_repeats(tokens: list[list], begin: int, end: int, tok: _Tokenizer) -
                 start, passno, jumped, open_start = index + 1, 1, set(), True
             elif double and repeated and not (open_start or end_repeat or in_ending):
                 start, passno, jumped = index + 1, 1, set()
-            if double or start_repeat:
+            if start_repeat:
                 in_ending = False
             order.append(index)
         elif kind == ENDING:
