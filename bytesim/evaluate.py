@@ -1,0 +1,156 @@
+"""Bits per byte of a model on data: overall, per file type, and over the files' own bytes.
+
+`bits_per_byte` counts the same targets as the original bGPT's loss: every byte after the header
+patch, padding and the final <eop> patch included (so an imported original model reproduces
+the original's number). `bits_per_file_byte` counts only the files' own bytes (for a pair, both
+files' bytes after the first header: the input file's bytes too, since they are targets of the
+original's loss). `bits_per_target_byte` counts the loss mask the data was built with
+(`loss_on="target"`: the target side only).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import nullcontext
+
+import torch
+import torch.nn.functional as F
+
+from bytesim.data import PATCH, Example, collate, fit
+from bytesim.model import BGPT
+
+LN2 = math.log(2)
+
+
+def autocast_for(device: str | torch.device, precision: str):
+    """A context for `precision` in ("fp32", "bf16") on the device."""
+    if precision == "bf16":
+        return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
+    return nullcontext()
+
+
+@torch.no_grad()
+def position_nats(model: BGPT, ids: torch.Tensor, counted: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy in nats of every target position (B, T); 0 where not counted."""
+    logits, _ = model(ids, counted)  # (B, P-1, 16, 257), zeros where nothing is counted
+    B, T = ids.shape
+    nats = F.cross_entropy(
+        logits.float().reshape(-1, 257), ids[:, PATCH:].reshape(-1), reduction="none"
+    )
+    out = torch.zeros(B, T, dtype=torch.float64, device=ids.device)
+    out[:, PATCH:] = nats.view(B, T - PATCH).double()
+    return out * counted
+
+
+class Tally:
+    """Sums of nats and counted bytes, overall and per kind."""
+
+    def __init__(self):
+        self.nats: dict[str, float] = {}
+        self.count: dict[str, int] = {}
+
+    def add(self, key: str, nats: float, count: int) -> None:
+        self.nats[key] = self.nats.get(key, 0.0) + nats
+        self.count[key] = self.count.get(key, 0) + count
+
+    def bits(self, key: str) -> float | None:
+        n = self.count.get(key, 0)
+        return self.nats[key] / n / LN2 if n else None
+
+
+def evaluate(
+    model: BGPT,
+    examples: Iterable[Example],
+    batch_size: int = 8,
+    precision: str = "fp32",
+    on_batch: Callable[[int], None] | None = None,
+) -> dict:
+    """Bits per byte over the examples (cut to the model's patch_length, head window)."""
+    model.eval()
+    device = next(model.parameters()).device
+    tally = Tally()
+    files = 0
+
+    def run(batch: Sequence[Example]):
+        nonlocal files
+        ids, target, fmask = (t.to(device) for t in collate(batch))
+        real = torch.zeros_like(target)
+        for i, e in enumerate(batch):
+            real[i, PATCH : len(e.ids)] = True
+        with autocast_for(device, precision):
+            nats = position_nats(model, ids, real)
+        for i, e in enumerate(batch):
+            row = nats[i]
+            for key, m in (("all", real[i]), ("file", fmask[i] & real[i]), ("target", target[i])):
+                m = m.clone()
+                m[:PATCH] = False
+                tally.add(key, float(row[m].sum()), int(m.sum()))
+                if key == "all":
+                    tally.add(f"kind:{e.kind}", float(row[m].sum()), int(m.sum()))
+        files += len(batch)
+        if on_batch is not None:
+            on_batch(len(batch))
+
+    batch: list[Example] = []
+    for e in examples:
+        batch.append(fit(e, model.config.patch_length))
+        if len(batch) == batch_size:
+            run(batch)
+            batch = []
+    if batch:
+        run(batch)
+    kinds = sorted(k[5:] for k in tally.count if k.startswith("kind:"))
+    return {
+        "files": files,
+        "bits_per_byte": tally.bits("all"),
+        "bits_per_file_byte": tally.bits("file"),
+        "bits_per_target_byte": tally.bits("target"),
+        "bytes": tally.count.get("all", 0),
+        "file_bytes": tally.count.get("file", 0),
+        "target_bytes": tally.count.get("target", 0),
+        "per_type": {
+            k: {"bits_per_byte": tally.bits(f"kind:{k}"), "bytes": tally.count[f"kind:{k}"]}
+            for k in kinds
+        },
+    }
+
+
+@torch.no_grad()
+def classification_accuracy(model: BGPT, examples: Iterable[Example], batch_size: int = 8) -> dict:
+    """Share of examples whose predicted label is right, and the mean cross-entropy."""
+    model.eval()
+    device = next(model.parameters()).device
+    right = total = 0
+    nats = 0.0
+    batch: list[Example] = []
+
+    def run(b):
+        nonlocal right, total, nats
+        ids, _, _ = (t.to(device) for t in collate(b))
+        labels = torch.tensor([e.label for e in b], device=device)
+        logits, loss = model.classify(ids, labels, patch_mask_for(b, ids.size(1), device))
+        right += int((logits.argmax(-1) == labels).sum())
+        total += len(b)
+        nats += float(loss) * len(b)
+
+    for e in examples:
+        batch.append(fit(e, model.config.patch_length))
+        if len(batch) == batch_size:
+            run(batch)
+            batch = []
+    if batch:
+        run(batch)
+    return {
+        "examples": total,
+        "accuracy": right / total if total else None,
+        "loss": nats / total if total else None,
+    }
+
+
+def patch_mask_for(batch: Sequence[Example], T: int, device) -> torch.Tensor:
+    """(B, P) True for each example's own patches (not the batch padding)."""
+    mask = torch.zeros(len(batch), T // PATCH, dtype=torch.bool, device=device)
+    for i, e in enumerate(batch):
+        mask[i, : len(e.ids) // PATCH] = True
+    return mask

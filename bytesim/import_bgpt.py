@@ -1,0 +1,193 @@
+"""Import a checkpoint of the original bGPT release into a bytesim model directory.
+
+The original saves `torch.save({"model": state_dict, ...})` with transformers' GPT-2 modules
+(key names in SPEC §2.3). GPT-2's `Conv1D` stores weights as (in, out), so they are transposed
+into `nn.Linear`'s (out, in); the patch embedding `Linear(16 * 257, H)` becomes the (4112, H)
+table the model sums rows of; the tied LM head and old per-layer `attn.bias` / `attn.masked_bias`
+buffers are dropped. The file is read with `torch.load(weights_only=True)`: no code is run.
+
+Shapes give every setting but the head counts; those default to GPT-2's head width of 64
+(H = 768 -> 12 heads, the paper's model) and can be given explicitly.
+
+`reference_model` builds the original architecture from transformers' GPT-2 modules (the
+optional dev dependency) with the original's key names; tests and benchmarks compare against it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from bytesim.checkpoint import CheckpointError, load_state, save_model
+from bytesim.model import BGPT, PATCH, VOCAB, ModelConfig
+
+PATCH_PREFIX = "patch_level_decoder."
+BYTE_PREFIX = "byte_level_decoder.base."
+CONV1D = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
+IGNORED = re.compile(r"(\.attn\.(bias|masked_bias)|base\.wte\.weight|lm_head\.weight)$")
+
+
+def read_original(path: str | Path) -> dict[str, torch.Tensor]:
+    """The weights of an original checkpoint (the dict under `model`, or a bare state dict)."""
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no such file") from None
+    except Exception as e:  # pickle and zip errors have many types
+        raise CheckpointError(
+            f"{path}: not a readable PyTorch checkpoint ({type(e).__name__})"
+        ) from None
+    state = obj.get("model", obj) if isinstance(obj, dict) else None
+    if not isinstance(state, dict) or f"{PATCH_PREFIX}patch_embedding.weight" not in state:
+        raise CheckpointError(f"{path}: not a bGPT checkpoint (no {PATCH_PREFIX}patch_embedding)")
+    return state
+
+
+def _layers(state: dict, prefix: str) -> int:
+    found = {
+        int(m.group(1)) for k in state if (m := re.match(re.escape(prefix) + r"h\.(\d+)\.", k))
+    }
+    return max(found) + 1 if found else 0
+
+
+def infer_config(
+    state: dict, heads: int | None = None, byte_heads: int | None = None
+) -> ModelConfig:
+    """The ModelConfig an original state dict was trained with (see the module docstring)."""
+    H, width = state[f"{PATCH_PREFIX}patch_embedding.weight"].shape
+    if width != PATCH * VOCAB:
+        raise CheckpointError(f"patch embedding takes {width} inputs, not {PATCH * VOCAB}")
+    Hb = state[f"{BYTE_PREFIX}transformer.wte.weight"].shape[1]
+    labels = state["classifier.weight"].shape[0] if "classifier.weight" in state else 0
+    return ModelConfig(
+        patch_length=state[f"{PATCH_PREFIX}base.wpe.weight"].shape[0],
+        hidden_size=H,
+        patch_layers=_layers(state, f"{PATCH_PREFIX}base."),
+        byte_layers=_layers(state, f"{BYTE_PREFIX}transformer."),
+        heads=heads or max(1, H // 64),
+        byte_hidden_size=None if Hb == H else Hb,
+        byte_heads=byte_heads,
+        num_labels=labels,
+    )
+
+
+def convert_state(state: dict) -> dict[str, torch.Tensor]:
+    """Original key names and layouts -> bytesim's."""
+    out = {}
+    for key, value in state.items():
+        if IGNORED.search(key):
+            continue
+        new = key
+        new = new.replace(f"{PATCH_PREFIX}patch_embedding.weight", "patch_embed")
+        new = new.replace(f"{PATCH_PREFIX}patch_embedding.bias", "patch_bias")
+        new = new.replace(f"{PATCH_PREFIX}base.", "patch.")
+        new = new.replace(f"{BYTE_PREFIX}transformer.wte.", "byte_wte.")
+        new = new.replace(f"{BYTE_PREFIX}transformer.", "byte.")
+        if new == "patch_embed" or new.endswith(CONV1D):
+            value = value.t()
+        out[new] = value.float().contiguous()
+    return out
+
+
+def import_bgpt(
+    weights: str | Path,
+    out_dir: str | Path,
+    heads: int | None = None,
+    byte_heads: int | None = None,
+) -> BGPT:
+    """Read an original `.pth`, write a bytesim model directory, return the model."""
+    state = read_original(weights)
+    config = infer_config(state, heads, byte_heads)
+    model = BGPT(config)
+    load_state(model, convert_state(state), weights)
+    save_model(model, out_dir)
+    return model.eval()
+
+
+# ----------------------------------------------------------------------------- reference
+
+
+class _PatchLevel(nn.Module):
+    def __init__(self, config: ModelConfig):
+        from transformers import GPT2Config, GPT2Model
+
+        super().__init__()
+        gpt = GPT2Config(
+            vocab_size=1,
+            n_positions=config.patch_length,
+            n_embd=config.hidden_size,
+            n_layer=config.patch_layers,
+            n_head=config.heads,
+            resid_pdrop=config.dropout,
+            embd_pdrop=config.dropout,
+            attn_pdrop=config.dropout,
+            bos_token_id=None,
+            eos_token_id=None,
+        )
+        gpt._attn_implementation = "eager"
+        self.patch_embedding = nn.Linear(PATCH * VOCAB, config.hidden_size)
+        self.base = GPT2Model(gpt)
+
+    def forward(self, ids):  # (B, T) -> (B, P, H)
+        onehot = F.one_hot(ids, VOCAB).float().reshape(ids.size(0), -1, PATCH * VOCAB)
+        return self.base(inputs_embeds=self.patch_embedding(onehot)).last_hidden_state
+
+
+class _ByteLevel(nn.Module):
+    def __init__(self, config: ModelConfig):
+        from transformers import GPT2Config, GPT2LMHeadModel
+
+        super().__init__()
+        gpt = GPT2Config(
+            vocab_size=VOCAB,
+            n_positions=PATCH + 1,
+            n_embd=config.hidden_size,
+            n_layer=config.byte_layers,
+            n_head=config.byte_head_count,
+            resid_pdrop=config.dropout,
+            embd_pdrop=config.dropout,
+            attn_pdrop=config.dropout,
+            bos_token_id=None,
+            eos_token_id=None,
+        )
+        gpt._attn_implementation = "eager"
+        self.base = GPT2LMHeadModel(gpt)
+
+    def forward(self, features, patches):  # (N, H), (N, 16) -> (N, 17, 257)
+        wte = self.base.transformer.wte
+        x = torch.cat((features.unsqueeze(1), wte(patches)), dim=1)
+        return self.base(inputs_embeds=x).logits
+
+
+class ReferenceBGPT(nn.Module):
+    """The original architecture from transformers' GPT-2 modules, with the original's keys.
+
+    One-hot patch embedding, eager attention, 17 byte-decoder positions, no cache. forward
+    returns (logits (B, P-1, 16, 257), loss over every target byte), like BGPT.forward.
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        if config.byte_width != config.hidden_size or config.prev_patch != "none":
+            raise ValueError("the original has no byte-decoder projection or prev_patch path")
+        self.config = config
+        self.patch_level_decoder = _PatchLevel(config)
+        self.byte_level_decoder = _ByteLevel(config)
+
+    def forward(self, ids):
+        B, T = ids.shape
+        P = T // PATCH
+        features = self.patch_level_decoder(ids)[:, :-1].reshape(-1, self.config.hidden_size)
+        targets = ids.view(B, P, PATCH)[:, 1:].reshape(-1, PATCH)
+        logits = self.byte_level_decoder(features, targets)[:, :PATCH]  # (N, 16, 257)
+        loss = F.cross_entropy(logits.reshape(-1, VOCAB), targets.reshape(-1))
+        return logits.reshape(B, P - 1, PATCH, VOCAB), loss
+
+
+def reference_model(config: ModelConfig) -> ReferenceBGPT:
+    """The original-style model (needs transformers)."""
+    return ReferenceBGPT(config)

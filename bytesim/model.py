@@ -1,0 +1,545 @@
+"""The bGPT byte model: a patch-level GPT-2 over 16-byte patches and a byte-level GPT-2 per patch.
+
+Reading order: blocks -> config -> model -> generation.
+
+A sequence of byte values 0..256 (256 = <eop>, the padding symbol) is cut into patches of 16.
+The patch-level decoder turns every patch into a feature, causally over patches. The byte-level
+decoder then predicts patch k byte by byte from the feature of patch k-1: its position 0 holds
+that feature, position i (i = 1..15) the embedding of byte i-1, and position i predicts byte i.
+Patch 0 (the header naming the file type) is never a target.
+
+`prev_patch` adds a "copy path" from the raw bytes of patch k-1 to the byte decoder of patch k:
+  - "none":   the original bGPT.
+  - "add":    the byte decoder's input at position i (the one that predicts byte i) gets an extra
+              embedding of byte i of the previous patch, from its own (16 x 257, Hb) table.
+  - "prefix": the byte decoder runs over the 16 bytes of the previous patch first (word
+              embeddings shared with the byte decoder, positions 0..15 of its own position table),
+              then the feature and the bytes (positions 16..32); only the last 17 positions
+              predict, and attention can read any byte of the previous patch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields, replace
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+PATCH = 16  # bytes per patch (the only patch size the byte-level decoder supports)
+VOCAB = 257  # byte values 0..255 plus <eop> = 256
+EOP = 256
+SMALL_BATCH = 64  # generate() runs up to this many sequences on one thread: its one-token steps
+# lose more to thread hand-offs than they gain (see docs/model.md for the measurement)
+
+# ----------------------------------------------------------------------------- blocks
+
+
+class KVCache:
+    """Keys and values of one decoder, preallocated for `capacity` positions per row."""
+
+    def __init__(self, layers: int, batch: int, heads: int, head_dim: int, capacity: int, like):
+        shape = (layers, batch, heads, capacity, head_dim)
+        self.k = torch.empty(shape, dtype=like.dtype, device=like.device)
+        self.v = torch.empty(shape, dtype=like.dtype, device=like.device)
+        self.length = 0  # positions written so far (the same for every row)
+
+    def append(self, layer: int, k: torch.Tensor, v: torch.Tensor):
+        start, end = self.length, self.length + k.size(2)
+        self.k[layer, :, :, start:end] = k
+        self.v[layer, :, :, start:end] = v
+        return self.k[layer, :, :, :end], self.v[layer, :, :, :end]
+
+    def advance(self, steps: int) -> None:
+        self.length += steps
+
+    def keep(self, rows: torch.Tensor) -> None:
+        """Drop every row not listed in `rows` (finished sequences leave the batch)."""
+        self.k = self.k[:, rows]
+        self.v = self.v[:, rows]
+
+
+def attention(q, k, v, mask, causal: bool, dropout: float):
+    """Scaled dot-product attention; q (B, h, Tq, d), k and v (B, h, Tk, d).
+
+    Short bfloat16 sequences (the byte decoder under autocast) use explicit matmuls: on CPU
+    they run about 5x faster there than the fused kernel (forward and backward).
+    """
+    if q.dtype != torch.bfloat16 or k.size(2) > 64:
+        return F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=causal
+        )
+    att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.size(-1)))
+    if causal:
+        mask = torch.ones(q.size(2), k.size(2), dtype=torch.bool, device=q.device).tril()
+    if mask is not None:
+        att = att.masked_fill(~mask, float("-inf"))
+    att = F.dropout(att.softmax(dim=-1), dropout, training=dropout > 0)
+    return att @ v
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, width: int, heads: int, dropout: float):
+        super().__init__()
+        assert width % heads == 0, "width must be a multiple of heads"
+        self.heads = heads
+        self.dropout = dropout
+        self.c_attn = nn.Linear(width, 3 * width)
+        self.c_proj = nn.Linear(width, width)
+
+    def forward(self, x, cache=None, layer=0, mask=None):
+        B, T, C = x.shape
+        q, k, v = self.c_attn(x).split(C, dim=2)
+        q, k, v = (t.view(B, T, self.heads, C // self.heads).transpose(1, 2) for t in (q, k, v))
+        if cache is not None:
+            k, v = cache.append(layer, k, v)  # (B, heads, past + T, C / heads)
+        causal = mask is None and T > 1
+        if causal and k.size(2) != T:
+            raise ValueError("several new positions after a non-empty cache need a mask")
+        p = self.dropout if self.training else 0.0
+        y = attention(q, k, v, mask, causal, p)
+        return self.c_proj(y.transpose(1, 2).reshape(B, T, C))
+
+
+class MLP(nn.Module):
+    def __init__(self, width: int):
+        super().__init__()
+        self.c_fc = nn.Linear(width, 4 * width)
+        self.c_proj = nn.Linear(4 * width, width)
+
+    def forward(self, x):
+        return self.c_proj(F.gelu(self.c_fc(x), approximate="tanh"))
+
+
+class Block(nn.Module):
+    """GPT-2 pre-LayerNorm block."""
+
+    def __init__(self, width: int, heads: int, dropout: float):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(width, eps=1e-5)
+        self.attn = SelfAttention(width, heads, dropout)
+        self.ln_2 = nn.LayerNorm(width, eps=1e-5)
+        self.mlp = MLP(width)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x, cache=None, layer=0, mask=None):
+        x = x + self.drop(self.attn(self.ln_1(x), cache, layer, mask))
+        return x + self.drop(self.mlp(self.ln_2(x)))
+
+
+class Decoder(nn.Module):
+    """GPT-2 body on given input embeddings: + learned positions, blocks, final LayerNorm."""
+
+    def __init__(self, width: int, layers: int, heads: int, positions: int, dropout: float):
+        super().__init__()
+        self.heads = heads
+        self.wpe = nn.Embedding(positions, width)
+        self.drop = nn.Dropout(dropout)
+        self.h = nn.ModuleList(Block(width, heads, dropout) for _ in range(layers))
+        self.ln_f = nn.LayerNorm(width, eps=1e-5)
+
+    def forward(self, x, positions, cache: KVCache | None = None, mask=None):
+        """x (B, T, W); positions: LongTensor (T,) or (B, T)."""
+        x = self.drop(x + self.wpe(positions))
+        for i, block in enumerate(self.h):
+            x = block(x, cache, i, mask)
+        if cache is not None:
+            cache.advance(x.size(1))
+        return self.ln_f(x)
+
+    def new_cache(self, batch: int, capacity: int, like: torch.Tensor) -> KVCache:
+        width = self.wpe.embedding_dim
+        return KVCache(len(self.h), batch, self.heads, width // self.heads, capacity, like)
+
+
+# ----------------------------------------------------------------------------- config
+
+PREV_PATCH_MODES = ("none", "add", "prefix")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    patch_size: int = 16  # bytes per patch (fixed at 16)
+    patch_length: int = 512  # patches per sequence, header and final <eop> patch included
+    hidden_size: int = 768  # width of the patch-level decoder
+    patch_layers: int = 12  # blocks in the patch-level decoder
+    byte_layers: int = 3  # blocks in the byte-level decoder
+    heads: int = 12  # attention heads of the patch-level decoder
+    byte_hidden_size: int | None = None  # byte-decoder width; None = hidden_size
+    byte_heads: int | None = None  # byte-decoder heads; None = heads
+    dropout: float = 0.1  # dropout on embeddings, attention and residual branches
+    prev_patch: str = "none"  # copy path from the previous patch: "none" | "add" | "prefix"
+    num_labels: int = 0  # classification labels (0 = no classification head)
+    vocab_size: int = 257  # byte values 0..255 and <eop> (fixed)
+
+    def __post_init__(self):
+        if self.patch_size != PATCH or self.vocab_size != VOCAB:
+            raise ValueError(f"patch_size must be {PATCH} and vocab_size {VOCAB}")
+        if self.prev_patch not in PREV_PATCH_MODES:
+            raise ValueError(
+                f"prev_patch must be one of {PREV_PATCH_MODES}, not {self.prev_patch!r}"
+            )
+        if self.hidden_size % self.heads or self.byte_width % self.byte_head_count:
+            raise ValueError("hidden sizes must be multiples of their head counts")
+        if min(self.patch_length, self.hidden_size, self.heads, self.patch_layers) < 1:
+            raise ValueError("patch_length, hidden_size, heads and patch_layers must be >= 1")
+
+    @property
+    def byte_width(self) -> int:
+        return self.byte_hidden_size or self.hidden_size
+
+    @property
+    def byte_head_count(self) -> int:
+        return self.byte_heads or self.heads
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelConfig:
+        """Build from a dict, ignoring unknown keys and defaulting missing ones."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+    def with_overrides(self, **overrides) -> ModelConfig:
+        return replace(self, **overrides)
+
+
+PRESETS: dict[str, ModelConfig] = {
+    # the paper's ~110 M model
+    "paper": ModelConfig(
+        patch_length=512, hidden_size=768, patch_layers=12, byte_layers=3, heads=12
+    ),
+    # CPU training: a full CPU instance (322 patches) fits
+    "small": ModelConfig(
+        patch_length=512, hidden_size=256, patch_layers=4, byte_layers=2, heads=4, dropout=0.0
+    ),
+    # unit tests
+    "tiny": ModelConfig(
+        patch_length=64, hidden_size=32, patch_layers=2, byte_layers=1, heads=2, dropout=0.0
+    ),
+}
+
+
+# ----------------------------------------------------------------------------- model
+
+
+class BGPT(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = c = config
+        H, Hb = c.hidden_size, c.byte_width
+        self.prefix = PATCH if c.prev_patch == "prefix" else 0  # byte-decoder prefix positions
+        # patch embedding: sum over the 16 positions of table[pos * 257 + byte], plus a bias;
+        # equal to the original's Linear(16 * 257, H) on concatenated one-hot bytes
+        self.patch_embed = nn.Parameter(torch.empty(PATCH * VOCAB, H))
+        self.patch_bias = nn.Parameter(torch.zeros(H))
+        self.patch = Decoder(H, c.patch_layers, c.heads, c.patch_length, c.dropout)
+        self.byte_proj = nn.Linear(H, Hb) if Hb != H else nn.Identity()
+        self.byte_wte = nn.Embedding(VOCAB, Hb)  # also the LM head (tied, no bias)
+        self.byte = Decoder(
+            Hb, c.byte_layers, c.byte_head_count, self.prefix + PATCH + 1, c.dropout
+        )
+        self.prev_embed = nn.Embedding(PATCH * VOCAB, Hb) if c.prev_patch == "add" else None
+        self.classifier = nn.Linear(H, c.num_labels) if c.num_labels else None
+        self.labels: list[str] = []  # classification label names (set by training or loading)
+        self.register_buffer("_offsets", torch.arange(PATCH) * VOCAB, persistent=False)
+        self._init_weights()
+
+    def _init_weights(self):
+        for name, p in self.named_parameters():
+            if name.endswith("bias") or name.startswith("patch_bias"):
+                nn.init.zeros_(p)
+            elif ".ln_" in name or name.startswith(("patch.ln_f", "byte.ln_f")):
+                nn.init.ones_(p)
+            elif name.endswith("c_proj.weight"):  # GPT-2: residual projections scaled by depth
+                layers = (
+                    self.config.patch_layers
+                    if name.startswith("patch.")
+                    else self.config.byte_layers
+                )
+                nn.init.normal_(p, std=0.02 / math.sqrt(2 * layers))
+            elif name in ("patch_embed", "prev_embed.weight"):
+                nn.init.normal_(p, std=0.02 / math.sqrt(PATCH))  # the sum of 16 rows has std 0.02
+            else:
+                nn.init.normal_(p, std=0.02)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    # --- pieces shared by training and generation
+
+    def embed_patches(self, patches: torch.Tensor) -> torch.Tensor:
+        """(N, 16) byte values -> (N, H) patch embeddings."""
+        return (
+            F.embedding_bag(patches + self._offsets, self.patch_embed, mode="sum") + self.patch_bias
+        )
+
+    def patch_features(self, ids: torch.Tensor) -> torch.Tensor:
+        """(B, T) -> (B, P, H): the patch-level decoder's output for every patch."""
+        B, P = ids.size(0), ids.size(1) // PATCH
+        x = self.embed_patches(ids.view(B * P, PATCH)).view(B, P, -1)
+        return self.patch(x, torch.arange(P, device=ids.device))
+
+    def byte_inputs(self, feature, prev, patch_bytes):
+        """Input embeddings of the byte decoder for whole or partial patches.
+
+        feature (N, Hb) already projected; prev (N, 16) bytes of the previous patch;
+        patch_bytes (N, j) the first j bytes of the patch (j <= 15).
+        Returns (N, prefix + 1 + j, Hb): [prev bytes (prefix mode)], feature, bytes.
+        """
+        x = torch.cat((feature.unsqueeze(1), self.byte_wte(patch_bytes)), dim=1)
+        if self.prev_embed is not None:
+            n = x.size(1)
+            x = x + self.prev_embed(prev[:, :n] + self._offsets[:n])
+        if self.prefix:
+            x = torch.cat((self.byte_wte(prev), x), dim=1)
+        return x
+
+    def byte_logits(self, h: torch.Tensor) -> torch.Tensor:
+        return F.linear(h, self.byte_wte.weight)  # tied LM head, no bias
+
+    # --- training
+
+    def forward(self, ids: torch.Tensor, loss_mask: torch.Tensor | None = None):
+        """ids (B, T) values 0..256, T a multiple of 16; loss_mask (B, T) bool, False = ignored.
+
+        Returns (logits (B, P-1, 16, 257), loss): loss is the mean cross-entropy in nats over the
+        counted targets (every byte of patches 1..P-1, restricted by loss_mask). Patches without
+        a counted target are not run through the byte decoder; their logits are zeros.
+        """
+        B, T = ids.shape
+        if T % PATCH or T < 2 * PATCH:
+            raise ValueError(
+                f"sequence length {T} must be a multiple of {PATCH}, at least {2 * PATCH}"
+            )
+        P = T // PATCH
+        if P > self.config.patch_length:
+            raise ValueError(f"{P} patches exceed patch_length {self.config.patch_length}")
+        features = self.patch_features(ids)[:, :-1]  # (B, P-1, H): feature k predicts patch k+1
+        patches = ids.view(B, P, PATCH)
+        targets = patches[:, 1:].reshape(-1, PATCH)  # (N, 16), N = B * (P-1)
+        prev = patches[:, :-1].reshape(-1, PATCH)
+        feats = features.reshape(-1, features.size(-1))
+        mask = None
+        rows = None
+        if loss_mask is not None:
+            mask = loss_mask.view(B, P, PATCH)[:, 1:].reshape(-1, PATCH)
+            if not bool(mask.all()):
+                rows = mask.any(dim=1).nonzero().squeeze(1)
+                targets, prev, feats, mask = targets[rows], prev[rows], feats[rows], mask[rows]
+        x = self.byte_inputs(self.byte_proj(feats), prev, targets[:, :-1])  # (N, prefix+16, Hb)
+        positions = torch.arange(x.size(1), device=ids.device)
+        h = self.byte(x, positions)[:, self.prefix :]  # (N, 16, Hb)
+        logits = self.byte_logits(h)  # (N, 16, 257)
+        if mask is None:
+            loss = F.cross_entropy(logits.reshape(-1, VOCAB), targets.reshape(-1))
+        elif targets.numel():
+            loss = F.cross_entropy(logits[mask], targets[mask])
+        else:
+            loss = features.sum() * 0.0  # nothing counted: a zero that still has a graph
+        if rows is not None:
+            full = logits.new_zeros(B * (P - 1), PATCH, VOCAB)
+            full[rows] = logits
+            logits = full
+        return logits.view(B, P - 1, PATCH, VOCAB), loss
+
+    def classify(self, ids, labels=None, patch_mask=None):
+        """ids (B, T) -> (logits (B, num_labels), loss or None): mean feature over patches.
+
+        patch_mask (B, P) bool selects the patches averaged (default: all).
+        """
+        if self.classifier is None:
+            raise ValueError("this model has no classification head (num_labels = 0)")
+        features = self.patch_features(ids)  # (B, P, H)
+        if patch_mask is None:
+            pooled = features.mean(dim=1)
+        else:
+            w = patch_mask.to(features.dtype).unsqueeze(-1)
+            pooled = (features * w).sum(1) / w.sum(1).clamp(min=1)
+        logits = self.classifier(pooled)
+        loss = F.cross_entropy(logits, labels) if labels is not None else None
+        return logits, loss
+
+    # ------------------------------------------------------------------------- generation
+
+    @torch.no_grad()
+    def generate(
+        self,
+        prompts: list,
+        max_patches: int,
+        temperature: float = 0.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        seed: int = 0,
+        stop: Callable[[int, torch.Tensor], torch.Tensor] | None = None,
+        use_cache: bool = True,
+    ) -> list[torch.Tensor]:
+        """Continue every prompt patch by patch; returns the full sequences (prompt included).
+
+        A sequence ends when it reaches `max_patches` patches (<= patch_length), when it has
+        just generated an all-<eop> patch, or when `stop(patch_index, new_patches)` returns True
+        for it. `new_patches` is (len(prompts), 16), row i for prompt i (all <eop> for sequences
+        already finished, whose answer is ignored); `patch_index` is the new patches' index
+        counted from the header (0) in the longest prompt's sequence.
+        temperature 0 is greedy; otherwise softmax sampling after top-k / top-p filtering,
+        drawn from a torch.Generator seeded with `seed`.
+        use_cache=False recomputes both decoders from scratch for every byte (a reference).
+        """
+        if max_patches > self.config.patch_length:
+            raise ValueError(
+                f"max_patches {max_patches} exceeds patch_length {self.config.patch_length}"
+            )
+        device = self.patch_embed.device
+        seqs = [torch.as_tensor(p, dtype=torch.long, device=device).flatten() for p in prompts]
+        for i, s in enumerate(seqs):
+            if len(s) == 0 or len(s) % PATCH:
+                raise ValueError(
+                    f"prompt {i} has {len(s)} values, not a positive multiple of {PATCH}"
+                )
+            if int(s.min()) < 0 or int(s.max()) > EOP:
+                raise ValueError(f"prompt {i} has values outside 0..256")
+        gen = torch.Generator(device=device).manual_seed(seed)
+        pick = _Sampler(temperature, top_k, top_p, gen)
+        was_training = self.training
+        threads = torch.get_num_threads()
+        if len(seqs) <= SMALL_BATCH:  # one-token steps: thread hand-offs cost more than they save
+            torch.set_num_threads(1)
+        self.eval()
+        try:
+            step = self._generate_cached if use_cache else self._generate_uncached
+            return step(seqs, max_patches, pick, stop)
+        finally:
+            self.train(was_training)
+            torch.set_num_threads(threads)
+
+    def _generate_cached(self, seqs, max_patches, pick, stop):
+        out = [s for s in seqs]
+        active = [i for i, s in enumerate(seqs) if len(s) // PATCH < max_patches]
+        if not active:
+            return out
+        lengths = torch.tensor([len(seqs[i]) // PATCH for i in active])  # patches so far
+        L = int(lengths.max())
+        device = out[0].device
+        # left-pad prompts with <eop> patches to L patches; padded positions are masked out
+        padded = torch.full((len(active), L * PATCH), EOP, dtype=torch.long, device=device)
+        for r, i in enumerate(active):
+            padded[r, (L - int(lengths[r])) * PATCH :] = seqs[i]
+        pad = (L - lengths).to(device)  # (B,)
+        cols = torch.arange(L, device=device)
+        positions = (cols[None, :] - pad[:, None]).clamp(min=0)  # (B, L)
+        key_ok = cols[None, :] >= pad[:, None]  # (B, L)
+        capacity = L + max_patches - int(lengths.min())
+        x = self.embed_patches(padded.view(-1, PATCH)).view(len(active), L, -1)
+        pcache = self.patch.new_cache(len(active), capacity, x)
+        mask = None
+        if bool(pad.any()):
+            causal = torch.ones(L, L, dtype=torch.bool, device=device).tril()
+            mask = (causal[None] & key_ok[:, None, :]) | torch.eye(
+                L, dtype=torch.bool, device=device
+            )
+            mask = mask.unsqueeze(1)  # (B, 1, L, L)
+        feature = self.patch(x, positions, pcache, mask)[:, -1]  # (B, H)
+        prev = padded[:, -PATCH:]
+        n = lengths.to(device)
+        t = 0  # patches generated so far
+        while True:
+            patch = self._generate_patch(feature, prev, pick)  # (B, 16)
+            for r, i in enumerate(active):
+                out[i] = torch.cat((out[i], patch[r]))
+            n = n + 1
+            done = (n >= max_patches) | (patch == EOP).all(dim=1)
+            if stop is not None:
+                full = torch.full((len(seqs), PATCH), EOP, dtype=torch.long, device=device)
+                full[active] = patch
+                done = done | stop(L + t, full).to(device)[active]
+            t += 1
+            if bool(done.all()):
+                return out
+            if bool(done.any()):
+                rows = (~done).nonzero().squeeze(1)
+                pcache.keep(rows)
+                key_ok, n, patch = key_ok[rows], n[rows], patch[rows]
+                active = [active[r] for r in rows.tolist()]
+            key_ok = torch.cat((key_ok, key_ok.new_ones(len(active), 1)), dim=1)
+            x = self.embed_patches(patch).unsqueeze(1)  # (B, 1, H)
+            step_mask = key_ok[:, None, None, :] if mask is not None else None
+            pos = (n - 1).clamp(max=self.config.patch_length - 1)[:, None]
+            feature = self.patch(x, pos, pcache, step_mask)[:, -1]
+            prev = patch
+
+    def _generate_patch(self, feature, prev, pick):
+        """Sample one patch per row from the byte decoder with a KV cache. -> (B, 16)"""
+        B = feature.size(0)
+        cache = self.byte.new_cache(B, self.prefix + PATCH, feature)
+        empty = prev[:, :0]
+        x = self.byte_inputs(self.byte_proj(feature), prev, empty)  # (B, prefix + 1, Hb)
+        h = self.byte(x, torch.arange(x.size(1), device=x.device), cache)[:, -1]
+        patch = prev.new_empty(B, PATCH)
+        for i in range(PATCH):
+            patch[:, i] = pick(self.byte_logits(h))
+            if i == PATCH - 1:
+                break
+            x = self.byte_wte(patch[:, i : i + 1])  # (B, 1, Hb)
+            if self.prev_embed is not None:
+                x = x + self.prev_embed(prev[:, i + 1 : i + 2] + self._offsets[i + 1])
+            pos = torch.full((1,), self.prefix + i + 1, device=x.device)
+            h = self.byte(x, pos, cache)[:, -1]
+        return patch
+
+    def _generate_uncached(self, seqs, max_patches, pick, stop):
+        """The reference: one sequence at a time, both decoders from scratch for every byte."""
+        out = []
+        longest = max(len(s) for s in seqs) // PATCH
+        for row, s0 in enumerate(seqs):
+            s = s0
+            while len(s) // PATCH < max_patches:
+                feature = self.byte_proj(self.patch_features(s[None])[:, -1])
+                prev = s[None, -PATCH:]
+                patch = s.new_empty(1, 0)
+                for _ in range(PATCH):
+                    x = self.byte_inputs(feature, prev, patch)
+                    h = self.byte(x, torch.arange(x.size(1), device=x.device))[:, -1]
+                    patch = torch.cat((patch, pick(self.byte_logits(h))[:, None]), dim=1)
+                s = torch.cat((s, patch[0]))
+                finished = bool((patch == EOP).all())
+                if stop is not None:
+                    index = len(s) // PATCH - 1 + longest - len(s0) // PATCH
+                    full = torch.full((len(seqs), PATCH), EOP, dtype=torch.long, device=s.device)
+                    full[row] = patch[0]
+                    finished = finished or bool(stop(index, full)[row])
+                if finished:
+                    break
+            out.append(s)
+        return out
+
+
+class _Sampler:
+    """Greedy (temperature 0) or temperature / top-k / top-p sampling of (B, 257) logits."""
+
+    def __init__(self, temperature, top_k, top_p, generator):
+        if (
+            temperature < 0
+            or (top_p is not None and not 0 < top_p <= 1)
+            or (top_k is not None and top_k < 1)
+        ):
+            raise ValueError("need temperature >= 0, top_k >= 1 and 0 < top_p <= 1")
+        self.temperature, self.top_k, self.top_p, self.gen = temperature, top_k, top_p, generator
+
+    def __call__(self, logits: torch.Tensor) -> torch.Tensor:
+        if self.temperature == 0:
+            return logits.argmax(dim=-1)
+        logits = logits.float() / self.temperature
+        if self.top_k is not None and self.top_k < logits.size(-1):
+            kth = logits.topk(self.top_k, dim=-1).values[:, -1:]
+            logits = logits.masked_fill(logits < kth, float("-inf"))
+        if self.top_p is not None and self.top_p < 1:
+            sorted_logits, order = logits.sort(dim=-1, descending=True)
+            cum = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
+            drop_sorted = cum - sorted_logits.softmax(dim=-1) >= self.top_p  # keep the first over p
+            drop = drop_sorted.scatter(-1, order, drop_sorted)
+            logits = logits.masked_fill(drop, float("-inf"))
+        probs = logits.softmax(dim=-1)
+        return torch.multinomial(probs, 1, generator=self.gen).squeeze(1)

@@ -1,0 +1,534 @@
+"""Training: AdamW, warm-up + cosine decay, clipping, periodic evaluation, exact resume, DDP.
+
+Everything random is a pure function of (seed, step, micro-batch, rank): the examples of a
+step, their windows and the dropout masks (torch's generator is reseeded every step). The
+learning rate is a pure function of the step. So a checkpoint only needs the weights, the
+AdamW moments and the step, and a resumed run equals the uninterrupted one bit for bit (on CPU).
+
+A run directory:
+    latest                 name of the newest checkpoint folder (written last, atomically)
+    ckpt-000500/           config.json, model.safetensors, optimizer.safetensors, trainer.json
+    metrics.jsonl          one JSON object per logged step / evaluation
+    loss.png               the loss curve (train and eval bits per byte)
+    train.json             the training settings of the first run
+Under torchrun (WORLD_SIZE > 1) it runs DistributedDataParallel on the gloo backend (nccl on
+GPUs); only rank 0 writes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from safetensors.torch import load_file
+from torch import nn
+
+from bytesim import checkpoint as ckpt
+from bytesim.data import (
+    DataError,
+    Example,
+    FileSource,
+    collate,
+    epoch_index,
+    fit,
+    generated_source,
+    is_generated,
+)
+from bytesim.evaluate import LN2, autocast_for, classification_accuracy, evaluate, patch_mask_for
+from bytesim.model import BGPT, PRESETS, ModelConfig
+
+EVAL_SEED_OFFSET = 1_000_003  # generated eval examples come from a stream the training never uses
+
+
+class TrainError(ValueError):
+    """Bad training settings or data: one clear line."""
+
+
+@dataclass
+class TrainConfig:
+    out: str  # the run directory
+    data: list[str]  # files, folders, tar shards or gen:NAME?key=val
+    eval_data: list[str] = field(default_factory=list)  # default: held out / fixed generated set
+    preset: str = "small"
+    overrides: dict = field(default_factory=dict)  # ModelConfig fields, e.g. {"prev_patch": "add"}
+    init: str | None = None  # start from this model (directory or shipped name) instead
+    conversion: str | None = None  # "abc->mid" or "abc&mid"
+    task: str = "generate"  # "generate" | "classify"
+    loss_on: str = "all"  # "all" | "target"
+    steps: int | None = None  # optimizer steps (default: from epochs, else 1000)
+    epochs: float | None = None
+    batch_size: int = 8  # examples per micro-batch per process
+    grad_accum: int = 1
+    lr: float = 1e-3
+    min_lr: float = 1e-4  # the cosine decays to this
+    warmup: int = 100  # steps of linear warm-up
+    weight_decay: float = 0.01
+    clip: float = 1.0
+    eval_every: int = 200
+    eval_examples: int = 64
+    save_every: int = 500
+    log_every: int = 10
+    seed: int = 0
+    precision: str = "auto"  # "auto" | "fp32" | "bf16"
+    threads: int | None = None
+    max_minutes: float | None = None  # stop cleanly (with a checkpoint) after this long
+    stop_after: int | None = None  # stop cleanly after this many steps of this run
+    device: str = "auto"
+
+
+def lr_at(step: int, cfg: TrainConfig, total: int) -> float:
+    """Linear warm-up to cfg.lr over cfg.warmup steps, then cosine down to cfg.min_lr."""
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    progress = min(1.0, (step - cfg.warmup) / max(1, total - cfg.warmup))
+    return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * progress))
+
+
+# ----------------------------------------------------------------------------- data
+
+
+class Stream:
+    """The examples of every (step, micro-batch, rank), reproducible from the seed alone."""
+
+    def __init__(self, specs: list[str], cfg: TrainConfig, labels=None):
+        gen = [s for s in specs if is_generated(s)]
+        files = [s for s in specs if not is_generated(s)]
+        if gen and files:
+            raise TrainError("mix of gen: sources and files: use one kind per run")
+        if len(gen) > 1:
+            raise TrainError("one gen: source per run")
+        self.generated = generated_source(gen[0]) if gen else None
+        self.files = None
+        if files:
+            self.files = FileSource(
+                files, cfg.conversion, cfg.loss_on, cfg.task == "classify", labels
+            )
+        self.labels = self.files.labels if self.files else []
+
+    def __len__(self) -> int:
+        return len(self.files) if self.files else 0
+
+    def draw(self, n: int, position: int, rng: np.random.Generator, seed: int, indices=None):
+        if self.generated is not None:
+            return [self.generated.sample(rng, position) for _ in range(n)]
+        order = indices if indices is not None else range(len(self.files))
+        return [
+            self.files.example(order[epoch_index(len(order), position + j, seed)]) for j in range(n)
+        ]
+
+
+def _split_eval(stream: Stream, cfg: TrainConfig):
+    """Hold out up to 5 % (at most eval_examples) of a file dataset when no eval data is given."""
+    n = len(stream)
+    order = np.random.default_rng([cfg.seed, 7]).permutation(n)
+    held = min(cfg.eval_examples, n // 20) if n >= 20 else 0
+    return sorted(order[held:].tolist()), sorted(order[:held].tolist())
+
+
+def _eval_examples(cfg, stream, eval_stream, held) -> list[Example]:
+    if eval_stream is not None:
+        src = eval_stream
+    else:
+        src = stream
+    if src.generated is not None:
+        rng = np.random.default_rng([cfg.seed, EVAL_SEED_OFFSET])
+        return [src.generated.sample(rng, -1) for _ in range(cfg.eval_examples)]
+    if eval_stream is not None:
+        return [src.files.example(i) for i in range(min(len(src), cfg.eval_examples))]
+    return [src.files.example(i) for i in held]
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+
+def save_checkpoint(run: Path, model: BGPT, opt, step: int, cfg: TrainConfig, extra: dict):
+    """Write ckpt-<step>/ completely, then point `latest` at it, then drop older folders."""
+    name = f"ckpt-{step:06d}"
+    tmp = run / f".{name}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    ckpt.save_model(model, tmp, {"labels": model.labels})
+    tensors, meta = optimizer_tensors(opt)
+    ckpt.atomic_save_tensors(tmp / "optimizer.safetensors", tensors)
+    ckpt.atomic_write_json(tmp / "trainer.json", {"step": step, "optimizer": meta, **extra})
+    final = run / name
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    ckpt.atomic_write_bytes(run / ckpt.LATEST, (name + "\n").encode())
+    for old in run.glob("ckpt-*"):
+        if old.name != name:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def optimizer_tensors(opt: torch.optim.Optimizer):
+    state = opt.state_dict()
+    tensors = {}
+    for idx, s in state["state"].items():
+        for k, v in s.items():
+            tensors[f"{idx}.{k}"] = v if torch.is_tensor(v) else torch.tensor(v)
+    return tensors, {"param_groups": state["param_groups"]}
+
+
+def load_optimizer(opt: torch.optim.Optimizer, directory: Path, meta: dict) -> None:
+    tensors = load_file(directory / "optimizer.safetensors")
+    state: dict[int, dict] = {}
+    for key, v in tensors.items():
+        idx, name = key.split(".", 1)
+        state.setdefault(int(idx), {})[name] = v
+    opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+
+
+# ----------------------------------------------------------------------------- training
+
+
+class Objective(nn.Module):
+    """The loss of one micro-batch; wraps the model so DDP sees a single forward."""
+
+    def __init__(self, model: BGPT, task: str):
+        super().__init__()
+        self.model, self.task = model, task
+
+    def forward(self, ids, mask, labels, patch_mask):
+        if self.task == "classify":
+            return self.model.classify(ids, labels, patch_mask)[1]
+        return self.model(ids, mask)[1]
+
+
+def _setup_distributed(device: str) -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+    return (dist.get_rank(), world) if world > 1 else (0, 1)
+
+
+def _precision(cfg: TrainConfig, device: str) -> str:
+    if cfg.precision != "auto":
+        if cfg.precision not in ("fp32", "bf16"):
+            raise TrainError(f"precision must be auto, fp32 or bf16, not {cfg.precision!r}")
+        return cfg.precision
+    if device.startswith("cuda"):
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    try:
+        return "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
+    except (AttributeError, RuntimeError):
+        return "fp32"
+
+
+def build_model(cfg: TrainConfig, labels: list[str]) -> BGPT:
+    if cfg.init:
+        model = ckpt.load_model(cfg.init, **cfg.overrides)
+        model.train()
+        return model
+    if cfg.preset not in PRESETS:
+        raise TrainError(f"unknown preset {cfg.preset!r} (known: {', '.join(PRESETS)})")
+    overrides = dict(cfg.overrides)
+    if cfg.task == "classify":
+        overrides["num_labels"] = len(labels)
+    try:
+        config = PRESETS[cfg.preset].with_overrides(**overrides)
+    except (TypeError, ValueError) as e:
+        raise TrainError(f"bad model settings: {e}") from None
+    torch.manual_seed(cfg.seed)  # the initial weights depend on the seed only
+    model = BGPT(config)
+    model.labels = list(labels)
+    return model
+
+
+def train(cfg: TrainConfig, on_event: Callable[[dict], None] | None = None) -> dict:
+    """Train (or resume) the run in cfg.out; returns a summary. on_event gets every log record."""
+    device = (
+        cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    )
+    rank, world = _setup_distributed(device)
+    if device == "cuda" and world > 1:
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
+    torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 1) // world))
+    precision = _precision(cfg, device)
+    run = Path(cfg.out)
+    resume_dir = _resume_dir(run)
+    if resume_dir is not None:
+        cfg = _merge_saved(cfg, run)
+    if cfg.task not in ("generate", "classify"):
+        raise TrainError(f"task must be generate or classify, not {cfg.task!r}")
+    if cfg.batch_size < 1 or cfg.grad_accum < 1:
+        raise TrainError("batch size and gradient accumulation must be >= 1")
+
+    model_labels = ckpt.read_config(resume_dir).get("labels") if resume_dir else None
+    try:
+        stream = Stream(cfg.data, cfg, model_labels)
+        eval_stream = Stream(cfg.eval_data, cfg, stream.labels) if cfg.eval_data else None
+    except DataError as e:
+        raise TrainError(str(e)) from None
+    train_idx, held = (None, [])
+    if stream.files is not None and eval_stream is None:
+        train_idx, held = _split_eval(stream, cfg)
+    total = _total_steps(cfg, stream, train_idx, world)
+
+    if resume_dir is not None:
+        model = ckpt.load_model(resume_dir)
+        model.train()
+    else:
+        model = build_model(cfg, stream.labels)
+    model.to(device)
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW(
+        [
+            {"params": decay, "weight_decay": cfg.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=cfg.lr,
+        betas=(0.9, 0.95),
+    )
+    start = 0
+    if resume_dir is not None:
+        meta = json.loads((resume_dir / "trainer.json").read_text())
+        load_optimizer(opt, resume_dir, meta["optimizer"])
+        start = int(meta["step"])
+    objective = Objective(model, cfg.task)
+    if world > 1:
+        objective = nn.parallel.DistributedDataParallel(
+            objective, find_unused_parameters=cfg.task == "classify"
+        )
+    if rank == 0:
+        run.mkdir(parents=True, exist_ok=True)
+        if resume_dir is None:
+            ckpt.atomic_write_json(run / "train.json", asdict(cfg))
+        _trim_metrics(run / "metrics.jsonl", start)
+    evals = _eval_examples(cfg, stream, eval_stream, held)
+    emit = _Emitter(run / "metrics.jsonl", on_event if rank == 0 else None, rank == 0)
+    emit(
+        {
+            "event": "start",
+            "step": start,
+            "total_steps": total,
+            "precision": precision,
+            "parameters": model.num_parameters(),
+            "world": world,
+            "resumed": resume_dir is not None,
+            "train_examples": len(train_idx) if train_idx is not None else len(stream),
+            "eval_examples": len(evals),
+        }
+    )
+
+    t0 = time.time()
+    step = start
+    seen = 0
+    stopped = "done"
+    while step < total:
+        lr = lr_at(step, cfg, total)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        loss_sum, nbytes = 0.0, 0
+        for micro in range(cfg.grad_accum):
+            torch.manual_seed(
+                int(np.random.default_rng([cfg.seed, step, micro, rank, 1]).integers(2**62))
+            )
+            rng = np.random.default_rng([cfg.seed, step, micro, rank])
+            position = ((step * cfg.grad_accum + micro) * world + rank) * cfg.batch_size
+            batch = [
+                fit(e, model.config.patch_length, rng)
+                for e in stream.draw(cfg.batch_size, position, rng, cfg.seed, train_idx)
+            ]
+            ids, mask, _ = (t.to(device) for t in collate(batch))
+            labels = torch.tensor([e.label for e in batch], device=device)
+            pmask = patch_mask_for(batch, ids.size(1), device)
+            sync = world == 1 or micro == cfg.grad_accum - 1
+            ctx = objective.no_sync() if not sync else _null()
+            with ctx:
+                with autocast_for(device, precision):
+                    loss = objective(ids, mask, labels, pmask)
+                (loss / cfg.grad_accum).backward()
+            loss_sum += float(loss.detach())
+            nbytes += int(ids.numel())
+        grad_norm = float(nn.utils.clip_grad_norm_(model.parameters(), cfg.clip))
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        step += 1
+        seen += nbytes * world
+        elapsed = time.time() - t0
+        loss_val = loss_sum / cfg.grad_accum
+        if world > 1:
+            t = torch.tensor([loss_val], device=device)
+            dist.all_reduce(t)
+            loss_val = float(t) / world
+        record = {
+            "event": "step",
+            "step": step,
+            "loss": loss_val,
+            "lr": lr,
+            "grad_norm": grad_norm,
+            "bytes_per_s": seen / max(elapsed, 1e-9),
+            "elapsed_s": elapsed,
+        }
+        if cfg.task == "generate":
+            record["bits_per_byte"] = loss_val / LN2
+        emit(record, log=step % cfg.log_every == 0 or step == total)
+        if rank == 0 and evals and (step % cfg.eval_every == 0 or step == total):
+            emit({"event": "eval", "step": step, **_run_eval(model, cfg, evals, precision)})
+            model.train()
+        out_of_time = cfg.max_minutes is not None and elapsed > cfg.max_minutes * 60
+        enough = cfg.stop_after is not None and step - start >= cfg.stop_after
+        if world > 1:
+            flag = torch.tensor([int(out_of_time or enough)], device=device)
+            dist.all_reduce(flag)
+            out_of_time = enough = bool(flag.item())
+        if step % cfg.save_every == 0 or step == total or out_of_time or enough:
+            if rank == 0:
+                save_checkpoint(run, model, opt, step, cfg, {"total_steps": total})
+                _plot(run)
+                emit({"event": "checkpoint", "step": step})
+        if out_of_time or enough:
+            stopped = "time limit" if out_of_time else "stop_after"
+            break
+    if world > 1:
+        dist.barrier()
+    return {
+        "step": step,
+        "total_steps": total,
+        "stopped": stopped,
+        "run": str(run),
+        "elapsed_s": time.time() - t0,
+    }
+
+
+class _null:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *a):
+        return False
+
+
+def _run_eval(model, cfg, evals, precision) -> dict:
+    if cfg.task == "classify":
+        r = classification_accuracy(model, evals, cfg.batch_size)
+        return {"accuracy": r["accuracy"], "eval_loss": r["loss"]}
+    r = evaluate(model, evals, cfg.batch_size, precision)
+    return {
+        "eval_bits_per_byte": r["bits_per_target_byte"],
+        "eval_bits_per_byte_all": r["bits_per_byte"],
+    }
+
+
+def _total_steps(cfg, stream, train_idx, world) -> int:
+    if cfg.steps is not None:
+        return cfg.steps
+    if cfg.epochs is not None:
+        if stream.generated is not None:
+            raise TrainError("--epochs needs file data; give --steps for a gen: source")
+        n = len(train_idx) if train_idx is not None else len(stream)
+        return max(1, math.ceil(cfg.epochs * n / (cfg.batch_size * cfg.grad_accum * world)))
+    return 1000
+
+
+def _resume_dir(run: Path) -> Path | None:
+    latest = run / ckpt.LATEST
+    if not latest.is_file():
+        return None
+    d = run / latest.read_text().strip()
+    if not (d / "trainer.json").is_file():
+        raise TrainError(f"{latest}: points at {d.name}, which is not a complete checkpoint")
+    return d
+
+
+def _merge_saved(cfg: TrainConfig, run: Path) -> TrainConfig:
+    """On resume, the saved settings win except for how long and how to run."""
+    saved = json.loads((run / "train.json").read_text())
+    keep = {
+        "steps",
+        "max_minutes",
+        "stop_after",
+        "threads",
+        "device",
+        "eval_every",
+        "save_every",
+        "log_every",
+        "out",
+    }
+    if cfg.steps is None:
+        keep.discard("steps")
+    merged = {**saved, **{k: getattr(cfg, k) for k in keep}}
+    return TrainConfig(**{k: v for k, v in merged.items() if k in TrainConfig.__dataclass_fields__})
+
+
+def _trim_metrics(path: Path, step: int) -> None:
+    """Drop records past the resumed step (work lost since the last checkpoint)."""
+    if not path.exists():
+        return
+    lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
+    kept = [ln for ln in lines if json.loads(ln).get("step", 0) <= step]
+    ckpt.atomic_write_bytes(path, ("\n".join(kept) + "\n" if kept else "").encode())
+
+
+class _Emitter:
+    def __init__(self, path: Path, callback, write: bool):
+        self.path, self.callback, self.write = path, callback, write
+
+    def __call__(self, record: dict, log: bool = True) -> None:
+        if self.write and log:
+            with open(self.path, "a") as f:
+                f.write(json.dumps(record) + "\n")
+        if self.callback is not None:
+            self.callback(record)
+
+
+def _plot(run: Path) -> None:
+    """loss.png: train and eval bits per byte (or loss) against the step."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    records = [json.loads(ln) for ln in (run / "metrics.jsonl").read_text().splitlines() if ln]
+    steps = [r for r in records if r.get("event") == "step"]
+    evals = [r for r in records if r.get("event") == "eval"]
+    key = "bits_per_byte" if steps and "bits_per_byte" in steps[0] else "loss"
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot([r["step"] for r in steps], [r[key] for r in steps], label=f"train {key}")
+    ekey = "eval_bits_per_byte" if evals and "eval_bits_per_byte" in evals[0] else "eval_loss"
+    if evals:
+        ax.plot([r["step"] for r in evals], [r[ekey] for r in evals], "o-", label=ekey)
+    ax.set_xlabel("step")
+    ax.set_ylabel(key.replace("_", " "))
+    ax.grid(alpha=0.3)
+    ax.legend()
+    tmp = run / ".loss.png.tmp.png"
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, run / "loss.png")
+
+
+def parse_overrides(items: list[str]) -> dict:
+    """`key=value` strings -> ModelConfig overrides with the field's type."""
+    types = {f: t for f, t in ModelConfig.__annotations__.items()}
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or key not in types:
+            known = ", ".join(types)
+            raise TrainError(f"--set {item!r}: expected FIELD=VALUE with FIELD one of {known}")
+        out[key] = _convert(key, value.strip(), types[key])
+    return out
+
+
+def _convert(key: str, value: str, annotation: str):
+    try:
+        if value.lower() == "none" and "None" in annotation:
+            return None
+        if annotation.startswith("int"):
+            return int(value)
+        if annotation.startswith("float"):
+            return float(value)
+        return value
+    except ValueError:
+        raise TrainError(f"--set {key}={value}: not a valid {annotation.split()[0]}") from None

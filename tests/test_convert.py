@@ -1,0 +1,226 @@
+"""The ABC -> MIDI convention (docs/abc.md) as a conformance table, plus the API contracts.
+
+Each row: ABC body (header ``X:1 / M:4/4 / L:1/4 / K:C`` unless the row gives its own
+header) -> notes as (onset, pitch, duration) in quarter notes. Rows marked ``abc2midi``
+are also checked against abc2midi in tests/test_convert_abc2midi.py.
+"""
+
+from __future__ import annotations
+
+import io
+
+import mido
+import pytest
+
+from convert import (
+    AbcError,
+    abc_to_midi,
+    compare_notes,
+    convert_abc,
+    midi_to_notes,
+    parse_abc,
+    tune_to_score,
+)
+from convert.midi import score_to_midi_mido
+
+HEADER = "M:4/4\nL:1/4\nK:C\n"
+
+
+def notes_of(body: str, header: str = HEADER) -> list[tuple[float, int, float]]:
+    midi = abc_to_midi(f"X:1\n{header}{body}\n")
+    return [(round(on, 4), pitch, round(length, 4)) for on, pitch, length in midi_to_notes(midi)]
+
+
+def seq(*items: tuple[int, float]) -> list[tuple[float, int, float]]:
+    """Consecutive notes from (pitch, duration) pairs starting at 0."""
+    out, now = [], 0.0
+    for pitch, length in items:
+        if pitch is not None:
+            out.append((round(now, 4), pitch, round(length, 4)))
+        now += length
+    return out
+
+
+# (id, body, header or None, expected notes)
+CONFORMANCE = [
+    ("plain notes", "C D E F", None, seq((60, 1), (62, 1), (64, 1), (65, 1))),
+    ("octave marks", "C, c c' C,,", None, seq((48, 1), (72, 1), (84, 1), (36, 1))),
+    ("fractional lengths", "C2 D/ E// F3/2 G/4", None,
+     seq((60, 2), (62, 0.5), (64, 0.25), (65, 1.5), (67, 0.25))),
+    ("rests", "C z D x2 E", None, seq((60, 1), (None, 1), (62, 1), (None, 2), (64, 1))),
+    ("multi-bar rest", "C4|Z2|D", None, [(0.0, 60, 4.0), (12.0, 62, 1.0)]),
+    ("accidentals", "^C _D =E ^^F __B", None, seq((61, 1), (61, 1), (64, 1), (67, 1), (69, 1))),
+    ("accidental holds to bar end in every octave", "^F f F|F", None,
+     seq((66, 1), (78, 1), (66, 1), (65, 1))),
+    ("natural cancels key", "F =F F|F", "M:4/4\nL:1/4\nK:G\n",
+     seq((66, 1), (65, 1), (65, 1), (66, 1))),
+    ("tie joins equal pitches", "C2-C D-D-D", None, seq((60, 3), (62, 3))),
+    ("tie carries accidental over bar line", "^F-|F F", None, seq((66, 2), (65, 1))),
+    ("tie between different pitches is no tie", "C-D", None, seq((60, 1), (62, 1))),
+    ("tie to a chord note", "C2-[CE]", None, [(0.0, 60, 3.0), (2.0, 64, 1.0)]),
+    ("chord notes start together", "[CEG]2 D", None,
+     [(0.0, 60, 2.0), (0.0, 64, 2.0), (0.0, 67, 2.0), (2.0, 62, 1.0)]),
+    ("chord lasts as its first note", "[C2E]G", None,
+     [(0.0, 60, 2.0), (0.0, 64, 2.0), (2.0, 67, 1.0)]),
+    ("broken rhythm", "C>D C<D", None, seq((60, 1.5), (62, 0.5), (60, 0.5), (62, 1.5))),
+    ("double and triple broken rhythm", "C>>D C<<<D", None,
+     seq((60, 1.75), (62, 0.25), (60, 0.125), (62, 1.875))),
+    ("broken rhythm next to slurs", "(C>D) E>(FG)", None,
+     seq((60, 1.5), (62, 0.5), (64, 1.5), (65, 0.5), (67, 1))),
+    ("broken rhythm between unequal notes is ignored", "C2>D", None, seq((60, 2), (62, 1))),
+    ("triplet", "(3CDE F", None, seq((60, 2 / 3), (62, 2 / 3), (64, 2 / 3), (65, 1))),
+    ("tuplet p:q:r", "(3:2:2C2D F", None, seq((60, 4 / 3), (62, 2 / 3), (65, 1))),
+    ("quintuplet in simple meter", "(5CDEFG A", None,
+     seq((60, 0.4), (62, 0.4), (64, 0.4), (65, 0.4), (67, 0.4), (69, 1))),
+    ("quintuplet in compound meter", "(5CDEFG A", "M:6/8\nL:1/8\nK:C\n",
+     seq((60, 0.3), (62, 0.3), (64, 0.3), (65, 0.3), (67, 0.3), (69, 0.5))),
+    ("broken rhythm inside a triplet", "(3C>DE F", None,
+     seq((60, 1), (62, 1 / 3), (64, 2 / 3), (65, 1))),
+    ("grace notes take no time", "{AB}C {/d}D", None, seq((60, 1), (62, 1))),
+    ("decorations change nothing", "~C .D TE HF !trill!G +fermata+A uB vc", None,
+     seq((60, 1), (62, 1), (64, 1), (65, 1), (67, 1), (69, 1), (71, 1), (72, 1))),
+    ("guitar chords and annotations ignored", '"Am"C "^text"D', None, seq((60, 1), (62, 1))),
+    ("repeat", "|:C D:|E", None, seq((60, 1), (62, 1), (60, 1), (62, 1), (64, 1))),
+    ("missing start repeat goes to the start", "C|D:|E", None,
+     seq((60, 1), (62, 1), (60, 1), (62, 1), (64, 1))),
+    ("second :| repeats from the first", "C|D:|E:|F", None,
+     seq((60, 1), (62, 1), (60, 1), (62, 1), (64, 1), (64, 1), (65, 1))),
+    ("double repeat ::", "C::D:|E", None, seq((60, 1), (60, 1), (62, 1), (62, 1), (64, 1))),
+    ("|| after a repeat starts the next one", "C:|D||E:|F", None,
+     seq((60, 1), (60, 1), (62, 1), (64, 1), (64, 1), (65, 1))),
+    ("endings", "|:C|[1 D:|[2 E|F", None, seq((60, 1), (62, 1), (60, 1), (64, 1), (65, 1))),
+    ("endings written |1 :|2", "|:C|1 D:|2 E|F", None,
+     seq((60, 1), (62, 1), (60, 1), (64, 1), (65, 1))),
+    ("three endings", "|:C|[1 D:|[2 E:|[3 F|G", None,
+     seq((60, 1), (62, 1), (60, 1), (64, 1), (60, 1), (65, 1), (67, 1))),
+    ("ending list", "|:C|[1,3 D:|[2 E:|[4 F|G", None,
+     seq((60, 1), (62, 1), (60, 1), (64, 1), (60, 1), (62, 1), (60, 1), (65, 1), (67, 1))),
+    ("parts in P: order", "P:A\nC|\nP:B\nD|", "M:4/4\nL:1/4\nP:BAB\nK:C\n",
+     seq((62, 1), (60, 1), (62, 1))),
+    ("L: default 1/8", "C D", "M:3/4\nK:C\n", seq((60, 0.5), (62, 0.5))),
+    ("L: default 1/16 below 3/4", "C D", "M:2/4\nK:C\n", seq((60, 0.25), (62, 0.25))),
+    ("L: default without M:", "C D", "K:C\n", seq((60, 0.5), (62, 0.5))),
+    ("key with mode", "F c g", "M:4/4\nL:1/4\nK:Amix\n", seq((66, 1), (73, 1), (79, 1))),
+    ("mode names are case-insensitive", "G", "M:4/4\nL:1/4\nK:EM\n", seq((67, 1))),
+    ("minor key", "B e", "M:4/4\nL:1/4\nK:Gm\n", seq((70, 1), (75, 1))),
+    ("K:HP is F# and C#", "F c g", "M:4/4\nL:1/4\nK:HP\n", seq((66, 1), (73, 1), (79, 1))),
+    ("K:none", "F c", "M:4/4\nL:1/4\nK:none\n", seq((65, 1), (72, 1))),
+    ("extra key accidentals", "F c", "M:4/4\nL:1/4\nK:D =c\n", seq((66, 1), (72, 1))),
+    ("explicit key accidentals", "F g", "M:4/4\nL:1/4\nK:F# exp ^g\n", seq((65, 1), (80, 1))),
+    ("K:octave=", "c", "M:4/4\nL:1/4\nK:G octave=-1\n", seq((60, 1))),
+    ("inline fields", "C [K:G] F [L:1/8] F [M:3/4] F", None,
+     seq((60, 1), (66, 1), (66, 0.5), (66, 0.5))),
+    ("inline key change resets bar accidentals", "^F [K:C] F", None, seq((66, 1), (65, 1))),
+    ("body field lines", "C|\nK:D\nF|\nL:1/8\nF", None, seq((60, 1), (66, 1), (66, 0.5))),
+    ("line continuation joins an ending", "|:C|\\\n1 D:|2 E", None,
+     seq((60, 1), (62, 1), (60, 1), (64, 1))),
+    ("comments ignored", "C % D E\nF", None, seq((60, 1), (65, 1))),
+    ("R: hornpipe is not swung", "C>D C D", "M:4/4\nL:1/4\nR:hornpipe\nK:C\n",
+     seq((60, 1.5), (62, 0.5), (60, 1), (62, 1))),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "body, header, expected", [row[1:] for row in CONFORMANCE], ids=[row[0] for row in CONFORMANCE]
+)
+def test_conformance(body, header, expected):
+    assert notes_of(body, header or HEADER) == expected
+
+
+def test_voices_become_tracks_of_a_format_1_file():
+    midi = abc_to_midi("X:1\nL:1/4\nV:1\nV:2\nK:C\nV:1\nC D|\nV:2\nE,2|\n")
+    parsed = mido.MidiFile(file=io.BytesIO(midi))
+    assert parsed.type == 1 and len(parsed.tracks) == 2
+    assert midi_to_notes(midi) == [(0.0, 52, 2.0), (0.0, 60, 1.0), (1.0, 62, 1.0)]
+
+
+def test_one_voice_is_format_0_with_meta_events_and_fixed_velocity_on_channel_0():
+    midi = abc_to_midi("X:1\nM:6/8\nL:1/8\nQ:3/8=100\nK:Em\nEGB e2|\n")
+    parsed = mido.MidiFile(file=io.BytesIO(midi))
+    assert parsed.type == 0 and parsed.ticks_per_beat == 480
+    kinds = {message.type: message for message in parsed.tracks[0]}
+    assert kinds["set_tempo"].tempo == 400_000  # 3/8 = 100 is 150 quarters a minute
+    assert (kinds["time_signature"].numerator, kinds["time_signature"].denominator) == (6, 8)
+    assert kinds["key_signature"].key == "Em"
+    notes = [m for m in parsed.tracks[0] if m.type == "note_on"]
+    assert {(m.channel, m.velocity) for m in notes} == {(0, 80)}
+
+
+def test_midi_worked_example_from_the_midi_module_docstring():
+    parsed = mido.MidiFile(file=io.BytesIO(abc_to_midi("X:1\nL:1/4\nK:C\nC\n")))
+    assert [(m.time, m.type) for m in parsed.tracks[0]] == [
+        (0, "set_tempo"), (0, "time_signature"), (0, "key_signature"),
+        (0, "note_on"), (480, "note_off"), (0, "end_of_track"),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("path", ["examples/jig.abc", "examples/features.abc"])
+def test_identical_input_gives_identical_bytes_equal_to_midos_writer(path):
+    text = open(path).read()
+    midi = abc_to_midi(text)
+    assert abc_to_midi(text) == midi
+    assert score_to_midi_mido(tune_to_score(parse_abc(text).tunes[0])) == midi
+
+
+def test_parse_result_lists_tunes_with_number_title_and_body():
+    result = parse_abc(open("tests/data/abc/multi.abc").read())
+    titles = [(t.x, t.title) for t in result.tunes]
+    assert titles == [(1, "First"), (2, "Broken"), (1, "Repeated number")]
+    assert [line.text for line in result.tunes[0].body] == ["GAB c2d|e3 d3|]"]
+
+
+def test_bad_tune_is_reported_and_the_others_still_convert():
+    results = convert_abc(open("tests/data/abc/multi.abc").read())
+    assert [r.midi is not None for r in results] == [True, False, True]
+    assert str(results[1].error) == "tune X:2, line 12: unknown key 'Xyz'"
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("X:1\nT:no key\nC D|\n", "tune X:1, line 1: missing K: field"),
+        ("X:4\nK:C\nC99999|\n", "tune X:4, line 3:1: absurd note length 99999/1"),
+        ("X:1\nM:7/0\nK:C\nC|\n", "tune X:1, line 2: meter '7/0' out of range"),
+        ("X:1\nM:seven\nK:C\nC|\n", "tune X:1, line 2: unknown meter 'seven'"),
+        ("X:1\nK:C\n|: z :|\n", "tune X:1, line 1: tune has no notes"),
+        ("X:1\nK:C\nC''''''''|\n", "tune X:1, line 3:1: note \"C''''''''\" is outside"),
+        ("X:1\nK:C\nA(99B|\n", "tune X:1, line 3:2: tuplet (99 is absurd"),
+    ],
+)
+def test_malformed_input_raises_one_clear_error(text, message):
+    with pytest.raises(AbcError) as info:
+        abc_to_midi(text)
+    assert str(info.value).startswith(message)
+
+
+def test_non_utf8_bytes_name_the_byte_offset():
+    with pytest.raises(AbcError, match="not UTF-8 text \\(byte offset 9\\)"):
+        abc_to_midi(b"X:1\nT:caf\xe9\nK:C\nC|\n")
+
+
+@pytest.mark.parametrize(
+    "body, warning",
+    [
+        ("(3CD", "tuplet in voice 1 lacks notes"),
+        ("C & D|", "voice overlay (&) is not supported"),
+        ("C2>D", "broken rhythm between notes of unequal length ignored"),
+        ("C ? D", "unexpected character '?' skipped"),
+    ],
+)
+def test_unmodelled_or_odd_syntax_gives_a_warning(body, warning):
+    result = convert_abc(f"X:1\nK:C\n{body}\n")[0]
+    assert result.midi is not None
+    assert any(warning in str(w) for w in result.warnings)
+
+
+def test_unbalanced_repeat_converts():
+    assert notes_of(":|C|]") == seq((60, 1))
+
+
+def test_compare_notes_counts_matches_within_tolerance():
+    a = [(0.0, 60, 1.0), (1.0, 62, 1.0), (2.0, 64, 1.0)]
+    b = [(0.005, 60, 0.995), (1.0, 62, 0.9), (2.0, 64, 1.0), (3.0, 65, 1.0)]
+    result = compare_notes(a, b)
+    assert (result.matched, result.count_a, result.count_b) == (2, 3, 4)
+    assert result.precision == pytest.approx(2 / 3) and result.recall == 0.5
+    assert result.f1 == pytest.approx(4 / 7) and not result.agree

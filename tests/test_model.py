@@ -1,0 +1,239 @@
+"""The bGPT model: shapes, loss, causality, masks, generation with and without caches."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from bytesim.model import BGPT, EOP, PRESETS, ModelConfig
+
+MODES = ["none", "add", "prefix"]
+
+
+def tiny(**overrides) -> BGPT:
+    torch.manual_seed(0)
+    return BGPT(PRESETS["tiny"].with_overrides(**overrides)).eval()
+
+
+def random_ids(batch=2, patches=5, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 257, (batch, patches * 16), generator=g)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("byte_hidden_size", [None, 16])
+def test_forward_shapes_and_loss_at_init_is_about_ln_257(mode, byte_hidden_size):
+    model = tiny(prev_patch=mode, byte_hidden_size=byte_hidden_size)
+    logits, loss = model(random_ids(batch=3, patches=6))
+    assert logits.shape == (3, 5, 16, 257)
+    assert abs(loss.item() - math.log(257)) < 0.1
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("changed", [16, 37, 47, 48, 78])
+def test_changing_byte_t_leaves_predictions_of_bytes_up_to_t_unchanged(mode, changed):
+    model = tiny(prev_patch=mode)
+    ids = random_ids(patches=5)
+    other = ids.clone()
+    other[:, changed] = (other[:, changed] + 1) % 257
+    a = model(ids)[0].reshape(2, -1, 257)  # target j is byte 16 + j
+    b = model(other)[0].reshape(2, -1, 257)
+    t = changed - 16
+    assert torch.equal(a[:, : t + 1], b[:, : t + 1])
+    assert not torch.allclose(a[:, t + 1 :], b[:, t + 1 :])
+
+
+def test_loss_is_mean_cross_entropy_over_counted_targets_only():
+    model = tiny()
+    ids = random_ids(patches=4)
+    mask = torch.zeros_like(ids, dtype=torch.bool)
+    mask[:, :16] = True  # the header is never a target, even when marked
+    mask[0, 20:25] = True
+    mask[1, 60:64] = True
+    full_logits, _ = model(ids)
+    logits, loss = model(ids, mask)
+    counted = mask.clone()
+    counted[:, :16] = False
+    flat = full_logits.reshape(2, -1, 257)[counted[:, 16:]]
+    expected = F.cross_entropy(flat, ids[counted])
+    assert torch.allclose(loss, expected, atol=1e-6)
+    # patches with a counted target have the same logits; the others are not computed (zeros)
+    assert torch.allclose(logits[0, 0], full_logits[0, 0], atol=1e-6)
+    assert torch.count_nonzero(logits[0, 1]) == 0
+
+
+def test_an_all_false_mask_gives_a_zero_loss_that_still_backpropagates():
+    model = tiny()
+    ids = random_ids()
+    _, loss = model(ids, torch.zeros_like(ids, dtype=torch.bool))
+    loss.backward()
+    assert loss.item() == 0.0
+
+
+@pytest.mark.parametrize("length", [0, 16, 40, 17 * 16 + 8])
+def test_forward_rejects_lengths_that_are_not_whole_patches(length):
+    with pytest.raises(ValueError, match="multiple of 16"):
+        tiny()(torch.zeros(1, length, dtype=torch.long))
+
+
+def test_forward_rejects_sequences_longer_than_patch_length():
+    with pytest.raises(ValueError, match="exceed patch_length"):
+        tiny()(torch.zeros(1, 65 * 16, dtype=torch.long))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_overfits_one_tiny_batch(mode):
+    model = tiny(prev_patch=mode).train()
+    ids = random_ids(batch=2, patches=3)
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-2)
+    for _ in range(60):
+        _, loss = model(ids)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.1
+
+
+def test_patch_embedding_equals_one_hot_times_linear():
+    model = tiny()
+    patches = random_ids(batch=1, patches=3).view(3, 16)
+    onehot = F.one_hot(patches, 257).float().reshape(3, 16 * 257)
+    expected = onehot @ model.patch_embed + model.patch_bias
+    assert torch.allclose(model.embed_patches(patches), expected, atol=1e-6)
+
+
+def test_classification_head_gives_one_logit_row_per_sequence():
+    model = tiny(num_labels=3)
+    logits, loss = model.classify(random_ids(batch=4), torch.tensor([0, 1, 2, 0]))
+    assert logits.shape == (4, 3)
+    assert abs(loss.item() - math.log(3)) < 0.2
+
+
+def test_classify_without_a_head_is_an_error():
+    with pytest.raises(ValueError, match="no classification head"):
+        tiny().classify(random_ids())
+
+
+# ----------------------------------------------------------------------------- config
+
+
+def test_config_from_dict_ignores_unknown_fields_and_defaults_missing_ones():
+    config = ModelConfig.from_dict({"hidden_size": 64, "heads": 4, "added_in_2030": True})
+    assert config.hidden_size == 64
+    assert config.prev_patch == "none"
+
+
+def test_config_round_trips_through_a_dict():
+    config = PRESETS["small"].with_overrides(prev_patch="prefix", byte_hidden_size=128)
+    assert ModelConfig.from_dict(config.to_dict()) == config
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"prev_patch": "copy"}, {"patch_size": 8}, {"vocab_size": 256}, {"hidden_size": 33}],
+)
+def test_invalid_configs_are_rejected(overrides):
+    with pytest.raises(ValueError):
+        PRESETS["tiny"].with_overrides(**overrides)
+
+
+# ----------------------------------------------------------------------------- generation
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_cached_generation_equals_uncached_for_prompts_of_different_lengths(mode):
+    model = tiny(prev_patch=mode, byte_hidden_size=16)
+    ids = random_ids(batch=3, patches=4)
+    prompts = [ids[0, :16], ids[1, :48], ids[2, :32].tolist()]
+    cached = model.generate(prompts, max_patches=8)
+    uncached = model.generate(prompts, max_patches=8, use_cache=False)
+    for a, b in zip(cached, uncached, strict=True):
+        assert torch.equal(a, b)
+    assert all(len(s) % 16 == 0 and len(s) <= 8 * 16 for s in cached)
+
+
+@pytest.mark.parametrize(
+    "sampling", [{}, {"top_k": 5}, {"top_p": 0.8}, {"top_k": 50, "top_p": 0.9}]
+)
+def test_cached_sampling_equals_uncached_with_the_same_seed(sampling):
+    model = tiny(prev_patch="add")
+    prompt = [random_ids(batch=1, patches=2)[0]]
+    a = model.generate(prompt, 6, temperature=1.0, seed=7, **sampling)
+    b = model.generate(prompt, 6, temperature=1.0, seed=7, use_cache=False, **sampling)
+    assert torch.equal(a[0], b[0])
+
+
+def test_generation_is_deterministic_for_a_seed_and_varies_with_it():
+    model = tiny()
+    prompt = [random_ids(batch=1, patches=2)[0]]
+    runs = [model.generate(prompt, 6, temperature=1.5, seed=s)[0] for s in (3, 3, 4)]
+    assert torch.equal(runs[0], runs[1])
+    assert not torch.equal(runs[0], runs[2])
+
+
+def test_top_k_of_one_is_greedy():
+    model = tiny()
+    prompt = [random_ids(batch=1, patches=2)[0]]
+    greedy = model.generate(prompt, 5)[0]
+    assert torch.equal(model.generate(prompt, 5, temperature=0.7, top_k=1, seed=9)[0], greedy)
+
+
+def test_prompt_is_kept_and_generation_stops_at_max_patches():
+    model = tiny()
+    head = model.byte_logits
+    model.byte_logits = lambda h: head(h) - 100 * F.one_hot(torch.tensor(EOP), 257)  # never <eop>
+    prompt = random_ids(batch=1, patches=2)[0]
+    out = model.generate([prompt], 5)[0]
+    assert torch.equal(out[:32], prompt)
+    assert len(out) == 5 * 16
+
+
+def test_an_all_eop_patch_ends_a_sequence():
+    model = tiny()
+    head = model.byte_logits
+    model.byte_logits = lambda h: head(h) + 100 * F.one_hot(torch.tensor(EOP), 257)  # <eop> wins
+    out = model.generate([random_ids(batch=1, patches=2)[0]], 10)[0]
+    assert len(out) == 3 * 16 and bool((out[32:] == EOP).all())
+
+
+def test_stop_callback_ends_the_sequences_it_marks():
+    model = tiny()
+    prompts = list(random_ids(batch=3, patches=2))
+    calls = []
+
+    def stop(index, patches):
+        calls.append((index, patches.shape))
+        return (
+            torch.tensor([True, False, False]) if index == 2 else torch.zeros(3, dtype=torch.bool)
+        )
+
+    out = model.generate(prompts, 6, stop=stop)
+    assert len(out[0]) == 3 * 16
+    assert calls[0] == (2, (3, 16))
+    assert all(len(s) <= 6 * 16 for s in out)
+
+
+def test_generate_rejects_prompts_that_are_not_whole_patches():
+    with pytest.raises(ValueError, match="prompt 0"):
+        tiny().generate([torch.zeros(20, dtype=torch.long)], 4)
+
+
+def test_generate_rejects_max_patches_beyond_patch_length():
+    with pytest.raises(ValueError, match="patch_length"):
+        tiny().generate([torch.zeros(16, dtype=torch.long)], 65)
+
+
+@pytest.mark.slow
+def test_paper_preset_trains_one_step_and_generates_one_patch():
+    torch.manual_seed(0)
+    model = BGPT(PRESETS["paper"])
+    assert 100e6 < model.num_parameters() < 120e6
+    ids = random_ids(batch=1, patches=3)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-5)
+    _, loss = model(ids)
+    loss.backward()
+    opt.step()
+    assert math.isfinite(loss.item())
+    out = model.generate([ids[0, :32]], 3)[0]
+    assert len(out) == 48 and int(out.max()) <= 256
