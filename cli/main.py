@@ -23,8 +23,16 @@ def cli() -> None:
     """
 
 
+def _first_sentence(text: str | None) -> str:
+    """The first sentence of a help text: the one line `bytesim --help` shows for a command."""
+    first = " ".join((text or "").strip().split("\n\n")[0].split())
+    return first.split(". ")[0].rstrip(".")
+
+
 for _module in (cpu_commands, convert_commands, model_commands, neural_commands):
     for _command in _module.COMMANDS:
+        if _command.short_help is None:
+            _command.short_help = _first_sentence(_command.help)
         cli.add_command(_command)
 
 

@@ -1,7 +1,277 @@
-"""`bytesim` commands for the neural area."""
+"""`bytesim eval-cpu` and the `--neural` part of `bytesim run`."""
 
 from __future__ import annotations
+
+import json
+import sys
 
 import click
 
 COMMANDS: list[click.Command] = []
+
+EVAL_SEED = 20_240_229  # default seed of --random instances (never a training seed)
+
+
+def model_option(f):
+    return click.option(
+        "--model",
+        "model_name",
+        default=None,
+        metavar="NAME|DIR",
+        help="Model directory, training run directory or shipped model name "
+        "(default: the shipped CPU model `cpu`).",
+    )(f)
+
+
+def load_cpu_model(name: str | None):
+    """The model for neural CPU simulation, or a one-line ClickException."""
+    from bytesim.checkpoint import CheckpointError, load_model
+
+    from bytesim.neural_cpu import DEFAULT_MODEL, NeuralCpuError, check_model
+
+    try:
+        model = load_model(name or DEFAULT_MODEL)
+        check_model(model)
+    except (CheckpointError, NeuralCpuError) as e:
+        raise click.ClickException(str(e)) from None
+    return model
+
+
+def _percent(x: float) -> str:
+    return f"{100 * x:.2f} %"
+
+
+@click.command("eval-cpu")
+@click.argument("data", nargs=-1, type=click.Path(exists=True))
+@model_option
+@click.option(
+    "--random",
+    "random_count",
+    type=int,
+    default=None,
+    metavar="N",
+    help="Evaluate on N fresh instances drawn like the original dataset instead of DATA.",
+)
+@click.option(
+    "--seed", type=int, default=EVAL_SEED, show_default=True, help="Seed of the --random instances."
+)
+@click.option(
+    "--min-instructions",
+    "min_len",
+    type=click.IntRange(1, 255),
+    default=1,
+    show_default=True,
+    help="Shortest --random program, in words (HLT included).",
+)
+@click.option(
+    "--max-instructions",
+    "max_len",
+    type=click.IntRange(1, 255),
+    default=255,
+    show_default=True,
+    help="Longest --random program, in words (HLT included).",
+)
+@click.option("--limit", type=click.IntRange(1), default=None, help="Use the first N instances.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1),
+    default=64,
+    show_default=True,
+    help="Programs generated together.",
+)
+@click.option("--no-free", is_flag=True, help="Skip the (slower) free-running evaluation.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object to stdout.")
+def eval_cpu(
+    data, model_name, random_count, seed, min_len, max_len, limit, batch_size, no_free, as_json
+):
+    """Score a model's CPU simulation against the reference interpreter.
+
+    Free-running (the model reads its own states, the paper's metric) and teacher-forced
+    (each state from the true previous ones) state-byte accuracy, exact states and traces,
+    accuracy per field and per instruction variant, and two per-step baselines a model must
+    beat: `copy` (repeat the previous state) and `pc_ir` (right PC and IR, registers copied).
+
+    \b
+    Examples:
+      bytesim eval-cpu --random 1000
+      bytesim eval-cpu data/cpu/test --limit 500 --json
+    """
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from bytesim.neural_cpu import NeuralCpuError, evaluate_cpu, load_traces, random_traces
+
+    if bool(data) == (random_count is not None):
+        raise click.UsageError("give DATA (instance files or folders) or --random N, not both")
+    try:
+        if random_count is not None:
+            traces = random_traces(random_count, seed, min_len, min(max_len, 255))
+        else:
+            traces = load_traces(list(data), limit)
+        traces = traces[:limit] if limit else traces
+    except NeuralCpuError as e:
+        raise click.ClickException(str(e)) from None
+    model = load_cpu_model(model_name)
+    console = Console(stderr=True)
+    passes = 1 if no_free else 2
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("evaluating", total=passes * len(traces))
+        result = evaluate_cpu(
+            model, traces, batch_size, not no_free, progress=lambda n: bar.advance(task, n)
+        )
+    result["model"] = model_name or "cpu"
+    if as_json:
+        json.dump(result, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return
+    render_cpu_eval(result, console)
+
+
+def render_cpu_eval(result: dict, console) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{result['instances']} instances, model {result['model']}")
+    table.add_column("")
+    table.add_column("state bytes right", justify="right")
+    table.add_column("exact states", justify="right")
+    rows = [
+        ("free-running", "free_running"),
+        ("teacher-forced", "teacher_forced"),
+        ("baseline: copy previous state", "baseline_copy"),
+        ("baseline: PC+IR right, copy registers", "baseline_pc_ir"),
+    ]
+    for label, key in rows:
+        if f"{key}_byte_accuracy" in result:
+            table.add_row(
+                label,
+                _percent(result[f"{key}_byte_accuracy"]),
+                _percent(result[f"{key}_exact_state_rate"]),
+            )
+    console.print(table)
+    for key in ("free_running", "teacher_forced"):
+        if f"{key}_field_accuracy" in result:
+            fields = "  ".join(
+                f"{k} {_percent(v)}" for k, v in result[f"{key}_field_accuracy"].items()
+            )
+            console.print(f"{key.replace('_', '-')} per field: {fields}")
+    if "free_running_exact_trace_rate" in result:
+        console.print(
+            f"exact traces (free-running): {_percent(result['free_running_exact_trace_rate'])}"
+            f"   speed: {result['free_running_states_per_second']:.0f} states/s"
+        )
+    worst = sorted(
+        result["teacher_forced_variants"].items(), key=lambda kv: kv[1]["exact_state_rate"]
+    )
+    console.print(
+        "hardest variants (teacher-forced exact states): "
+        + ", ".join(f"{name} {_percent(v['exact_state_rate'])}" for name, v in worst[:6])
+    )
+
+
+COMMANDS.append(eval_cpu)
+
+
+# ----------------------------------------------------------------------------- run --neural
+
+
+def neural_run(program, instance: bytes, model_name, teacher_forced: bool, neural_out, as_json):
+    """The `--neural` part of `bytesim run`: reference and neural traces side by side."""
+    import numpy as np
+    from rich.console import Console
+
+    from bytesim.neural_cpu import Score, Trace, first_divergence, free_run, matches
+    from bytesim.neural_cpu import teacher_forced as run_teacher_forced
+
+    reference = Trace.from_instance(instance, str(program))
+    model = load_cpu_model(model_name)
+    runner = run_teacher_forced if teacher_forced else free_run
+    predicted = runner(model, [reference])[0]
+    score = Score()
+    score.add(reference, predicted)
+    summary = score.summary()
+    divergence = first_divergence(reference.states[1:], predicted)
+    mode = "teacher-forced" if teacher_forced else "free-running"
+    if neural_out is not None:
+        from cli.cpu_commands import write_atomic
+
+        states = np.where(predicted > 255, 0, predicted).astype(np.uint8)  # <eop> written as 0
+        write_atomic(
+            neural_out, reference.memory + reference.states[0].tobytes() + states.tobytes()
+        )
+    report = {
+        "mode": mode,
+        "state_byte_accuracy": summary["byte_accuracy"],
+        "exact_state_rate": summary["exact_state_rate"],
+        "exact_trace": bool(summary["exact_trace_rate"] == 1.0),
+        "reference_states": len(reference.states) - 1,
+        "neural_states": len(predicted),
+        "first_divergence": divergence,
+        "field_accuracy": summary["field_accuracy"],
+    }
+    if as_json:
+        right = matches(reference.states[1:], predicted)
+        report["neural"] = [
+            {
+                "step": k + 1,
+                "values": [int(v) for v in p],
+                "wrong": [FIELD_LABELS[i] for i in range(16) if k >= len(right) or not right[k, i]],
+            }
+            for k, p in enumerate(predicted)
+        ]
+        return report
+    console = Console(stderr=True)
+    console.print(side_by_side(reference, predicted, f"{program} ({mode})"))
+    console.print(
+        f"{mode}: state bytes right {_percent(summary['byte_accuracy'])}, states exactly right "
+        f"{summary['exact_state_rate'] * 100:.2f} % ({score.states_exact}/{score.states_total}), "
+        + ("trace exact" if divergence is None else f"first divergence at step {divergence}")
+        + (
+            f", {len(predicted)} neural states for {len(reference.states) - 1}"
+            if len(predicted) != len(reference.states) - 1
+            else ""
+        )
+    )
+    return report
+
+
+FIELD_LABELS = ("PC", "ACC", "IR0", "IR1", "IR2", "IR3", *"ABCDEFGHIJ")
+
+
+def _cells(state) -> list[str]:
+    """PC, ACC, IR (disassembled, or hex when not a valid word), A..J of a (16,) int state."""
+    from cpu.assembler import disassemble_word
+    from cpu.isa import variant_of
+
+    values = [int(v) for v in state]
+    show = [("<eop>" if v > 255 else str(v)) for v in values]
+    ir = values[2:6]
+    if all(v <= 255 for v in ir) and variant_of(bytes(ir)) is not None:
+        text = disassemble_word(bytes(ir))
+    else:
+        text = " ".join("<eop>" if v > 255 else f"{v:02x}" for v in ir)
+    return [show[0], show[1], text, *show[6:]]
+
+
+def side_by_side(reference, predicted, title: str):
+    """A rich table: for each step the reference row, then the neural row with wrong cells red."""
+    from rich.table import Table
+
+    table = Table(title=title, show_edge=False, pad_edge=False)
+    for name in ("step", "", "PC", "ACC", "IR", *"ABCDEFGHIJ"):
+        table.add_column(name, justify="left" if name in ("IR", "") else "right")
+    groups = [[0], [1], [2, 3, 4, 5], *[[i] for i in range(6, 16)]]
+    table.add_row("0", "state 0", *_cells(reference.states[0]))
+    for k in range(1, max(len(reference.states), len(predicted) + 1)):
+        ref = reference.states[k] if k < len(reference.states) else None
+        got = predicted[k - 1] if k - 1 < len(predicted) else None
+        if ref is not None:
+            table.add_row(str(k), "ref", *_cells(ref))
+        if got is None:
+            table.add_row("", "[bold red]neural[/]", "[bold red]missing[/]", *[""] * 12)
+            continue
+        cells = _cells(got)
+        for c, group in enumerate(groups):
+            if ref is None or any(int(got[i]) != int(ref[i]) for i in group):
+                cells[c] = f"[bold red]{cells[c]}[/]"
+        table.add_row("" if ref is not None else str(k), "neural", *cells, end_section=True)
+    return table

@@ -1,0 +1,88 @@
+"""CPU-state training data for the byte model: fresh random programs at every step.
+
+`bytesim train gen:cpu?...` draws every example anew from the CPU dataset's distribution
+(SPEC 1.5: registers uniform, program length N uniform in min..max, instructions uniform over the
+20 mnemonics), runs it on the reference batch interpreter and encodes the instance file as a bGPT
+sequence (SPEC 2.1): header patch `bin`, 64 memory patches, one patch per state, final <eop> patch.
+
+Options (all optional), e.g. ``gen:cpu?min=1&max=255&curriculum=2000&loss=states``:
+
+- ``min``, ``max``: program length range in words, HLT included (default 1 and 255);
+- ``curriculum``: steps over which the upper length bound grows linearly from ``min`` (at least
+  ``curriculum_start``, default 16) to ``max``; 0 (default) draws from the full range at once;
+- ``loss``: ``states`` (default) counts only the states after state 0 (memory and state 0 are the
+  prompt, the program bytes random and unpredictable), ``all`` counts every byte after the header
+  as the original does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from cpu.generate import random_instances
+
+from bytesim.data import GENERATED_SOURCES, DataError, Example, encode_file
+
+
+@dataclass(frozen=True)
+class CpuSource:
+    min_len: int = 1  # shortest program, in words (HLT included)
+    max_len: int = 255  # longest program
+    curriculum: int = 0  # steps to grow the upper bound from curriculum_start to max_len
+    curriculum_start: int = 16  # upper bound at step 0 when curriculum > 0
+    loss: str = "states"  # "states" | "all"
+
+    def __post_init__(self):
+        if not 1 <= self.min_len <= self.max_len <= 255:
+            raise DataError(
+                f"gen:cpu needs 1 <= min <= max <= 255, got {self.min_len}..{self.max_len}"
+            )
+        if self.loss not in ("states", "all"):
+            raise DataError(f"gen:cpu loss must be 'states' or 'all', not {self.loss!r}")
+        if self.curriculum < 0:
+            raise DataError("gen:cpu curriculum must be >= 0 steps")
+
+    @classmethod
+    def from_options(cls, options: dict[str, str]) -> CpuSource:
+        known = {
+            "min": "min_len",
+            "max": "max_len",
+            "curriculum": "curriculum",
+            "curriculum_start": "curriculum_start",
+            "loss": "loss",
+        }
+        kwargs = {}
+        for key, value in options.items():
+            if key not in known:
+                raise DataError(f"gen:cpu: unknown option {key!r} (known: {', '.join(known)})")
+            if key == "loss":
+                kwargs["loss"] = value
+                continue
+            try:
+                kwargs[known[key]] = int(value)
+            except ValueError:
+                raise DataError(
+                    f"gen:cpu: option {key} must be an integer, not {value!r}"
+                ) from None
+        return cls(**kwargs)
+
+    def upper_bound(self, step: int) -> int:
+        """The longest program drawn at `step` (the curriculum's current bound)."""
+        if self.curriculum <= 0 or step >= self.curriculum:
+            return self.max_len
+        start = max(self.min_len, min(self.curriculum_start, self.max_len))
+        return start + (self.max_len - start) * step // self.curriculum
+
+    def sample(self, rng: np.random.Generator, step: int) -> Example:
+        seed = int(rng.integers(2**63))
+        (data,) = random_instances(seed, 1, self.min_len, self.upper_bound(step))
+        return encode_instance(data, self.loss)
+
+
+def encode_instance(data: bytes, loss: str = "states", name: str = "") -> Example:
+    """An instance file as a training example; `states` masks memory and state 0 from the loss."""
+    return encode_file(data, "bin", "target" if loss == "states" else "all", name=name)
+
+
+GENERATED_SOURCES["cpu"] = CpuSource.from_options

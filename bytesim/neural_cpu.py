@@ -1,0 +1,351 @@
+"""Neural CPU simulation: run programs on a trained byte model and score it against the reference.
+
+The prompt is the bGPT encoding (SPEC 2.1) of an instance cut after state 0: the `bin` header
+patch, the 64 patches of memory and the patch of state 0 (66 patches). The model then writes one
+16-byte patch per state until a state whose IR opcode is 0 (the HLT state) or 256 states.
+
+Two ways to run it:
+- free-running (the paper's evaluation): the model reads its own previous states;
+- teacher-forced: every state is predicted from the reference states before it (the patch-level
+  decoder runs once over the reference trace, then every state is decoded greedily).
+
+Scores (SPEC 2.4): the share of reference state bytes, state 1 onward, that the prediction gets
+right, a missing byte counting as wrong; exact states; exact traces; per field and per instruction
+variant. A state is attributed to the variant of the instruction whose effect it shows: state k
+(k >= 2) to word k-2; state 1 shows the initial registers (variant "(fetch only)").
+Two per-step baselines, each from the true previous state, say what a model must beat:
+`copy` repeats the previous state; `pc_ir` sets PC and IR right and copies ACC and registers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from cpu.isa import variant_of
+
+from bytesim.data import EOP, PATCH, eop_patch, header_patch
+
+MEMORY = 1024
+STATE = 16
+PROMPT_PATCHES = 1 + MEMORY // PATCH + 1  # header, memory, state 0
+MAX_STATES = 256  # states after state 0: a 256-word program ends with its HLT state at 256
+FIELDS = {"pc": slice(0, 1), "acc": slice(1, 2), "ir": slice(2, 6), "registers": slice(6, 16)}
+FETCH_ONLY = "(fetch only)"
+
+
+class NeuralCpuError(ValueError):
+    """A model or an instance that cannot be used for neural CPU simulation."""
+
+
+# ----------------------------------------------------------------------------- instances
+
+
+@dataclass(frozen=True)
+class Trace:
+    """A reference run: memory (1024 bytes) and states (N + 1, 16) uint8, state 0 first."""
+
+    memory: bytes
+    states: np.ndarray
+    name: str = ""
+
+    @classmethod
+    def from_instance(cls, data: bytes, name: str = "") -> Trace:
+        n = len(data) - MEMORY
+        if n < STATE or n % STATE or n // STATE > MAX_STATES + 1:
+            raise NeuralCpuError(
+                f"{name or 'instance'}: {len(data)} bytes is not an instance "
+                f"(1024 + 16 k bytes, 1 <= k <= {MAX_STATES + 1})"
+            )
+        states = np.frombuffer(data, np.uint8, offset=MEMORY).reshape(-1, STATE)
+        return cls(bytes(data[:MEMORY]), states.copy(), name)
+
+    def word(self, index: int) -> bytes:
+        return self.memory[4 * index : 4 * index + 4]
+
+    def to_bytes(self) -> bytes:
+        return self.memory + self.states.tobytes()
+
+
+def prompt_ids(memory: bytes, state0: bytes) -> np.ndarray:
+    """The 66-patch prompt: header `bin`, memory, state 0. (1056,) int64."""
+    body = np.frombuffer(bytes(memory) + bytes(state0), np.uint8).astype(np.int64)
+    return np.concatenate([header_patch("bin"), body])
+
+
+def sequence_ids(trace: Trace) -> np.ndarray:
+    """The full bGPT sequence of a reference trace (prompt, states 1..N, final <eop> patch)."""
+    body = np.frombuffer(trace.to_bytes(), np.uint8).astype(np.int64)
+    return np.concatenate([header_patch("bin"), body, eop_patch()])
+
+
+def check_model(model) -> None:
+    need = PROMPT_PATCHES + MAX_STATES
+    if model.config.patch_length < need:
+        raise NeuralCpuError(
+            f"the model's patch_length is {model.config.patch_length}; a CPU trace needs {need}"
+        )
+
+
+# ----------------------------------------------------------------------------- running
+
+
+def free_run(
+    model,
+    traces: Sequence[Trace],
+    batch_size: int = 64,
+    max_states: int = MAX_STATES,
+    progress: Callable[[int], None] | None = None,
+) -> list[np.ndarray]:
+    """Greedy free-running predictions: for each trace a (k, 16) int array of states 1..k.
+
+    Values are 0..256 (256 = <eop>, always wrong). Generation stops after the first predicted
+    state whose IR opcode byte is 0, after an all-<eop> patch (not returned), or at max_states.
+    """
+    check_model(model)
+    out: list[np.ndarray] = []
+    for start in range(0, len(traces), batch_size):
+        chunk = traces[start : start + batch_size]
+        prompts = [torch.from_numpy(prompt_ids(t.memory, t.states[0].tobytes())) for t in chunk]
+
+        def halted(_index, patches):
+            return patches[:, 2] == 0  # IR opcode 0: the HLT state is the last
+
+        seqs = model.generate(prompts, PROMPT_PATCHES + max_states, temperature=0.0, stop=halted)
+        for s in seqs:
+            states = s[PROMPT_PATCHES * PATCH :].view(-1, PATCH).cpu().numpy()
+            if len(states) and (states[-1] == EOP).all():
+                states = states[:-1]
+            out.append(states)
+        if progress:
+            progress(len(chunk))
+    return out
+
+
+@torch.no_grad()
+def teacher_forced(
+    model,
+    traces: Sequence[Trace],
+    batch_size: int = 16,
+    progress: Callable[[int], None] | None = None,
+) -> list[np.ndarray]:
+    """Greedy predictions of states 1..N, each from the reference states before it."""
+    check_model(model)
+    was_training = model.training
+    model.eval()
+    out: list[np.ndarray] = []
+    try:
+        for start in range(0, len(traces), batch_size):
+            chunk = traces[start : start + batch_size]
+            seqs = [torch.from_numpy(sequence_ids(t)) for t in chunk]
+            T = max(len(s) for s in seqs)
+            ids = torch.full((len(seqs), T), EOP, dtype=torch.long)
+            for i, s in enumerate(seqs):
+                ids[i, : len(s)] = s
+            features = model.patch_features(ids)  # (B, P, H)
+            patches = ids.view(len(seqs), -1, PATCH)
+            rows_f, rows_p, counts = [], [], []
+            for i, t in enumerate(chunk):
+                n = len(t.states) - 1  # states to predict
+                first = PROMPT_PATCHES - 1  # patch of state 0 predicts state 1
+                rows_f.append(features[i, first : first + n])
+                rows_p.append(patches[i, first : first + n])
+                counts.append(n)
+            predicted = decode_patches(model, torch.cat(rows_f), torch.cat(rows_p))
+            for part in predicted.split(counts):
+                out.append(part.cpu().numpy())
+            if progress:
+                progress(len(chunk))
+    finally:
+        model.train(was_training)
+    return out
+
+
+def decode_patches(model, features: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
+    """Greedy patches (N, 16) from patch-level features (N, H) and the previous patches (N, 16)."""
+    from bytesim.model import _Sampler
+
+    return model._generate_patch(features, prev, _Sampler(0.0, None, None, None))
+
+
+def baseline(trace: Trace, kind: str) -> np.ndarray:
+    """Per-step baseline predictions of states 1..N from the true previous states."""
+    prev = trace.states[:-1].astype(np.int64).copy()
+    if kind == "copy":
+        return prev
+    if kind == "pc_ir":
+        k = np.arange(1, len(trace.states))
+        prev[:, 0] = np.minimum(k, 255)
+        words = np.frombuffer(trace.memory, np.uint8).reshape(-1, 4)
+        prev[:, 2:6] = words[np.minimum(k - 1, 255)]
+        return prev
+    raise ValueError(f"unknown baseline {kind!r}")
+
+
+# ----------------------------------------------------------------------------- scoring
+
+
+def matches(reference: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """(N, 16) bool: which reference state bytes the prediction gets right (missing = wrong)."""
+    right = np.zeros(reference.shape, dtype=bool)
+    n = min(len(reference), len(predicted))
+    right[:n] = reference[:n] == predicted[:n]
+    return right
+
+
+def first_divergence(reference: np.ndarray, predicted: np.ndarray) -> int | None:
+    """1-based state index of the first wrong, missing or extra state; None if all match."""
+    right = matches(reference, predicted).all(axis=1)
+    if not right.all():
+        return int(np.argmin(right)) + 1
+    if len(predicted) != len(reference):
+        return len(reference) + 1
+    return None
+
+
+@dataclass
+class Score:
+    """Running totals of state-byte accuracy over many traces."""
+
+    bytes_total: int = 0
+    bytes_right: int = 0
+    states_total: int = 0
+    states_exact: int = 0
+    traces_total: int = 0
+    traces_exact: int = 0
+    extra_states: int = 0
+    field_right: np.ndarray = field(default_factory=lambda: np.zeros(STATE, dtype=np.int64))
+    variants: dict[str, list[int]] = field(
+        default_factory=dict
+    )  # name -> [states, exact, bytes right]
+
+    def add(self, trace: Trace, predicted: np.ndarray) -> None:
+        reference = trace.states[1:]
+        right = matches(reference, predicted)
+        exact = right.all(axis=1)
+        self.bytes_total += right.size
+        self.bytes_right += int(right.sum())
+        self.states_total += len(reference)
+        self.states_exact += int(exact.sum())
+        self.traces_total += 1
+        self.traces_exact += int(exact.all() and len(predicted) == len(reference))
+        self.extra_states += max(0, len(predicted) - len(reference))
+        self.field_right += right.sum(axis=0)
+        for k in range(1, len(trace.states)):
+            name = FETCH_ONLY if k == 1 else (variant_of(trace.word(k - 2)) or "(invalid)")
+            tally = self.variants.setdefault(name, [0, 0, 0])
+            tally[0] += 1
+            tally[1] += int(exact[k - 1])
+            tally[2] += int(right[k - 1].sum())
+
+    def summary(self) -> dict:
+        def share(a, b):
+            return a / b if b else 0.0
+
+        fields = {
+            name: share(int(self.field_right[s].sum()), self.states_total * (s.stop - s.start))
+            for name, s in FIELDS.items()
+        }
+        variants = {
+            name: {"states": n, "exact_state_rate": share(e, n), "byte_accuracy": share(b, 16 * n)}
+            for name, (n, e, b) in sorted(self.variants.items())
+        }
+        return {
+            "byte_accuracy": share(self.bytes_right, self.bytes_total),
+            "exact_state_rate": share(self.states_exact, self.states_total),
+            "exact_trace_rate": share(self.traces_exact, self.traces_total),
+            "states": self.states_total,
+            "extra_states": self.extra_states,
+            "field_accuracy": fields,
+            "variants": variants,
+        }
+
+
+def evaluate_cpu(
+    model,
+    traces: Sequence[Trace],
+    batch_size: int = 64,
+    free: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> dict:
+    """Every figure of `bytesim eval-cpu` over `traces` (see the module docstring)."""
+    result: dict = {"instances": len(traces)}
+    for kind in ("copy", "pc_ir"):
+        score = Score()
+        for t in traces:
+            score.add(t, baseline(t, kind))
+        s = score.summary()
+        result[f"baseline_{kind}_byte_accuracy"] = s["byte_accuracy"]
+        result[f"baseline_{kind}_exact_state_rate"] = s["exact_state_rate"]
+    start = time.perf_counter()
+    tf = Score()
+    for t, p in zip(
+        traces, teacher_forced(model, traces, max(1, batch_size // 4), progress), strict=True
+    ):
+        tf.add(t, p)
+    tf_seconds = time.perf_counter() - start
+    s = tf.summary()
+    result.update(
+        teacher_forced_byte_accuracy=s["byte_accuracy"],
+        teacher_forced_exact_state_rate=s["exact_state_rate"],
+        teacher_forced_field_accuracy=s["field_accuracy"],
+        teacher_forced_variants=s["variants"],
+        teacher_forced_states_per_second=s["states"] / tf_seconds if tf_seconds else 0.0,
+    )
+    if free:
+        start = time.perf_counter()
+        fr = Score()
+        for t, p in zip(
+            traces, free_run(model, traces, batch_size, progress=progress), strict=True
+        ):
+            fr.add(t, p)
+        fr_seconds = time.perf_counter() - start
+        s = fr.summary()
+        result.update(
+            free_running_byte_accuracy=s["byte_accuracy"],
+            free_running_exact_state_rate=s["exact_state_rate"],
+            free_running_exact_trace_rate=s["exact_trace_rate"],
+            free_running_extra_states=s["extra_states"],
+            free_running_field_accuracy=s["field_accuracy"],
+            free_running_variants=s["variants"],
+            free_running_states_per_second=s["states"] / fr_seconds if fr_seconds else 0.0,
+        )
+    return result
+
+
+# ----------------------------------------------------------------------------- loading
+
+DEFAULT_MODEL = "cpu"  # the shipped CPU-state model (bytesim/models/cpu)
+
+
+def load_traces(sources: Sequence[str], limit: int | None = None) -> list[Trace]:
+    """Instances from files, folders (e.g. the bgpt layout) and tar shards, in a stable order.
+
+    Files that are not `.bin` are skipped; a `.bin` that is not an instance is an error.
+    """
+    from bytesim.data import DataError, list_blobs
+
+    try:
+        blobs = [b for b in list_blobs(sources) if b.inner.endswith(".bin")]
+    except DataError as e:
+        raise NeuralCpuError(str(e)) from None
+    if not blobs:
+        raise NeuralCpuError(f"{', '.join(map(str, sources))}: no .bin instance files found")
+    traces = []
+    for blob in blobs[:limit]:
+        data = blob.read()
+        traces.append(Trace.from_instance(data, blob.name))
+    return traces
+
+
+def random_traces(count: int, seed: int, min_len: int = 1, max_len: int = 255) -> list[Trace]:
+    """Fresh instances drawn like the original dataset (held out: training never uses `seed`)."""
+    from cpu.generate import random_instances
+
+    return [
+        Trace.from_instance(d, f"random-{seed}-{i}")
+        for i, d in enumerate(random_instances(seed, count, min_len, max_len))
+    ]

@@ -1,0 +1,232 @@
+"""Neural CPU simulation: training examples, scoring, baselines, free-running and teacher-forced runs."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from bytesim.checkpoint import save_model
+from bytesim.cpu_task import CpuSource, encode_instance
+from bytesim.data import EOP, DataError, generated_source
+from bytesim.model import PRESETS, BGPT
+from bytesim.neural_cpu import (
+    PROMPT_PATCHES,
+    Score,
+    Trace,
+    baseline,
+    evaluate_cpu,
+    first_divergence,
+    free_run,
+    prompt_ids,
+    random_traces,
+    teacher_forced,
+)
+from cli.main import cli
+from cpu.assembler import assemble
+from cpu.instance import encode_instance as instance_bytes
+from cpu.interpreter import run
+from cpu.state import State
+
+# INC A; LOADI 7; HLT from zero registers: the worked example of cpu/instance.py
+PROGRAM = assemble("INC A\nLOADI 7\nHLT\n")
+MEMORY = PROGRAM + bytes(1024 - len(PROGRAM))
+INSTANCE = instance_bytes(MEMORY, run(MEMORY, State()))
+
+
+def tiny_cpu_model(**overrides) -> BGPT:
+    torch.manual_seed(0)
+    config = PRESETS["tiny"].with_overrides(patch_length=322, **overrides)
+    return BGPT(config).eval()
+
+
+# --- training examples
+
+
+def test_cpu_example_counts_only_states_after_state_0():
+    example = encode_instance(INSTANCE)
+    assert len(example.ids) == 16 * (1 + 64 + 4 + 1)  # header, memory, 4 states, <eop> patch
+    counted = np.flatnonzero(example.loss_mask)
+    assert counted[0] == 16 + 1024 + 16  # state 1 is the first target
+    assert counted[-1] == len(example.ids) - 1  # through the final <eop> patch
+    assert example.ids[16 + 1024 + 16 + 2] == 2  # state 1's IR opcode: INC
+
+
+def test_cpu_example_with_loss_all_counts_program_bytes():
+    example = encode_instance(INSTANCE, loss="all")
+    assert example.loss_mask[16:].all()
+
+
+def test_generated_cpu_source_is_deterministic_and_within_bounds():
+    source = generated_source("gen:cpu?min=3&max=9")
+    a = source.sample(np.random.default_rng([0, 5]), 5)
+    b = source.sample(np.random.default_rng([0, 5]), 5)
+    assert np.array_equal(a.ids, b.ids)
+    states = len(a.ids) // 16 - 1 - 64 - 1
+    assert 4 <= states <= 10  # N + 1 states for N in 3..9
+
+
+@pytest.mark.parametrize(
+    ("step", "bound"), [(0, 16), (50, 16 + (255 - 16) * 50 // 100), (100, 255), (10**6, 255)]
+)
+def test_curriculum_grows_the_longest_program_linearly(step, bound):
+    assert CpuSource(curriculum=100).upper_bound(step) == bound
+
+
+@pytest.mark.parametrize(
+    "spec", ["gen:cpu?min=0", "gen:cpu?max=300", "gen:cpu?loss=some", "gen:cpu?colour=red",
+             "gen:cpu?min=x"],
+)
+def test_bad_cpu_source_options_are_one_clear_error(spec):
+    with pytest.raises(DataError, match="gen:cpu"):
+        generated_source(spec)
+
+
+# --- scoring and baselines
+
+
+def test_prompt_is_header_memory_and_state_0():
+    ids = prompt_ids(MEMORY, bytes(16))
+    assert len(ids) == 16 * PROMPT_PATCHES
+    assert list(ids[:4]) == [ord("b"), ord("i"), ord("n"), EOP]
+
+
+def test_perfect_prediction_scores_one():
+    trace = Trace.from_instance(INSTANCE)
+    score = Score()
+    score.add(trace, trace.states[1:].astype(np.int64))
+    summary = score.summary()
+    assert summary["byte_accuracy"] == summary["exact_state_rate"] == 1.0
+    assert summary["exact_trace_rate"] == 1.0
+    assert first_divergence(trace.states[1:], trace.states[1:]) is None
+
+
+def test_missing_states_count_as_wrong_and_extra_states_are_counted():
+    trace = Trace.from_instance(INSTANCE)  # 3 states after state 0
+    score = Score()
+    score.add(trace, trace.states[1:2].astype(np.int64))
+    assert score.bytes_right == 16 and score.bytes_total == 48
+    assert first_divergence(trace.states[1:], trace.states[1:2]) == 2
+    longer = np.concatenate([trace.states[1:], trace.states[1:2]]).astype(np.int64)
+    score = Score()
+    score.add(trace, longer)
+    assert score.extra_states == 1 and score.summary()["exact_trace_rate"] == 0.0
+    assert first_divergence(trace.states[1:], longer) == 4
+
+
+def test_eop_values_are_wrong_bytes():
+    trace = Trace.from_instance(INSTANCE)
+    predicted = trace.states[1:].astype(np.int64)
+    predicted[0, 0] = EOP
+    score = Score()
+    score.add(trace, predicted)
+    assert score.bytes_right == 47
+
+
+def test_states_are_attributed_to_the_instruction_they_show():
+    score = Score()
+    score.add(Trace.from_instance(INSTANCE), Trace.from_instance(INSTANCE).states[1:])
+    assert set(score.variants) == {"(fetch only)", "INC r", "LOADI n"}
+
+
+def test_copy_baseline_repeats_the_previous_state():
+    trace = Trace.from_instance(INSTANCE)
+    assert np.array_equal(baseline(trace, "copy"), trace.states[:-1])
+
+
+def test_pc_ir_baseline_gets_pc_and_ir_right_and_copies_registers():
+    trace = Trace.from_instance(INSTANCE)
+    predicted = baseline(trace, "pc_ir")
+    assert np.array_equal(predicted[:, [0, 2, 3, 4, 5]], trace.states[1:, [0, 2, 3, 4, 5]])
+    assert np.array_equal(predicted[:, [1, *range(6, 16)]], trace.states[:-1, [1, *range(6, 16)]])
+
+
+def test_baselines_on_random_instances_are_near_the_measured_figures():
+    traces = random_traces(200, seed=1)
+    copy, pc_ir = Score(), Score()
+    for t in traces:
+        copy.add(t, baseline(t, "copy"))
+        pc_ir.add(t, baseline(t, "pc_ir"))
+    # the issue's figures: 72.7 % and 95.1 % of bytes, 25.5 % exact states for pc_ir
+    assert copy.summary()["byte_accuracy"] == pytest.approx(0.727, abs=0.02)
+    assert pc_ir.summary()["byte_accuracy"] == pytest.approx(0.951, abs=0.01)
+    assert pc_ir.summary()["exact_state_rate"] == pytest.approx(0.255, abs=0.03)
+
+
+def test_not_an_instance_is_a_clear_error():
+    with pytest.raises(ValueError, match="not an instance"):
+        Trace.from_instance(bytes(1030), "x.bin")
+
+
+# --- running a model
+
+
+@pytest.mark.parametrize("prev_patch", ["none", "add", "prefix"])
+def test_teacher_forced_equals_free_running_on_the_first_state(prev_patch):
+    model = tiny_cpu_model(prev_patch=prev_patch)
+    trace = Trace.from_instance(INSTANCE)
+    forced = teacher_forced(model, [trace])[0]
+    free = free_run(model, [trace], max_states=1)[0]
+    assert forced.shape == (3, 16)
+    assert np.array_equal(forced[0], free[0])  # both predict state 1 from the same prompt
+
+
+def test_teacher_forced_batches_match_single_runs():
+    model = tiny_cpu_model(prev_patch="add")
+    traces = random_traces(3, seed=2, max_len=6)
+    together = teacher_forced(model, traces, batch_size=3)
+    for t, p in zip(traces, together, strict=True):
+        assert np.array_equal(teacher_forced(model, [t])[0], p)
+
+
+def test_free_run_stops_at_max_states():
+    model = tiny_cpu_model()
+    out = free_run(model, [Trace.from_instance(INSTANCE)], max_states=3)[0]
+    assert 0 <= len(out) <= 3 and out.shape[1:] == (16,)
+
+
+def test_evaluate_cpu_reports_every_figure():
+    result = evaluate_cpu(tiny_cpu_model(), random_traces(2, seed=3, max_len=4), batch_size=2)
+    for key in ("free_running_byte_accuracy", "teacher_forced_byte_accuracy",
+                "teacher_forced_exact_state_rate", "free_running_exact_trace_rate",
+                "baseline_copy_byte_accuracy", "baseline_pc_ir_byte_accuracy"):
+        assert 0.0 <= result[key] <= 1.0, key
+
+
+def test_a_model_too_short_for_cpu_traces_is_refused():
+    model = BGPT(PRESETS["tiny"])
+    with pytest.raises(ValueError, match="patch_length"):
+        free_run(model, [Trace.from_instance(INSTANCE)])
+
+
+# --- CLI
+
+
+def test_eval_cpu_json(tmp_path):
+    save_model(tiny_cpu_model(), tmp_path / "m")
+    result = CliRunner().invoke(
+        cli,
+        ["eval-cpu", "--random", "2", "--max-instructions", "4", "--model", str(tmp_path / "m"),
+         "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["instances"] == 2 and "free_running_byte_accuracy" in report
+
+
+def test_eval_cpu_on_instance_files(tmp_path):
+    save_model(tiny_cpu_model(), tmp_path / "m")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.bin").write_bytes(INSTANCE)
+    result = CliRunner().invoke(
+        cli, ["eval-cpu", str(tmp_path / "data"), "--model", str(tmp_path / "m"), "--no-free"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "teacher-forced" in result.stderr
+
+
+def test_eval_cpu_with_a_missing_model_is_one_clear_error(tmp_path):
+    result = CliRunner().invoke(cli, ["eval-cpu", "--random", "1", "--model", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "not a checkpoint" in result.stderr and "Traceback" not in result.output
