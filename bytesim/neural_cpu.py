@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from cpu.isa import variant_of
 
 from bytesim.data import EOP, PATCH, eop_patch, header_patch
+from cpu.isa import variant_of
 
 MEMORY = 1024
 STATE = 16

@@ -1,4 +1,4 @@
-"""Neural CPU simulation: training examples, scoring, baselines, free-running and teacher-forced runs."""
+"""Neural CPU simulation: training examples, scoring, baselines, free and teacher-forced runs."""
 
 import json
 
@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from bytesim.checkpoint import save_model
 from bytesim.cpu_task import CpuSource, encode_instance
 from bytesim.data import EOP, DataError, generated_source
-from bytesim.model import PRESETS, BGPT
+from bytesim.model import BGPT, PRESETS
 from bytesim.neural_cpu import (
     PROMPT_PATCHES,
     Score,
@@ -75,8 +75,14 @@ def test_curriculum_grows_the_longest_program_linearly(step, bound):
 
 
 @pytest.mark.parametrize(
-    "spec", ["gen:cpu?min=0", "gen:cpu?max=300", "gen:cpu?loss=some", "gen:cpu?colour=red",
-             "gen:cpu?min=x"],
+    "spec",
+    [
+        "gen:cpu?min=0",
+        "gen:cpu?max=300",
+        "gen:cpu?loss=some",
+        "gen:cpu?colour=red",
+        "gen:cpu?min=x",
+    ],
 )
 def test_bad_cpu_source_options_are_one_clear_error(spec):
     with pytest.raises(DataError, match="gen:cpu"):
@@ -188,9 +194,14 @@ def test_free_run_stops_at_max_states():
 
 def test_evaluate_cpu_reports_every_figure():
     result = evaluate_cpu(tiny_cpu_model(), random_traces(2, seed=3, max_len=4), batch_size=2)
-    for key in ("free_running_byte_accuracy", "teacher_forced_byte_accuracy",
-                "teacher_forced_exact_state_rate", "free_running_exact_trace_rate",
-                "baseline_copy_byte_accuracy", "baseline_pc_ir_byte_accuracy"):
+    for key in (
+        "free_running_byte_accuracy",
+        "teacher_forced_byte_accuracy",
+        "teacher_forced_exact_state_rate",
+        "free_running_exact_trace_rate",
+        "baseline_copy_byte_accuracy",
+        "baseline_pc_ir_byte_accuracy",
+    ):
         assert 0.0 <= result[key] <= 1.0, key
 
 
@@ -207,8 +218,16 @@ def test_eval_cpu_json(tmp_path):
     save_model(tiny_cpu_model(), tmp_path / "m")
     result = CliRunner().invoke(
         cli,
-        ["eval-cpu", "--random", "2", "--max-instructions", "4", "--model", str(tmp_path / "m"),
-         "--json"],
+        [
+            "eval-cpu",
+            "--random",
+            "2",
+            "--max-instructions",
+            "4",
+            "--model",
+            str(tmp_path / "m"),
+            "--json",
+        ],
     )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
