@@ -160,6 +160,15 @@ def baseline_generate(out: Path, train: int, test: int, seed: int) -> None:
             cpu.run(str(out / split / f"{name}.bin"))
 
 
+def create_files(folder: Path, count: int, seed: int) -> None:
+    """The file system's share: create ``count`` files of a typical instance size (2.6 kB)."""
+    folder.mkdir(parents=True)
+    data = bytes(2600)
+    for i in range(count):
+        with open(folder / f"{seed}-{i:032x}.bin", "wb") as f:
+            f.write(data)
+
+
 def timed(work, *args) -> tuple[float, float]:
     """(wall seconds, CPU seconds of this process and its finished children)."""
     start, cpu = time.perf_counter(), os.times()
@@ -188,6 +197,7 @@ def main() -> None:
             lambda d, n, s: write_shards(d, n, 0, seed=s, workers=args.workers),
         ),
     }
+    jobs["file creation only (2.6 kB each)"] = (args.bgpt, create_files)
     seconds = {label: [] for label in jobs}
     cpu_seconds = {label: [] for label in jobs}
     root = Path(tempfile.mkdtemp(prefix="bench-cpu-"))
