@@ -39,6 +39,11 @@ for _ins in INSTRUCTIONS:
     _ALLOWED[_ins.opcode, list(_ins.counts) or [0]] = True
 
 
+# state byte holding each slot of cpu.isa: ACC, A..J, and the immediate (IR1)
+_STATE_BYTE = np.array([1, *range(6, 16), 3], dtype=np.int32)
+assert len(_STATE_BYTE) == NUM_SLOTS and IMM_SLOT == NUM_SLOTS - 1
+
+
 @cache
 def result_table() -> np.ndarray:
     """``LUT[opcode, x, y]`` = :func:`cpu.isa.compute` (opcode, x, y), shape (21, 256, 256)."""
@@ -136,35 +141,32 @@ def run_batch(
     words, halt_at = words[order], halt_at[order]
     size = int(halt_at.max()) + 2 if batch else 1
     steps = size - 1
-    # decoded words as flat indices into ``slots`` (row * 12 + slot), one row per step
-    base = np.arange(batch, dtype=np.int32) * NUM_SLOTS
+    # Each program's registers live in its current 16-byte state row: ACC at byte 1, A..J at
+    # bytes 6..15, and LOADI's immediate is IR1 (byte 3). Decoded slots become flat indices
+    # (row * 16 + byte) into ``current``, one row of indices per step.
+    base = np.arange(batch, dtype=np.int32) * STATE_SIZE
     op, d1, x, y, d2, swap = (np.ascontiguousarray(a.T) for a in _decode(words[:, :steps]))
     table = op.astype(np.int32) << 16
-    d1, x, y, d2 = (a.astype(np.int32) + base for a in (d1, x, y, d2))
-    immediate = np.ascontiguousarray(words[:, :steps, 1].T)
+    d1, x, y, d2 = (_STATE_BYTE[a] + base for a in (d1, x, y, d2))
     lut = result_table().reshape(-1)
-    slots = np.zeros((batch, NUM_SLOTS), dtype=np.uint8)
-    slots[:, ACC_SLOT:IMM_SLOT] = initial[order]
-    flat = slots.reshape(-1)
-    history = np.zeros((batch, size, IMM_SLOT), dtype=np.uint8)  # ACC, A..J of each state
-    history[:, 0] = slots[:, :IMM_SLOT]
+    current = np.zeros((batch, STATE_SIZE), dtype=np.uint8)
+    current[:, 1] = initial[order, 0]
+    current[:, 6:] = initial[order, 1:]
+    flat = current.reshape(-1)
+    states = np.zeros((batch, size, STATE_SIZE), dtype=np.uint8)
+    states[:, 0] = current
     # programs still fetching at word c: halt_at >= c, a prefix as they are sorted descending
     fetching = np.searchsorted(-halt_at, -np.arange(NUM_WORDS + 1), side="right")
     for c in range(steps):
         n, m = fetching[c], fetching[c + 1]  # n record state c + 1; m execute word c
-        history[:n, c + 1] = slots[:n, :IMM_SLOT]
-        slots[:m, IMM_SLOT] = immediate[c, :m]
+        current[:n, 0] = min(c + 1, MAX_PC)
+        current[:n, 2:6] = words[:n, c]
+        states[:n, c + 1] = current[:n]
         xv = flat[x[c, :m]]
         yv = flat[y[c, :m]]
         v = lut[table[c, :m] + (xv.astype(np.int32) << 8) + yv]
         flat[d2[c, :m]] = np.where(swap[c, :m], yv, v)
         flat[d1[c, :m]] = v
-    states = np.zeros((batch, size, STATE_SIZE), dtype=np.uint8)
-    states[:, :, 1] = history[:, :, ACC_SLOT]
-    states[:, :, 6:] = history[:, :, 1:]
-    states[:, 1:, 0] = np.minimum(np.arange(1, size), MAX_PC)
-    states[:, 1:, 2:6] = words[:, :steps]
-    states[np.arange(size)[None, :] >= (halt_at + 2)[:, None]] = 0
     unsorted = np.empty_like(states)
     unsorted[order] = states
     return unsorted, counts

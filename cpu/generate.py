@@ -252,11 +252,11 @@ def random_programs(
     check_lengths(min_len, max_len)
     initial = rng.integers(0, 256, (count, 11), dtype=np.uint8)
     n = rng.integers(min_len, max_len + 1, count)
-    slots = max_len - 1
-    op = rng.integers(1, NUM_OPCODES, (count, slots), dtype=np.uint8)
+    total = int(n.sum()) - count  # instructions of all programs, drawn as one flat array
+    op = rng.integers(1, NUM_OPCODES, total, dtype=np.uint8)
     # one uniform draw over 6 * 10**3 * 256 values = independent uniform count choice (6 is
     # lcm(1, 2, 3)), three registers and an immediate
-    packed = rng.integers(0, 6 * 1000 * 256, (count, slots), dtype=np.int32)
+    packed = rng.integers(0, 6 * 1000 * 256, total, dtype=np.int32)
     imm = (packed & 255).astype(np.uint8)
     packed >>= 8
     choice = (packed // 1000).astype(np.uint8)
@@ -264,14 +264,15 @@ def random_programs(
     regs = regs.astype(np.uint8) + 1
     n_counts = np.array([max(len(i.counts), 1) for i in INSTRUCTIONS], dtype=np.uint8)
     count_of = _COUNTS.astype(np.uint8)[op, choice % n_counts[op]]
-    operands = np.where(np.arange(3) < count_of[..., None], regs, 0).astype(np.uint8)
+    words = np.zeros((total, 4), dtype=np.uint8)
+    words[:, 0] = op
+    words[:, 1:] = np.where(np.arange(3) < count_of[:, None], regs, 0)
     loadi = op == _LOADI
-    operands[loadi] = 0
-    operands[..., 0][loadi] = imm[loadi]
-    words = np.concatenate([op[..., None], operands], axis=2)
-    words[np.arange(slots)[None, :] >= (n - 1)[:, None]] = 0
+    words[loadi, 1] = imm[loadi]
+    rows = np.repeat(np.arange(count), n - 1)
+    columns = np.arange(total) - np.repeat(np.cumsum(n - 1) - (n - 1), n - 1)
     memories = np.zeros((count, NUM_WORDS, 4), dtype=np.uint8)
-    memories[:, :slots] = words
+    memories[rows, columns] = words
     return initial, memories.reshape(count, MEMORY_SIZE)
 
 
