@@ -46,7 +46,7 @@ from cpu.generate import (
 from cpu.instance import kind_of, validate_instance
 from cpu.isa import MEMORY_SIZE
 from cpu.state import STATE_SIZE
-from cpu.tarshard import tar_bytes
+from cpu.tarshard import tar_parts
 
 SPLITS = ("train", "test")
 MANIFEST = "manifest.json"
@@ -71,13 +71,24 @@ class GenerateSummary:
     overwritten: int = 0  # bgpt: instances whose name repeated an earlier one
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder."""
+def _write_all(fd: int, parts: list[bytes]) -> None:
+    """Write every byte of ``parts`` (scatter-gather, at most 1024 pieces per call)."""
+    for start in range(0, len(parts), 1024):
+        chunk = parts[start : start + 1024]
+        done = os.writev(fd, chunk)
+        rest = b"".join(chunk)[done:] if done < sum(len(p) for p in chunk) else b""
+        while rest:
+            rest = rest[os.write(fd, rest) :]
+
+
+def _write_atomic(path: Path, data: bytes | list[bytes]) -> None:
+    """Write ``data`` (bytes or a list of pieces) to ``path`` through a temporary file in the
+    same folder, renamed into place when complete."""
     tmp = path.parent / f".bytesim-tmp-{os.getpid()}"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
-            os.write(fd, data)
+            _write_all(fd, [data] if isinstance(data, bytes) else data)
         finally:
             os.close(fd)
         os.replace(tmp, path)
@@ -107,8 +118,7 @@ def _write_files(folder: Path, names: list[str], blobs: list[bytes]) -> None:
         try:
             fd = os.open(path, flags, 0o644)
             try:
-                if os.write(fd, blob) != len(blob):
-                    raise OSError(f"{path}: short write")
+                _write_all(fd, [blob])
             finally:
                 os.close(fd)
         except BaseException:
@@ -201,7 +211,7 @@ def shard_instances(
 def make_shard(out: Path, shard: Shard, seed: int, min_len: int, max_len: int) -> int:
     """Write one shard file (atomically); returns its instance count."""
     names, blobs = zip(*shard_instances(shard, seed, min_len, max_len), strict=True)
-    _write_atomic(Path(out) / shard.file, tar_bytes(list(names), list(blobs)))
+    _write_atomic(Path(out) / shard.file, tar_parts(list(names), list(blobs)))
     return shard.count
 
 

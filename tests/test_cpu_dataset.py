@@ -101,7 +101,7 @@ def test_interrupted_shard_leaves_no_file(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(dataset, "tar_bytes", boom)
+    monkeypatch.setattr(dataset, "tar_parts", boom)
     with pytest.raises(KeyboardInterrupt):
         write_shards(tmp_path, **ARGS)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.json"]
