@@ -182,45 +182,57 @@ def main() -> None:
     from cpu.dataset import write_bgpt, write_shards
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
     parser.add_argument("--baseline", type=int, default=200, help="baseline instances per round")
     parser.add_argument("--bgpt", type=int, default=6000, help="bgpt instances per round")
     parser.add_argument("--shards", type=int, default=40000, help="shards instances per round")
     parser.add_argument("--workers", type=int, default=2, help="workers of the second shards run")
+    parser.add_argument("--tmpfs", default="/dev/shm", help="a RAM file system ('' to skip)")
     args = parser.parse_args()
+    disk = Path(tempfile.mkdtemp(prefix="bench-cpu-"))
+    ram = Path(tempfile.mkdtemp(prefix="bench-cpu-", dir=args.tmpfs)) if args.tmpfs else None
+    base, base_ram = "baseline (original-style)", "baseline (original-style), tmpfs"
+    # label: (instances per round, work(folder, count, seed), root folder, baseline label)
     jobs = {
-        "baseline (original-style)": (args.baseline, lambda d, n, s: baseline_generate(d, n, 0, s)),
-        "--layout bgpt": (args.bgpt, lambda d, n, s: write_bgpt(d, n, 0, seed=s)),
-        "--layout shards, 1 worker": (args.shards, lambda d, n, s: write_shards(d, n, 0, seed=s)),
+        base: (args.baseline, lambda d, n, s: baseline_generate(d, n, 0, s), disk, base),
+        "--layout bgpt": (args.bgpt, lambda d, n, s: write_bgpt(d, n, 0, seed=s), disk, base),
+        "--layout shards, 1 worker": (
+            args.shards, lambda d, n, s: write_shards(d, n, 0, seed=s), disk, base
+        ),
         f"--layout shards, {args.workers} workers": (
             args.shards,
             lambda d, n, s: write_shards(d, n, 0, seed=s, workers=args.workers),
+            disk,
+            base,
         ),
-    }
-    jobs["file creation only (2.6 kB each)"] = (args.bgpt, create_files)
+        "file creation only (2.6 kB files)": (args.bgpt, create_files, disk, base),
+    }  # fmt: skip
+    if ram is not None:
+        jobs[base_ram] = (*jobs[base][:2], ram, base_ram)
+        jobs["--layout bgpt, tmpfs"] = (*jobs["--layout bgpt"][:2], ram, base_ram)
     seconds = {label: [] for label in jobs}
     cpu_seconds = {label: [] for label in jobs}
-    root = Path(tempfile.mkdtemp(prefix="bench-cpu-"))
     try:
         for r in range(args.rounds):  # interleaved, so that load changes hit every generator
-            for i, (label, (count, work)) in enumerate(jobs.items()):
-                folder = root / f"{r}-{i}"
-                wall, cpu = timed(work, folder, count, r)
+            for i, (label, (count, work, root, _)) in enumerate(jobs.items()):
+                wall, cpu = timed(work, root / f"{r}-{i}", count, r)
                 seconds[label].append(wall)
                 cpu_seconds[label].append(cpu)
                 print(f"  round {r}: {label}: {count / wall:.0f}/s", file=sys.stderr)
-    finally:  # deleting in between would slow the next generator (ext4 "discard" here)
-        shutil.rmtree(root, ignore_errors=True)
-    base = "baseline (original-style)"
-    print(f"{args.rounds} interleaved rounds, {os.cpu_count()} cores, programs of 1..255 words")
-    print("ratio: instances/s over the baseline's in the same round (median, min-max);")
-    print("CPU ratio: the same with CPU seconds (user + system, workers included)\n")
+    finally:  # deleting in between would slow the next generator down
+        shutil.rmtree(disk, ignore_errors=True)
+        if ram is not None:
+            shutil.rmtree(ram, ignore_errors=True)
+    print(f"{args.rounds} interleaved rounds, {os.cpu_count()} cores, programs of 1..255 words.")
+    print("ratio: instances/s over the baseline's on the same file system in the same round")
+    print("(median, min-max); CPU ratio: the same with CPU seconds (user + system, workers")
+    print("included).\n")
     print("| generator | instances/round | instances/s | ratio | CPU ratio |")
     print("|---|---:|---:|---:|---:|")
-    for label, (count, _) in jobs.items():
+    for label, (count, _, _, against) in jobs.items():
         cells = []
         for times in (seconds, cpu_seconds):
-            base_rates = [jobs[base][0] / t for t in times[base]]
+            base_rates = [jobs[against][0] / t for t in times[against]]
             ratios = sorted(count / t / b for t, b in zip(times[label], base_rates, strict=True))
             cells.append(f"{statistics.median(ratios):.1f}x ({ratios[0]:.1f}-{ratios[-1]:.1f})")
         rate = statistics.median(count / t for t in seconds[label])
