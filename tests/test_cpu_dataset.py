@@ -159,3 +159,15 @@ def test_check_reports_wrong_names_bad_programs_and_missing_shards(tmp_path):
 def test_check_of_a_folder_that_is_no_dataset_is_an_error(tmp_path):
     with pytest.raises(DatasetError, match="neither a bgpt layout"):
         check_dataset(tmp_path)
+
+
+def test_bgpt_file_whose_write_fails_is_removed(tmp_path, monkeypatch):
+    import cpu.dataset as dataset
+
+    def fail(fd, parts):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(dataset, "_write_all", fail)
+    with pytest.raises(OSError, match="disk full"):
+        write_bgpt(tmp_path, 3, 0, seed=1)
+    assert list((tmp_path / "train").iterdir()) == []
