@@ -31,7 +31,6 @@ from cpu.isa import INSTRUCTIONS, MEMORY_SIZE, NUM_OPCODES, NUM_WORDS, REGISTER_
 
 MNEMONIC_CHOICES = INSTRUCTIONS[1:]  # the 20 non-HLT mnemonics in opcode order
 MIN_LEN, MAX_LEN = 1, NUM_WORDS  # bounds on words per program (incl. HLT)
-DEFAULT_MAX_LEN = 255
 
 
 def check_lengths(min_len: int, max_len: int) -> None:
@@ -43,7 +42,9 @@ def check_lengths(min_len: int, max_len: int) -> None:
         )
 
 
-def draw_program(rng: random.Random, min_len: int = 1, max_len: int = 255):
+def draw_program(
+    rng: random.Random, min_len: int = 1, max_len: int = 255
+) -> tuple[list[int], list[str]]:
     """One instance's initial values and program, drawn exactly as the original does.
 
     Returns ``(initial, lines)``: ``initial`` is ``[ACC, A, ..., J]``, ``lines`` the assembly
