@@ -27,6 +27,7 @@ import numpy as np
 
 from cpu.assembler import disassemble_word
 from cpu.batch import instance_bytes, run_batch
+from cpu.errors import ParameterError
 from cpu.isa import INSTRUCTIONS, MEMORY_SIZE, NUM_OPCODES, NUM_WORDS, REGISTER_NAMES
 
 MNEMONIC_CHOICES = INSTRUCTIONS[1:]  # the 20 non-HLT mnemonics in opcode order
@@ -34,9 +35,9 @@ MIN_LEN, MAX_LEN = 1, NUM_WORDS  # bounds on words per program (incl. HLT)
 
 
 def check_lengths(min_len: int, max_len: int) -> None:
-    """Raise ValueError unless 1 <= min_len <= max_len <= 256."""
+    """Raise ParameterError unless 1 <= min_len <= max_len <= 256."""
     if not MIN_LEN <= min_len <= max_len <= MAX_LEN:
-        raise ValueError(
+        raise ParameterError(
             f"program lengths must satisfy {MIN_LEN} <= min <= max <= {MAX_LEN}, "
             f"got {min_len}..{max_len}"
         )
