@@ -188,7 +188,7 @@ def run_command(program, acc, regs, random_init, seed, lenient, as_json, out):
       bytesim run prog.asm --reg A=5 --reg B=7 --out prog.bin
       bytesim run train/0a1b....bin --json
     """
-    from cpu.program import load_program, random_initial_state, trace
+    from cpu.program import initial_state, load_program, trace
 
     try:
         loaded = load_program(program)
@@ -200,11 +200,7 @@ def run_command(program, acc, regs, random_init, seed, lenient, as_json, out):
             raise click.UsageError(
                 "an instance's state 0 is its initial state: drop --acc/--reg/--random-init"
             )
-        base = random_initial_state(seed) if random_init else State()
-        values = list(base.regs)
-        for index, value in parse_registers(regs).items():
-            values[index] = value
-        initial = State(acc=base.acc if acc is None else acc, regs=tuple(values))
+        initial = initial_state(acc, parse_registers(regs), seed if random_init else None)
     try:
         result = trace(loaded, initial, lenient)
     except CpuError as err:
