@@ -139,6 +139,8 @@ def run_batch(
     counts = halt_at + 2
     order = np.argsort(-halt_at, kind="stable")
     words, halt_at = words[order], halt_at[order]
+    # words after a program's HLT are never executed: zero them so that decoding them is safe
+    words = np.where((np.arange(NUM_WORDS) <= halt_at[:, None])[..., None], words, 0)
     size = int(halt_at.max()) + 2 if batch else 1
     steps = size - 1
     # Each program's registers live in its current 16-byte state row: ACC at byte 1, A..J at
