@@ -295,9 +295,9 @@ def _read_manifest(path: Path) -> dict:
     try:
         manifest = json.loads(path.read_text())
     except (OSError, ValueError) as err:
-        raise DatasetError(f"{path}: not a readable manifest ({err})") from None
+        raise DatasetError(f"{path.name}: not a readable manifest ({err})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise DatasetError(f"{path}: not a {FORMAT} manifest")
+        raise DatasetError(f"{path.name}: not a {FORMAT} manifest")
     return manifest
 
 
@@ -323,12 +323,12 @@ def detect_layout(path: Path) -> str:
     if path.is_file() and path.suffix == ".tar":
         return "shards"
     if not path.is_dir():
-        raise DatasetError(f"{path}: no such dataset folder")
+        raise DatasetError("no such dataset folder")
     if (path / MANIFEST).exists() or any(path.glob("shard-*.tar")):
         return "shards"
     if any((path / split).is_dir() for split in SPLITS):
         return "bgpt"
-    raise DatasetError(f"{path}: neither a bgpt layout (train/, test/) nor shards (manifest.json)")
+    raise DatasetError("neither a bgpt layout (train/, test/) nor shards (manifest.json)")
 
 
 def _iter_bgpt(path: Path) -> Iterator[tuple[str, str, bytes]]:
@@ -341,7 +341,7 @@ def _iter_bgpt(path: Path) -> Iterator[tuple[str, str, bytes]]:
 
 def _iter_tar(file: Path, problems: list[str]) -> Iterator[tuple[str, str, bytes]]:
     try:
-        with tarfile.open(file) as tar:
+        with tarfile.open(file, "r:") as tar:  # shards are plain, uncompressed tar
             for member in tar:
                 if member.isfile():
                     data = tar.extractfile(member).read()
