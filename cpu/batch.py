@@ -126,7 +126,7 @@ def _decode_table() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _decode(words: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Slot form of every word (vectorised :func:`cpu.isa.decode_word`), each (B, W).
+    """Slot form of words of shape (..., 4) (vectorised :func:`cpu.isa.decode_word`).
 
     Words must be executable (see :func:`word_ok`) or zero.
     """
@@ -163,15 +163,19 @@ def run_batch(
     counts = halt_at + 2
     order = np.argsort(-halt_at, kind="stable")
     words, halt_at = words[order], halt_at[order]
-    # words after a program's HLT are never executed: zero them so that decoding them is safe
-    words = np.where((np.arange(NUM_WORDS) <= halt_at[:, None])[..., None], words, 0)
     size = int(halt_at.max()) + 2 if batch else 1
     steps = size - 1
-    # Each program's registers live in its current 16-byte state row: ACC at byte 1, A..J at
-    # bytes 6..15, and LOADI's immediate is IR1 (byte 3). Decoded slots become flat indices
-    # (row * 16 + byte) into ``current``, one row of indices per step.
-    base = np.arange(batch, dtype=np.int32) * STATE_SIZE
-    op, d1, x, y, d2, swap = (np.ascontiguousarray(a.T) for a in _decode(words[:, :steps]))
+    # programs still fetching at word c: halt_at >= c, a prefix as they are sorted descending
+    fetching = np.searchsorted(-halt_at, -np.arange(NUM_WORDS + 1), side="right")
+    # The executed words, step by step: word c of programs 0..fetching[c + 1] - 1, flattened.
+    # (Words after a HLT are never decoded.) Each program's registers live in its current
+    # 16-byte state row: ACC at byte 1, A..J at bytes 6..15, and LOADI's immediate is IR1
+    # (byte 3), so decoded slots become flat indices (row * 16 + byte) into ``current``.
+    executing = fetching[1:size]
+    start = np.concatenate([[0], np.cumsum(executing)])
+    active = np.arange(batch)[None, :] < executing[:, None]  # (steps, B)
+    op, d1, x, y, d2, swap = _decode(words[:, :steps].transpose(1, 0, 2)[active])
+    base = np.nonzero(active)[1].astype(np.int32) * STATE_SIZE
     table = op.astype(np.int32) << 16
     d1, x, y, d2 = (_STATE_BYTE[a] + base for a in (d1, x, y, d2))
     lut = result_table().reshape(-1)
@@ -181,18 +185,17 @@ def run_batch(
     flat = current.reshape(-1)
     states = np.zeros((batch, size, STATE_SIZE), dtype=np.uint8)
     states[:, 0] = current
-    # programs still fetching at word c: halt_at >= c, a prefix as they are sorted descending
-    fetching = np.searchsorted(-halt_at, -np.arange(NUM_WORDS + 1), side="right")
     for c in range(steps):
-        n, m = fetching[c], fetching[c + 1]  # n record state c + 1; m execute word c
+        n = fetching[c]  # programs recording state c + 1
         current[:n, 0] = min(c + 1, MAX_PC)
         current[:n, 2:6] = words[:n, c]
         states[:n, c + 1] = current[:n]
-        xv = flat[x[c, :m]]
-        yv = flat[y[c, :m]]
-        v = lut[table[c, :m] + (xv.astype(np.int32) << 8) + yv]
-        flat[d2[c, :m]] = np.where(swap[c, :m], yv, v)
-        flat[d1[c, :m]] = v
+        e = slice(start[c], start[c + 1])  # the words executed at this step
+        xv = flat[x[e]]
+        yv = flat[y[e]]
+        v = lut[table[e] + (xv.astype(np.int32) << 8) + yv]
+        flat[d2[e]] = np.where(swap[e], yv, v)
+        flat[d1[e]] = v
     unsorted = np.empty_like(states)
     unsorted[order] = states
     return unsorted, counts
