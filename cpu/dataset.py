@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from cpu.assembler import disassemble
-from cpu.batch import instance_bytes, run_batch, valid_programs
+from cpu.batch import instance_bytes, result_table, run_batch, valid_programs
 from cpu.errors import CpuError
 from cpu.generate import (
     OriginalStream,
@@ -281,6 +281,7 @@ def write_shards(
             if progress:
                 progress(shard.count)
         return summary
+    result_table()  # built once here; forked workers inherit it
     with ProcessPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(make_shard, out, shard, *args) for shard in todo]
         for future in as_completed(futures):
