@@ -323,11 +323,12 @@ class BGPT(nn.Module):
         targets = patches[:, 1:].reshape(-1, PATCH)  # (N, 16), N = B * (P-1)
         prev = patches[:, :-1].reshape(-1, PATCH)
         feats = features.reshape(-1, features.size(-1))
-        mask = None
-        rows = None
+        mask = rows = None
         if loss_mask is not None:
             mask = loss_mask.view(B, P, PATCH)[:, 1:].reshape(-1, PATCH)
-            if not bool(mask.all()):
+            if bool(mask.all()):
+                mask = None  # everything counts: the plain mean is faster
+            else:
                 rows = mask.any(dim=1).nonzero().squeeze(1)
                 targets, prev, feats, mask = targets[rows], prev[rows], feats[rows], mask[rows]
         x = self.byte_inputs(self.byte_proj(feats), prev, targets[:, :-1])  # (N, prefix+16, Hb)
