@@ -347,6 +347,18 @@ class BGPT(nn.Module):
             logits = full
         return logits.view(B, P - 1, PATCH, VOCAB), loss
 
+    @torch.no_grad()
+    def teacher_forced(self, ids: torch.Tensor, loss_mask: torch.Tensor | None = None):
+        """Greedy guess of every target byte given all true bytes before it: (B, P-1, 16).
+
+        Patches without a counted target (loss_mask) are not computed and hold argmax 0."""
+        was_training = self.training
+        self.eval()
+        try:
+            return self(ids, loss_mask)[0].argmax(dim=-1)
+        finally:
+            self.train(was_training)
+
     def classify(self, ids, labels=None, patch_mask=None):
         """ids (B, T) -> (logits (B, num_labels), loss or None): mean feature over patches.
 
