@@ -106,6 +106,11 @@ class Stream:
             raise TrainError("mix of gen: sources and files: use one kind per run")
         if len(gen) > 1:
             raise TrainError("one gen: source per run")
+        if gen and cfg.loss_on != "all":
+            raise TrainError(
+                "--loss-on applies to file data; a gen: source sets its own loss mask "
+                "(through its options, e.g. gen:NAME?key=value)"
+            )
         self.generated = generated_source(gen[0]) if gen else None
         self.files = None
         if files:
