@@ -123,7 +123,7 @@ class _VoiceState:
     tokens: list[list] = field(default_factory=list)
     bar_accidentals: dict[str, int] = field(default_factory=dict)
     last_element: list | None = None  # last note or rest token, for ties and broken rhythm
-    last_written: tuple[int, int] = (1, 1)  # written length of last_element
+    last_written: tuple[int, int] = (1, 1)  # length of last_element in L units (tuplet applied)
     broken_next: tuple | None = None  # (element before > or <, its factor, next's factor, length)
     tuplet: tuple[int, int, int] | None = None  # (p, q, notes left)
     chord: list | None = None  # the chord token being built
@@ -229,6 +229,9 @@ class _Tokenizer:
         pending: Line | None = None  # music line ending in "\\", joined with the next one
         for line in self.tune.body:
             if line.letter:
+                if pending is not None:  # a field line ends a continued music line
+                    self._music(pending)
+                    pending = None
                 self._field(line.letter, line.text, line.number, 1)
                 continue
             if pending is not None:
@@ -422,11 +425,12 @@ class _Tokenizer:
             numerator *= q
             denominator *= p
             state.tuplet = (p, q, left - 1) if left > 1 else None
+        scaled = (numerator, denominator)  # length in L units, tuplet applied
         broken = state.broken_next
         state.broken_next = None
         if broken is not None:
             previous, first, second, previous_written = broken
-            if previous_written == written:
+            if previous_written[0] * denominator == numerator * previous_written[1]:
                 index = 2 if previous[0] == NOTE else 1
                 previous[index] = previous[index] * first[0] // first[1]
                 numerator *= second[0]
@@ -436,7 +440,7 @@ class _Tokenizer:
         token[2 if token[0] == NOTE else 1] = state.unit * numerator // denominator
         state.tokens.append(token)
         state.last_element = token
-        state.last_written = written
+        state.last_written = scaled
 
     def _broken(self, text: str, number: int, column: int) -> None:
         state = self.current
@@ -621,7 +625,7 @@ def _expand_repeats(tokens: list[list], begin: int, end: int, tok: _Tokenizer) -
                 start, passno, jumped, open_start = index + 1, 1, set(), True
             elif double and repeated and not (open_start or end_repeat or in_ending):
                 start, passno, jumped = index + 1, 1, set()
-            if start_repeat:
+            if double or start_repeat:
                 in_ending = False
             order.append(index)
         elif kind == ENDING:
