@@ -445,7 +445,7 @@ class _Tokenizer:
     def _broken(self, text: str, number: int, column: int) -> None:
         state = self.current
         last = state.last_element
-        if last is None or state.tokens[-1] is not last and _bar_since(state.tokens, last):
+        if last is None or _bar_since(state.tokens, last):
             self.warn(f"broken rhythm {text!r} without a note before it ignored", number, column)
             return
         steps = min(len(text), 3)
@@ -574,11 +574,13 @@ def _part_sequence(tokens: list[list], order: list[str], tok: _Tokenizer, tune: 
             tok.warn(f"part {label} of P: play order is not in the tune", tune.line)
             continue
         for start, end in segments[label]:
-            sequence.extend(_expand_repeats(tokens, start, end, tok))
+            sequence.extend(_expand_repeats(tokens, start, end, tok, in_part=True))
     return sequence
 
 
-def _expand_repeats(tokens: list[list], begin: int, end: int, tok: _Tokenizer) -> list[int]:
+def _expand_repeats(
+    tokens: list[list], begin: int, end: int, tok: _Tokenizer, in_part: bool = False
+) -> list[int]:
     """Token indices of tokens[begin:end] in play order, following abc2midi's repeat rules.
 
     ``|:`` marks the repeat start (else the start of the section, or the bar after the last
@@ -587,7 +589,7 @@ def _expand_repeats(tokens: list[list], begin: int, end: int, tok: _Tokenizer) -
     the pass is skipped up to the next ending or ``:|``.
     """
     order: list[int] = []
-    start = begin
+    start: int | None = begin
     passno = 1
     jumped: set[int] = set()
     skipping = False
@@ -613,13 +615,15 @@ def _expand_repeats(tokens: list[list], begin: int, end: int, tok: _Tokenizer) -
                         start, passno, jumped, open_start = index + 1, 1, set(), True
                 index += 1
                 continue
-            if end_repeat:
+            if end_repeat and start is not None:
                 if in_ending or index not in jumped:
                     jumped.add(index)
                     passno += 1
                     index = start
                     continue
-                start, passno, jumped = index + 1, 1, set()
+                # Inside a P: part abc2midi repeats nothing more until the next |: .
+                start = None if in_part else index + 1
+                passno, jumped = 1, set()
                 open_start, repeated = False, True
             if start_repeat:
                 start, passno, jumped, open_start = index + 1, 1, set(), True

@@ -99,6 +99,8 @@ CONFORMANCE = [
      seq((60, 1), (62, 1), (60, 1), (64, 1), (60, 1), (62, 1), (60, 1), (65, 1), (67, 1))),
     ("parts in P: order", "P:A\nC|\nP:B\nD|", "M:4/4\nL:1/4\nP:BAB\nK:C\n",
      seq((62, 1), (60, 1), (62, 1))),
+    ("inside a part a second :| repeats nothing", "P:A\nC:|\nP:B\nE:|F:|",
+     "M:4/4\nL:1/4\nP:ABA\nK:C\n", seq((60, 1), (60, 1), (64, 1), (64, 1), (65, 1), (60, 1), (60, 1))),
     ("L: default 1/8", "C D", "M:3/4\nK:C\n", seq((60, 0.5), (62, 0.5))),
     ("L: default 1/16 below 3/4", "C D", "M:2/4\nK:C\n", seq((60, 0.25), (62, 0.25))),
     ("L: default without M:", "C D", "K:C\n", seq((60, 0.5), (62, 0.5))),
