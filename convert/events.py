@@ -124,6 +124,7 @@ class _VoiceState:
     bar_accidentals: dict[str, int] = field(default_factory=dict)
     last_element: list | None = None  # last note or rest token, for ties and broken rhythm
     last_written: tuple[int, int] = (1, 1)  # length of last_element in L units (tuplet applied)
+    last_is_chord: bool = False  # last_element was written as a [chord]
     broken_next: tuple | None = None  # (element before > or <, its factor, next's factor, length)
     tuplet: tuple[int, int, int] | None = None  # (p, q, notes left)
     chord: list | None = None  # the chord token being built
@@ -391,7 +392,7 @@ class _Tokenizer:
         if outer is None or inner is None:
             raise self.error("bad chord length", number, column)
         written = (inner[0] * outer[0], inner[1] * outer[1])
-        self._place(chord, written, number, column)
+        self._place(chord, written, number, column, chord=True)
 
     def _rest(self, written: tuple[int, int] | None, number: int, column: int) -> None:
         if written is None:
@@ -411,7 +412,9 @@ class _Tokenizer:
         state.tokens.append([REST, bar * count])
         state.last_element = None
 
-    def _place(self, token: list, written: tuple[int, int], number: int, column: int) -> None:
+    def _place(
+        self, token: list, written: tuple[int, int], number: int, column: int, chord: bool = False
+    ) -> None:
         """Give a note, chord or rest its length (L:, tuplet, broken rhythm) and store it."""
         state = self.current
         numerator, denominator = written
@@ -429,8 +432,9 @@ class _Tokenizer:
         broken = state.broken_next
         state.broken_next = None
         if broken is not None:
-            previous, first, second, previous_written = broken
-            if previous_written[0] * denominator == numerator * previous_written[1]:
+            previous, first, second, previous_written, after_chord = broken
+            equal = previous_written[0] * denominator == numerator * previous_written[1]
+            if equal or after_chord:  # abc2midi checks lengths only between single notes
                 index = 2 if previous[0] == NOTE else 1
                 previous[index] = previous[index] * first[0] // first[1]
                 numerator *= second[0]
@@ -441,6 +445,7 @@ class _Tokenizer:
         state.tokens.append(token)
         state.last_element = token
         state.last_written = scaled
+        state.last_is_chord = chord
 
     def _broken(self, text: str, number: int, column: int) -> None:
         state = self.current
@@ -452,7 +457,7 @@ class _Tokenizer:
         short = (1, 2**steps)
         long = (2 ** (steps + 1) - 1, 2**steps)
         first, second = (long, short) if text[0] == ">" else (short, long)
-        state.broken_next = (last, first, second, state.last_written)
+        state.broken_next = (last, first, second, state.last_written, state.last_is_chord)
 
     def _tie(self, number: int, column: int) -> None:
         state = self.current

@@ -70,6 +70,8 @@ CONFORMANCE = [
     ("broken rhythm between unequal notes is ignored", "C2>D", None, seq((60, 2), (62, 1))),
     ("broken rhythm compares lengths after tuplets", "(3ABc >G", None,
      seq((69, 2 / 3), (71, 2 / 3), (72, 2 / 3), (67, 1))),
+    ("broken rhythm after a chord ignores lengths", "[Ac]<a3 B", "M:4/4\nL:1/8\nK:C\n",
+     [(0.0, 69, 0.25), (0.0, 72, 0.25), (0.25, 81, 2.25), (2.5, 71, 0.5)]),
     ("triplet", "(3CDE F", None, seq((60, 2 / 3), (62, 2 / 3), (64, 2 / 3), (65, 1))),
     ("tuplet p:q:r", "(3:2:2C2D F", None, seq((60, 4 / 3), (62, 2 / 3), (65, 1))),
     ("quintuplet in simple meter", "(5CDEFG A", None,
@@ -100,7 +102,8 @@ CONFORMANCE = [
     ("parts in P: order", "P:A\nC|\nP:B\nD|", "M:4/4\nL:1/4\nP:BAB\nK:C\n",
      seq((62, 1), (60, 1), (62, 1))),
     ("inside a part a second :| repeats nothing", "P:A\nC:|\nP:B\nE:|F:|",
-     "M:4/4\nL:1/4\nP:ABA\nK:C\n", seq((60, 1), (60, 1), (64, 1), (64, 1), (65, 1), (60, 1), (60, 1))),
+     "M:4/4\nL:1/4\nP:ABA\nK:C\n",
+     seq((60, 1), (60, 1), (64, 1), (64, 1), (65, 1), (60, 1), (60, 1))),
     ("L: default 1/8", "C D", "M:3/4\nK:C\n", seq((60, 0.5), (62, 0.5))),
     ("L: default 1/16 below 3/4", "C D", "M:2/4\nK:C\n", seq((60, 0.25), (62, 0.25))),
     ("L: default without M:", "C D", "K:C\n", seq((60, 0.5), (62, 0.5))),
@@ -230,3 +233,7 @@ def test_compare_notes_counts_matches_within_tolerance():
     assert (result.matched, result.count_a, result.count_b) == (2, 3, 4)
     assert result.precision == pytest.approx(2 / 3) and result.recall == 0.5
     assert result.f1 == pytest.approx(4 / 7) and not result.agree
+
+
+def test_text_without_x_field_is_read_as_one_tune():
+    assert midi_to_notes(abc_to_midi("L:1/4\nK:D\nFA|\n")) == [(0.0, 66, 1.0), (1.0, 69, 1.0)]
