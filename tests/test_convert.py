@@ -113,6 +113,8 @@ CONFORMANCE = [
     ("K:HP is F# and C#", "F c g", "M:4/4\nL:1/4\nK:HP\n", seq((66, 1), (73, 1), (79, 1))),
     ("K:none", "F c", "M:4/4\nL:1/4\nK:none\n", seq((65, 1), (72, 1))),
     ("extra key accidentals", "F c", "M:4/4\nL:1/4\nK:D =c\n", seq((66, 1), (72, 1))),
+    ("key accidentals glued to the mode", "F G c", "M:4/4\nL:1/4\nK:Ador^g\n",
+     seq((66, 1), (68, 1), (72, 1))),
     ("explicit key accidentals", "F g", "M:4/4\nL:1/4\nK:F# exp ^g\n", seq((65, 1), (80, 1))),
     ("K:octave=", "c", "M:4/4\nL:1/4\nK:G octave=-1\n", seq((60, 1))),
     ("inline fields", "C [K:G] F [L:1/8] F [M:3/4] F", None,
