@@ -99,6 +99,9 @@ def tune_to_score(tune: Tune) -> Score:
         voice = Voice(state.name)
         sequence = _part_sequence(state.tokens, order, tokenizer, tune)
         voice_metas = _play(state.tokens, sequence, voice, tune)
+        if not voice.notes:  # every note was in an ending that is never played
+            tokenizer.warn(f"voice {state.name or '1'} plays no notes", tune.line)
+            continue
         if not voices:
             metas.extend(voice_metas)
         voices.append(voice)

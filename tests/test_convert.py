@@ -194,6 +194,7 @@ def test_bad_tune_is_reported_and_the_others_still_convert():
         ("X:1\nM:7/0\nK:C\nC|\n", "tune X:1, line 2: meter '7/0' out of range"),
         ("X:1\nM:seven\nK:C\nC|\n", "tune X:1, line 2: unknown meter 'seven'"),
         ("X:1\nK:C\n|: z :|\n", "tune X:1, line 1: tune has no notes"),
+        ("X:1\nK:C\n|0 A|\n", "tune X:1, line 1: tune has no notes"),
         ("X:1\nK:C\nC''''''''|\n", "tune X:1, line 3:1: note \"C''''''''\" is outside"),
         ("X:1\nK:C\nA(99B|\n", "tune X:1, line 3:2: tuplet (99 is absurd"),
     ],
