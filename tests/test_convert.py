@@ -92,6 +92,7 @@ CONFORMANCE = [
     ("double repeat ::", "C::D:|E", None, seq((60, 1), (60, 1), (62, 1), (62, 1), (64, 1))),
     ("|| after a repeat starts the next one", "C:|D||E:|F", None,
      seq((60, 1), (60, 1), (62, 1), (64, 1), (64, 1), (65, 1))),
+    ("||: starts a repeat", "C||:D:|E", None, seq((60, 1), (62, 1), (62, 1), (64, 1))),
     ("endings", "|:C|[1 D:|[2 E|F", None, seq((60, 1), (62, 1), (60, 1), (64, 1), (65, 1))),
     ("endings written |1 :|2", "|:C|1 D:|2 E|F", None,
      seq((60, 1), (62, 1), (60, 1), (64, 1), (65, 1))),
