@@ -15,6 +15,7 @@ import hashlib
 import os
 import random
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -159,51 +160,83 @@ def baseline_generate(out: Path, train: int, test: int, seed: int) -> None:
             cpu.run(str(out / split / f"{name}.bin"))
 
 
-def timed(label: str, count: int, work) -> tuple[str, int, float]:
-    start = time.perf_counter()
-    work()
-    seconds = time.perf_counter() - start
-    print(f"  {label}: {count} instances in {seconds:.2f} s", file=sys.stderr)
-    return label, count, seconds
+def create_files(folder: Path, count: int, seed: int) -> None:
+    """The file system's share: create ``count`` files of a typical instance size (2.6 kB)."""
+    folder.mkdir(parents=True)
+    data = bytes(2600)
+    for i in range(count):
+        with open(folder / f"{seed}-{i:032x}.bin", "wb") as f:
+            f.write(data)
+
+
+def timed(work, *args) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process and its finished children)."""
+    start, cpu = time.perf_counter(), os.times()
+    work(*args)
+    end = os.times()
+    used = sum(end[:4]) - sum(cpu[:4])
+    return time.perf_counter() - start, used
 
 
 def main() -> None:
     from cpu.dataset import write_bgpt, write_shards
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--baseline", type=int, default=1000, help="instances for the baseline")
-    parser.add_argument("--bgpt", type=int, default=30000, help="instances for --layout bgpt")
-    parser.add_argument("--shards", type=int, default=200000, help="instances for shards")
-    parser.add_argument("--workers", type=int, default=2, help="workers for the second shards run")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
+    parser.add_argument("--baseline", type=int, default=200, help="baseline instances per round")
+    parser.add_argument("--bgpt", type=int, default=6000, help="bgpt instances per round")
+    parser.add_argument("--shards", type=int, default=40000, help="shards instances per round")
+    parser.add_argument("--workers", type=int, default=2, help="workers of the second shards run")
+    parser.add_argument("--tmpfs", default="/dev/shm", help="a RAM file system ('' to skip)")
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="bench-cpu-"))
+    disk = Path(tempfile.mkdtemp(prefix="bench-cpu-"))
+    ram = Path(tempfile.mkdtemp(prefix="bench-cpu-", dir=args.tmpfs)) if args.tmpfs else None
+    base, base_ram = "baseline (original-style)", "baseline (original-style), tmpfs"
+    # label: (instances per round, work(folder, count, seed), root folder, baseline label)
+    jobs = {
+        base: (args.baseline, lambda d, n, s: baseline_generate(d, n, 0, s), disk, base),
+        "--layout bgpt": (args.bgpt, lambda d, n, s: write_bgpt(d, n, 0, seed=s), disk, base),
+        "--layout shards, 1 worker": (
+            args.shards, lambda d, n, s: write_shards(d, n, 0, seed=s), disk, base
+        ),
+        f"--layout shards, {args.workers} workers": (
+            args.shards,
+            lambda d, n, s: write_shards(d, n, 0, seed=s, workers=args.workers),
+            disk,
+            base,
+        ),
+        "file creation only (2.6 kB files)": (args.bgpt, create_files, disk, base),
+    }  # fmt: skip
+    if ram is not None:
+        jobs[base_ram] = (*jobs[base][:2], ram, base_ram)
+        jobs["--layout bgpt, tmpfs"] = (*jobs["--layout bgpt"][:2], ram, base_ram)
+    seconds = {label: [] for label in jobs}
+    cpu_seconds = {label: [] for label in jobs}
     try:
-        half = args.baseline // 2
-        runs = [
-            timed("baseline (original-style)", half, lambda: baseline_generate(root / "b1", half, 0, 1)),
-            timed("--layout bgpt", args.bgpt, lambda: write_bgpt(root / "bgpt", args.bgpt, 0, seed=1)),
-            timed("--layout shards, 1 worker", args.shards, lambda: write_shards(root / "s1", args.shards, 0, seed=1)),
-            timed(
-                f"--layout shards, {args.workers} workers",
-                args.shards,
-                lambda: write_shards(root / "s2", args.shards, 0, seed=1, workers=args.workers),
-            ),
-            timed("baseline (original-style)", half, lambda: baseline_generate(root / "b2", half, 0, 2)),
-        ]  # fmt: skip
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-    base = sum(c for label, c, _ in runs if label.startswith("baseline"))
-    base_rate = base / sum(s for label, _, s in runs if label.startswith("baseline"))
-    print(f"cpu dataset generation, {os.cpu_count()} cores, instances of 1..255 words\n")
-    print("| generator | instances | seconds | instances/s | ratio |")
+        for r in range(args.rounds):  # interleaved, so that load changes hit every generator
+            for i, (label, (count, work, root, _)) in enumerate(jobs.items()):
+                wall, cpu = timed(work, root / f"{r}-{i}", count, r)
+                seconds[label].append(wall)
+                cpu_seconds[label].append(cpu)
+                print(f"  round {r}: {label}: {count / wall:.0f}/s", file=sys.stderr)
+    finally:  # deleting in between would slow the next generator down
+        shutil.rmtree(disk, ignore_errors=True)
+        if ram is not None:
+            shutil.rmtree(ram, ignore_errors=True)
+    print(f"{args.rounds} interleaved rounds, {os.cpu_count()} cores, programs of 1..255 words.")
+    print("ratio: instances/s over the baseline's on the same file system in the same round")
+    print("(median, min-max); CPU ratio: the same with CPU seconds (user + system, workers")
+    print("included).\n")
+    print("| generator | instances/round | instances/s | ratio | CPU ratio |")
     print("|---|---:|---:|---:|---:|")
-    print(
-        f"| baseline (original-style), 2 runs | {base} | {base / base_rate:.2f} | {base_rate:.0f} | 1.0x |"
-    )
-    for label, count, seconds in runs:
-        if not label.startswith("baseline"):
-            rate = count / seconds
-            print(f"| {label} | {count} | {seconds:.2f} | {rate:.0f} | {rate / base_rate:.1f}x |")
+    for label, (count, _, _, against) in jobs.items():
+        cells = []
+        for times in (seconds, cpu_seconds):
+            base_rates = [jobs[against][0] / t for t in times[against]]
+            ratios = sorted(count / t / b for t, b in zip(times[label], base_rates, strict=True))
+            cells.append(f"{statistics.median(ratios):.1f}x ({ratios[0]:.1f}-{ratios[-1]:.1f})")
+        rate = statistics.median(count / t for t in seconds[label])
+        print(f"| {label} | {count} | {rate:.0f} | {cells[0]} | {cells[1]} |")
 
 
 if __name__ == "__main__":

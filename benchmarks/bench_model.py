@@ -6,13 +6,15 @@ embedding, eager attention, no cache), same configuration, same machine, same ru
 
 Measures, at hidden 256 with 4 patch and 2 byte layers (the `small` preset):
   - training bytes/s on CPU-trace-like sequences (322 patches, batch 8), both models starting
-    from the same weights on the same batches, with their loss per step side by side;
-  - peak training memory: growth of the process's peak RSS over the steps, each model in its
+    from the same weights on the same batches, steps alternating in one process (so both see
+    the same machine load), with their loss per step side by side;
+  - peak training memory: growth of the process's peak RSS over two steps, each model in its
     own process;
   - generating a 256-state CPU trace (prompt: header + 1024 bytes of memory + state 0, then
-    256 patches greedy). The baseline re-runs both decoders for every byte, so its time grows
-    with the position; it is measured on one patch in every 32 and summed over all 256 by linear
-    interpolation (its per-patch cost is linear in the position).
+    256 patches greedy). The baseline works as the original's generate: the patch decoder from
+    scratch over the whole sequence once per patch, the byte decoder from scratch for every
+    byte. Its time grows with the position, so it is timed on 9 evenly spaced patches and summed
+    over all 256 by linear interpolation.
 Prints the ratios and writes benchmarks/model_results.md.
 """
 
@@ -71,40 +73,62 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def part_train(which: str, steps: int, batch: int) -> dict:
-    ref, ours = models()
-    model = ref if which == "base" else ours
-    del ref, ours
-    precision = "fp32" if which == "base" else "bf16"
-    model.train()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    data = [trace_like(batch, seed=s) for s in range(steps + 1)]
-    losses, times = [], []
-    before = peak_rss_mb()
-    for step in range(steps + 1):  # step 0 warms up and is not timed
+class Trainer:
+    def __init__(self, model, precision: str):
+        self.model, self.precision = model.train(), precision
+        self.opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        self.losses: list[float] = []
+        self.times: list[float] = []
+
+    def step(self, ids: torch.Tensor) -> None:
         t = time.perf_counter()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-            _, loss = model(data[step])
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+            _, loss = self.model(ids)
         loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        times.append(time.perf_counter() - t)
-        losses.append(float(loss))
-    nbytes = data[0].numel()
+        self.opt.step()
+        self.opt.zero_grad(set_to_none=True)
+        self.times.append(time.perf_counter() - t)
+        self.losses.append(float(loss))
+
+
+def part_train_speed(steps: int, batch: int) -> dict:
+    """Both models in one process, steps alternating, so both see the same machine load."""
+    ref, ours = models()
+    base, mine = Trainer(ref, "fp32"), Trainer(ours, "bf16")
+    for step in range(steps + 1):  # step 0 warms up and is not timed
+        ids = trace_like(batch, seed=step)
+        base.step(ids)
+        mine.step(ids)
+    nbytes = batch * 322 * 16
     return {
-        "bytes_per_s": nbytes * steps / sum(times[1:]),
-        "losses": losses,
-        "peak_growth_mb": peak_rss_mb() - before,
-        "precision": precision,
+        which: {
+            "bytes_per_s": nbytes * steps / sum(t.times[1:]),
+            "losses": t.losses,
+            "precision": t.precision,
+        }
+        for which, t in (("base", base), ("ours", mine))
     }
+
+
+def part_train_memory(which: str, batch: int) -> dict:
+    """Peak RSS growth over two training steps, one model per process."""
+    ref, ours = models()
+    trainer = Trainer(ref, "fp32") if which == "base" else Trainer(ours, "bf16")
+    del ref, ours
+    data = [trace_like(batch, seed=s) for s in range(2)]
+    before = peak_rss_mb()
+    for ids in data:
+        trainer.step(ids)
+    return {"peak_growth_mb": peak_rss_mb() - before}
 
 
 @torch.no_grad()
 def baseline_patch(ref, seq: torch.Tensor) -> torch.Tensor:
-    """One patch the original way: both decoders from scratch for every byte."""
+    """One patch the original way: the patch decoder from scratch over the whole sequence,
+    then the byte decoder from scratch for every byte."""
+    feature = ref.patch_level_decoder(seq[None])[:, -1]
     patch = seq.new_empty(0)
     for i in range(16):
-        feature = ref.patch_level_decoder(seq[None])[:, -1]
         logits = ref.byte_level_decoder(feature, patch[None])[:, i]
         patch = torch.cat((patch, logits.argmax(-1)))
     return patch
@@ -159,7 +183,7 @@ def run_part(args: list[str]) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--part", choices=["train-base", "train-ours", "generate"])
+    ap.add_argument("--part", choices=["train-speed", "memory-base", "memory-ours", "generate"])
     ap.add_argument("--steps", type=int, default=4)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--samples", type=int, default=9)
@@ -170,8 +194,10 @@ def main() -> None:
     if args.part:
         if args.part == "generate":
             result = part_generate(args.samples)
+        elif args.part == "train-speed":
+            result = part_train_speed(args.steps, args.batch)
         else:
-            result = part_train(args.part.split("-")[1], args.steps, args.batch)
+            result = part_train_memory(args.part.split("-")[1], args.batch)
         print(json.dumps(result))
         return
     if args.quick:
@@ -184,8 +210,9 @@ def main() -> None:
         "--threads",
         str(args.threads),
     ]
-    base = run_part(["--part", "train-base", *common])
-    ours = run_part(["--part", "train-ours", *common])
+    speed = run_part(["--part", "train-speed", *common])
+    base = {**speed["base"], **run_part(["--part", "memory-base", *common])}
+    ours = {**speed["ours"], **run_part(["--part", "memory-ours", *common])}
     gen = run_part(
         ["--part", "generate", "--samples", str(args.samples), "--threads", str(args.threads)]
     )
@@ -228,7 +255,7 @@ def report(args, base, ours, gen) -> None:
         "",
         f"`nice -n 10 python benchmarks/bench_model.py{' --quick' if args.quick else ''}` — "
         f"hidden 256, 4 patch + 2 byte layers, 4 heads; training batch {args.batch} x 322 patches, "
-        f"{args.steps} timed steps after 1 warm-up; {args.threads} threads; "
+        f"{args.steps} timed steps (alternating) after 1 warm-up; {args.threads} threads; "
         f"torch {torch.__version__}. Baseline: the original's way ({base['precision']}); "
         f"bytesim: {ours['precision']} autocast, same initial weights and batches.",
         "",

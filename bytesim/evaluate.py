@@ -93,7 +93,10 @@ def evaluate(
             on_batch(len(batch))
 
     batch: list[Example] = []
+    cut = 0
     for e in examples:
+        if len(e.ids) > model.config.patch_length * PATCH:
+            cut += 1
         batch.append(fit(e, model.config.patch_length))
         if len(batch) == batch_size:
             run(batch)
@@ -109,6 +112,7 @@ def evaluate(
         "bytes": tally.count.get("all", 0),
         "file_bytes": tally.count.get("file", 0),
         "target_bytes": tally.count.get("target", 0),
+        "cut_to_patch_length": cut,  # sequences longer than the model's patch_length (head kept)
         "per_type": {
             k: {"bits_per_byte": tally.bits(f"kind:{k}"), "bytes": tally.count[f"kind:{k}"]}
             for k in kinds

@@ -6,8 +6,10 @@ into `nn.Linear`'s (out, in); the patch embedding `Linear(16 * 257, H)` becomes 
 table the model sums rows of; the tied LM head and old per-layer `attn.bias` / `attn.masked_bias`
 buffers are dropped. The file is read with `torch.load(weights_only=True)`: no code is run.
 
-Shapes give every setting but the head counts; those default to GPT-2's head width of 64
-(H = 768 -> 12 heads, the paper's model) and can be given explicitly.
+A classification checkpoint (patch-level decoder + `classifier`) has no byte-level decoder:
+the bytesim model gets a freshly initialised one-layer byte decoder (seed 0) next to the
+imported classifier. Shapes give every setting but the head counts; those default to GPT-2's
+head width of 64 (H = 768 -> 12 heads, the paper's model) and can be given explicitly.
 
 `reference_model` builds the original architecture from transformers' GPT-2 modules (the
 optional dev dependency) with the original's key names; tests and benchmarks compare against it.
@@ -61,13 +63,14 @@ def infer_config(
     H, width = state[f"{PATCH_PREFIX}patch_embedding.weight"].shape
     if width != PATCH * VOCAB:
         raise CheckpointError(f"patch embedding takes {width} inputs, not {PATCH * VOCAB}")
-    Hb = state[f"{BYTE_PREFIX}transformer.wte.weight"].shape[1]
+    wte = state.get(f"{BYTE_PREFIX}transformer.wte.weight")
+    Hb = H if wte is None else wte.shape[1]
     labels = state["classifier.weight"].shape[0] if "classifier.weight" in state else 0
     return ModelConfig(
         patch_length=state[f"{PATCH_PREFIX}base.wpe.weight"].shape[0],
         hidden_size=H,
         patch_layers=_layers(state, f"{PATCH_PREFIX}base."),
-        byte_layers=_layers(state, f"{BYTE_PREFIX}transformer."),
+        byte_layers=_layers(state, f"{BYTE_PREFIX}transformer.") or 1,
         heads=heads or max(1, H // 64),
         byte_hidden_size=None if Hb == H else Hb,
         byte_heads=byte_heads,
@@ -102,8 +105,13 @@ def import_bgpt(
     """Read an original `.pth`, write a bytesim model directory, return the model."""
     state = read_original(weights)
     config = infer_config(state, heads, byte_heads)
+    torch.manual_seed(0)
     model = BGPT(config)
-    load_state(model, convert_state(state), weights)
+    converted = convert_state(state)
+    if f"{BYTE_PREFIX}transformer.wte.weight" not in state:  # a classification checkpoint
+        own = model.state_dict()  # it has no byte decoder: keep a freshly initialised one
+        converted.update({k: v for k, v in own.items() if k.startswith(("byte", "byte_"))})
+    load_state(model, converted, weights)
     save_model(model, out_dir)
     return model.eval()
 

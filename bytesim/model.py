@@ -323,11 +323,12 @@ class BGPT(nn.Module):
         targets = patches[:, 1:].reshape(-1, PATCH)  # (N, 16), N = B * (P-1)
         prev = patches[:, :-1].reshape(-1, PATCH)
         feats = features.reshape(-1, features.size(-1))
-        mask = None
-        rows = None
+        mask = rows = None
         if loss_mask is not None:
             mask = loss_mask.view(B, P, PATCH)[:, 1:].reshape(-1, PATCH)
-            if not bool(mask.all()):
+            if bool(mask.all()):
+                mask = None  # everything counts: the plain mean is faster
+            else:
                 rows = mask.any(dim=1).nonzero().squeeze(1)
                 targets, prev, feats, mask = targets[rows], prev[rows], feats[rows], mask[rows]
         x = self.byte_inputs(self.byte_proj(feats), prev, targets[:, :-1])  # (N, prefix+16, Hb)
@@ -345,6 +346,18 @@ class BGPT(nn.Module):
             full[rows] = logits
             logits = full
         return logits.view(B, P - 1, PATCH, VOCAB), loss
+
+    @torch.no_grad()
+    def teacher_forced(self, ids: torch.Tensor, loss_mask: torch.Tensor | None = None):
+        """Greedy guess of every target byte given all true bytes before it: (B, P-1, 16).
+
+        Patches without a counted target (loss_mask) are not computed and hold argmax 0."""
+        was_training = self.training
+        self.eval()
+        try:
+            return self(ids, loss_mask)[0].argmax(dim=-1)
+        finally:
+            self.train(was_training)
 
     def classify(self, ids, labels=None, patch_mask=None):
         """ids (B, T) -> (logits (B, num_labels), loss or None): mean feature over patches.

@@ -106,6 +106,11 @@ class Stream:
             raise TrainError("mix of gen: sources and files: use one kind per run")
         if len(gen) > 1:
             raise TrainError("one gen: source per run")
+        if gen and cfg.loss_on != "all":
+            raise TrainError(
+                "--loss-on applies to file data; a gen: source sets its own loss mask "
+                "(through its options, e.g. gen:NAME?key=value)"
+            )
         self.generated = generated_source(gen[0]) if gen else None
         self.files = None
         if files:
@@ -117,9 +122,10 @@ class Stream:
     def __len__(self) -> int:
         return len(self.files) if self.files else 0
 
-    def draw(self, n: int, position: int, rng: np.random.Generator, seed: int, indices=None):
+    def draw(self, n: int, step: int, position: int, rng, seed: int, indices=None):
+        """n examples for a step: fresh samples, or records `position`.. of the epoch stream."""
         if self.generated is not None:
-            return [self.generated.sample(rng, position) for _ in range(n)]
+            return [self.generated.sample(rng, step) for _ in range(n)]
         order = indices if indices is not None else range(len(self.files))
         return [
             self.files.example(order[epoch_index(len(order), position + j, seed)]) for j in range(n)
@@ -134,14 +140,16 @@ def _split_eval(stream: Stream, cfg: TrainConfig):
     return sorted(order[held:].tolist()), sorted(order[:held].tolist())
 
 
-def _eval_examples(cfg, stream, eval_stream, held) -> list[Example]:
+def _eval_examples(cfg, stream, eval_stream, held, total) -> list[Example]:
+    """The fixed evaluation set; generated ones are drawn as at the last step (`total`), the
+    end of any curriculum a source keys on the step."""
     if eval_stream is not None:
         src = eval_stream
     else:
         src = stream
     if src.generated is not None:
         rng = np.random.default_rng([cfg.seed, EVAL_SEED_OFFSET])
-        return [src.generated.sample(rng, -1) for _ in range(cfg.eval_examples)]
+        return [src.generated.sample(rng, total) for _ in range(cfg.eval_examples)]
     if eval_stream is not None:
         return [src.files.example(i) for i in range(min(len(src), cfg.eval_examples))]
     return [src.files.example(i) for i in held]
@@ -303,7 +311,7 @@ def train(cfg: TrainConfig, on_event: Callable[[dict], None] | None = None) -> d
         if resume_dir is None:
             ckpt.atomic_write_json(run / "train.json", asdict(cfg))
         _trim_metrics(run / "metrics.jsonl", start)
-    evals = _eval_examples(cfg, stream, eval_stream, held)
+    evals = _eval_examples(cfg, stream, eval_stream, held, total)
     emit = _Emitter(run / "metrics.jsonl", on_event if rank == 0 else None, rank == 0)
     emit(
         {
@@ -336,7 +344,7 @@ def train(cfg: TrainConfig, on_event: Callable[[dict], None] | None = None) -> d
             position = ((step * cfg.grad_accum + micro) * world + rank) * cfg.batch_size
             batch = [
                 fit(e, model.config.patch_length, rng)
-                for e in stream.draw(cfg.batch_size, position, rng, cfg.seed, train_idx)
+                for e in stream.draw(cfg.batch_size, step, position, rng, cfg.seed, train_idx)
             ]
             ids, mask, _ = (t.to(device) for t in collate(batch))
             labels = torch.tensor([e.label for e in batch], device=device)

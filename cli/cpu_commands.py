@@ -160,7 +160,7 @@ def parse_registers(values: tuple[str, ...]) -> dict[int, int]:
     return regs
 
 
-@click.command("run")
+@click.command("run", short_help="Run a program (.asm, .bin program or instance); print its trace.")
 @click.argument("program", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--acc", type=click.IntRange(0, 255), default=None, help="Initial ACC (default 0).")
 @click.option(
@@ -188,7 +188,7 @@ def run_command(program, acc, regs, random_init, seed, lenient, as_json, out):
       bytesim run prog.asm --reg A=5 --reg B=7 --out prog.bin
       bytesim run train/0a1b....bin --json
     """
-    from cpu.program import load_program, random_initial_state, trace
+    from cpu.program import initial_state, load_program, trace
 
     try:
         loaded = load_program(program)
@@ -200,11 +200,7 @@ def run_command(program, acc, regs, random_init, seed, lenient, as_json, out):
             raise click.UsageError(
                 "an instance's state 0 is its initial state: drop --acc/--reg/--random-init"
             )
-        base = random_initial_state(seed) if random_init else State()
-        values = list(base.regs)
-        for index, value in parse_registers(regs).items():
-            values[index] = value
-        initial = State(acc=base.acc if acc is None else acc, regs=tuple(values))
+        initial = initial_state(acc, parse_registers(regs), seed if random_init else None)
     try:
         result = trace(loaded, initial, lenient)
     except CpuError as err:
@@ -228,7 +224,7 @@ def run_command(program, acc, regs, random_init, seed, lenient, as_json, out):
 # --- asm / disasm ---------------------------------------------------------------------------
 
 
-@click.command("asm")
+@click.command("asm", short_help="Assemble an .asm file into a program .bin.")
 @click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "-o",
@@ -254,7 +250,7 @@ def asm_command(source, output):
     click.echo(f"{output}: {len(program) // 4} words", err=True)
 
 
-@click.command("disasm")
+@click.command("disasm", short_help="Print the assembly of a program or instance .bin.")
 @click.argument("binary", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @lenient_option
 def disasm_command(binary, lenient):
@@ -278,7 +274,9 @@ def disasm_command(binary, lenient):
 # --- datasets -------------------------------------------------------------------------------
 
 
-@click.command("gen-cpu-dataset")
+@click.command(
+    "gen-cpu-dataset", short_help="Generate a CPU-states dataset (shards or bgpt layout)."
+)
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
 @click.option(
     "--train",
@@ -406,7 +404,9 @@ def gen_cpu_dataset_command(
         )
 
 
-@click.command("check-cpu-dataset")
+@click.command(
+    "check-cpu-dataset", short_help="Replay a CPU-states dataset; report every differing byte."
+)
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @lenient_option
 @json_option

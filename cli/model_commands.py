@@ -73,7 +73,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
     default="all",
     show_default=True,
     help="all: every byte after the header; target: the conversion target / CPU states "
-    "after state 0.",
+    "after state 0 (file data; a gen: source sets its own mask).",
 )
 @click.option("--steps", type=click.IntRange(min=1), help="Optimizer steps [default: 1000].")
 @click.option("--epochs", type=click.FloatRange(min=0, min_open=True), help="Epochs of file data.")

@@ -20,6 +20,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from convert import write_file_atomic
 from convert.abc_parser import AbcError, decode_abc, parse_abc
 from convert.events import tune_to_score
 from convert.midi import score_to_midi
@@ -115,11 +116,11 @@ def generate_abc_dataset(
         folder.mkdir(parents=True, exist_ok=True)
         for name in chosen:
             text, midi = pairs[name]
-            _write_atomic(folder / f"{name}.abc", text.encode("utf-8"))
-            _write_atomic(folder / f"{name}.mid", midi)
+            write_file_atomic(folder / f"{name}.abc", text.encode("utf-8"))
+            write_file_atomic(folder / f"{name}.mid", midi)
     report.test, report.train = test_count, len(names) - test_count
     report_json = json.dumps(report.to_json(), indent=1, sort_keys=True) + "\n"
-    _write_atomic(out / "report.json", report_json.encode("utf-8"))
+    write_file_atomic(out / "report.json", report_json.encode("utf-8"))
     return report
 
 
@@ -150,9 +151,3 @@ def _unique(name: str, taken: dict) -> str:
     while f"{name}-{number}" in taken:
         number += 1
     return f"{name}-{number}"
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)

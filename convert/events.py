@@ -99,6 +99,9 @@ def tune_to_score(tune: Tune) -> Score:
         voice = Voice(state.name)
         sequence = _part_sequence(state.tokens, order, tokenizer, tune)
         voice_metas = _play(state.tokens, sequence, voice, tune)
+        if not voice.notes:  # every note was in an ending that is never played
+            tokenizer.warn(f"voice {state.name or '1'} plays no notes", tune.line)
+            continue
         if not voices:
             metas.extend(voice_metas)
         voices.append(voice)
@@ -123,7 +126,8 @@ class _VoiceState:
     tokens: list[list] = field(default_factory=list)
     bar_accidentals: dict[str, int] = field(default_factory=dict)
     last_element: list | None = None  # last note or rest token, for ties and broken rhythm
-    last_written: tuple[int, int] = (1, 1)  # written length of last_element
+    last_written: tuple[int, int] = (1, 1)  # length of last_element in L units (tuplet applied)
+    last_is_chord: bool = False  # last_element was written as a [chord]
     broken_next: tuple | None = None  # (element before > or <, its factor, next's factor, length)
     tuplet: tuple[int, int, int] | None = None  # (p, q, notes left)
     chord: list | None = None  # the chord token being built
@@ -229,6 +233,9 @@ class _Tokenizer:
         pending: Line | None = None  # music line ending in "\\", joined with the next one
         for line in self.tune.body:
             if line.letter:
+                if pending is not None:  # a field line ends a continued music line
+                    self._music(pending)
+                    pending = None
                 self._field(line.letter, line.text, line.number, 1)
                 continue
             if pending is not None:
@@ -388,7 +395,7 @@ class _Tokenizer:
         if outer is None or inner is None:
             raise self.error("bad chord length", number, column)
         written = (inner[0] * outer[0], inner[1] * outer[1])
-        self._place(chord, written, number, column)
+        self._place(chord, written, number, column, chord=True)
 
     def _rest(self, written: tuple[int, int] | None, number: int, column: int) -> None:
         if written is None:
@@ -408,7 +415,9 @@ class _Tokenizer:
         state.tokens.append([REST, bar * count])
         state.last_element = None
 
-    def _place(self, token: list, written: tuple[int, int], number: int, column: int) -> None:
+    def _place(
+        self, token: list, written: tuple[int, int], number: int, column: int, chord: bool = False
+    ) -> None:
         """Give a note, chord or rest its length (L:, tuplet, broken rhythm) and store it."""
         state = self.current
         numerator, denominator = written
@@ -422,11 +431,13 @@ class _Tokenizer:
             numerator *= q
             denominator *= p
             state.tuplet = (p, q, left - 1) if left > 1 else None
+        scaled = (numerator, denominator)  # length in L units, tuplet applied
         broken = state.broken_next
         state.broken_next = None
         if broken is not None:
-            previous, first, second, previous_written = broken
-            if previous_written == written:
+            previous, first, second, previous_written, after_chord = broken
+            equal = previous_written[0] * denominator == numerator * previous_written[1]
+            if equal or after_chord:  # abc2midi checks lengths only between single notes
                 index = 2 if previous[0] == NOTE else 1
                 previous[index] = previous[index] * first[0] // first[1]
                 numerator *= second[0]
@@ -436,19 +447,20 @@ class _Tokenizer:
         token[2 if token[0] == NOTE else 1] = state.unit * numerator // denominator
         state.tokens.append(token)
         state.last_element = token
-        state.last_written = written
+        state.last_written = scaled
+        state.last_is_chord = chord
 
     def _broken(self, text: str, number: int, column: int) -> None:
         state = self.current
         last = state.last_element
-        if last is None or state.tokens[-1] is not last and _bar_since(state.tokens, last):
+        if last is None or _bar_since(state.tokens, last):
             self.warn(f"broken rhythm {text!r} without a note before it ignored", number, column)
             return
         steps = min(len(text), 3)
         short = (1, 2**steps)
         long = (2 ** (steps + 1) - 1, 2**steps)
         first, second = (long, short) if text[0] == ">" else (short, long)
-        state.broken_next = (last, first, second, state.last_written)
+        state.broken_next = (last, first, second, state.last_written, state.last_is_chord)
 
     def _tie(self, number: int, column: int) -> None:
         state = self.current
@@ -570,11 +582,13 @@ def _part_sequence(tokens: list[list], order: list[str], tok: _Tokenizer, tune: 
             tok.warn(f"part {label} of P: play order is not in the tune", tune.line)
             continue
         for start, end in segments[label]:
-            sequence.extend(_expand_repeats(tokens, start, end, tok))
+            sequence.extend(_expand_repeats(tokens, start, end, tok, in_part=True))
     return sequence
 
 
-def _expand_repeats(tokens: list[list], begin: int, end: int, tok: _Tokenizer) -> list[int]:
+def _expand_repeats(
+    tokens: list[list], begin: int, end: int, tok: _Tokenizer, in_part: bool = False
+) -> list[int]:
     """Token indices of tokens[begin:end] in play order, following abc2midi's repeat rules.
 
     ``|:`` marks the repeat start (else the start of the section, or the bar after the last
@@ -583,7 +597,7 @@ def _expand_repeats(tokens: list[list], begin: int, end: int, tok: _Tokenizer) -
     the pass is skipped up to the next ending or ``:|``.
     """
     order: list[int] = []
-    start = begin
+    start: int | None = begin
     passno = 1
     jumped: set[int] = set()
     skipping = False
@@ -609,19 +623,21 @@ def _expand_repeats(tokens: list[list], begin: int, end: int, tok: _Tokenizer) -
                         start, passno, jumped, open_start = index + 1, 1, set(), True
                 index += 1
                 continue
-            if end_repeat:
+            if end_repeat and start is not None:
                 if in_ending or index not in jumped:
                     jumped.add(index)
                     passno += 1
                     index = start
                     continue
-                start, passno, jumped = index + 1, 1, set()
+                # Inside a P: part abc2midi repeats nothing more until the next |: .
+                start = None if in_part else index + 1
+                passno, jumped = 1, set()
                 open_start, repeated = False, True
             if start_repeat:
                 start, passno, jumped, open_start = index + 1, 1, set(), True
             elif double and repeated and not (open_start or end_repeat or in_ending):
                 start, passno, jumped = index + 1, 1, set()
-            if start_repeat:
+            if double or start_repeat:
                 in_ending = False
             order.append(index)
         elif kind == ENDING:

@@ -18,6 +18,8 @@ _MODES = {  # mode -> shift in fifths from the major key on the same tonic
 }  # fmt: skip
 _ACCIDENTAL_SEMITONES = {"^^": 2, "^": 1, "=": 0, "_": -1, "__": -2}
 _KEY_ACCIDENTAL = re.compile(r"(\^\^|\^|__|_|=)([A-Ga-g])\Z")
+_GLUED_ACCIDENTALS = re.compile(r"([A-G][#b]?[A-Za-z]*)((?:(?:\^\^|\^|__|_|=)[A-Ga-g])+)\Z")
+_ACCIDENTAL_WORD = re.compile(r"(?:\^\^|\^|__|_|=)[A-Ga-g]")
 _TONIC = re.compile(r"([A-G])([#b]?)(.*)\Z")
 _MAJOR_NAMES = {
     -7: "Cb", -6: "Gb", -5: "Db", -4: "Ab", -3: "Eb", -2: "Bb", -1: "F", 0: "C",
@@ -61,7 +63,14 @@ def parse_key(text: str, previous: Key | None = None, warnings: list[str] | None
     >>> parse_key("A dorian =c").accidentals
     {'F': 1}
     """
-    words = text.split()
+    words = []
+    for word in text.split():  # "Dmix=c" is "Dmix =c"
+        glued = _GLUED_ACCIDENTALS.match(word)
+        if glued:
+            words.append(glued.group(1))
+            words.extend(_ACCIDENTAL_WORD.findall(glued.group(2)))
+        else:
+            words.append(word)
     octave = previous.octave if previous else 0
     extra: list[tuple[str, int]] = []
     explicit = False

@@ -1,4 +1,4 @@
-"""A Score -> canonical Standard MIDI File bytes, written with mido.
+"""A Score -> canonical Standard MIDI File bytes, byte for byte what mido's writer produces.
 
 Canonical means the same score always gives the same bytes: 480 ticks per quarter;
 format 0 (one track) for one voice, format 1 with one track per voice otherwise, the
@@ -10,6 +10,9 @@ A one-note tune, ``X:1 / L:1/4 / K:C / C``, becomes this track (delta ticks firs
 
     0 set_tempo 500000, 0 time_signature 4/4, 0 key_signature C,
     0 note_on 60 80, 480 note_off 60 0, 0 end_of_track
+
+``score_to_midi`` encodes meta events with mido and note events directly (fast);
+``score_to_midi_mido`` builds the whole file with mido. Tests assert both are identical.
 """
 
 from __future__ import annotations

@@ -2,9 +2,11 @@
 
 There are no jumps, so at step k every running program fetches word k - 1. Each word is
 decoded once into the slot form of :mod:`cpu.isa` (d1, x, y, d2, swap) and every step is a
-handful of array operations over the programs still running; results come from a lookup
-table ``LUT[opcode, x, y]`` filled from :func:`cpu.isa.compute`, so the semantics live in one
-place only.
+handful of array operations over the programs still running. All the facts come from
+:mod:`cpu.isa`, through tables filled by calling it: results ``LUT[opcode, x, y]`` from
+:func:`cpu.isa.compute`; the slot form of each (opcode, which operand bytes are zero) from
+:func:`cpu.isa.decode_word`; validity of each (opcode, class of each operand byte: 0, 1..10,
+above 10) from :func:`cpu.isa.word_problem`.
 
 Programs must start at PC 0 and pass :func:`valid_programs` (checked words up to a HLT);
 :func:`run_batch` raises if they do not.
@@ -18,7 +20,6 @@ import numpy as np
 
 from cpu.errors import ProgramError
 from cpu.isa import (
-    ACC_SLOT,
     IMM_SLOT,
     INSTRUCTIONS,
     MAX_PC,
@@ -27,16 +28,14 @@ from cpu.isa import (
     NUM_SLOTS,
     NUM_WORDS,
     compute,
+    decode_word,
+    word_problem,
 )
 from cpu.state import STATE_SIZE
 
-_KINDS = ("halt", "unary", "push", "pop", "loadi", "swap", "binary", "mov")
-_KIND = np.array([_KINDS.index(i.kind) for i in INSTRUCTIONS], dtype=np.uint8)
-_HALT, _UNARY, _PUSH, _POP, _LOADI, _SWAP, _BINARY, _MOV = range(len(_KINDS))
-# allowed operand counts of canonical words, by opcode and count 0..3
-_ALLOWED = np.zeros((NUM_OPCODES, 4), dtype=bool)
-for _ins in INSTRUCTIONS:
-    _ALLOWED[_ins.opcode, list(_ins.counts) or [0]] = True
+# state byte holding each slot of cpu.isa: ACC, A..J, and the immediate (IR1)
+_STATE_BYTE = np.array([1, *range(6, 16), 3], dtype=np.int32)
+assert len(_STATE_BYTE) == NUM_SLOTS and IMM_SLOT == NUM_SLOTS - 1
 
 
 @cache
@@ -60,23 +59,29 @@ def _words(memories: np.ndarray) -> np.ndarray:
     return memories.reshape(len(memories), NUM_WORDS, 4)
 
 
-def word_ok(words: np.ndarray, lenient: bool = False) -> np.ndarray:
-    """Vectorised :func:`cpu.isa.word_problem` is None, for words of shape (..., 4)."""
-    op, a1, a2, a3 = (words[..., i].astype(np.int16) for i in range(4))
-    known = op < NUM_OPCODES
-    kind = _KIND[np.minimum(op, NUM_OPCODES - 1)]
-    reg = (kind != _HALT) & (kind != _LOADI)
-    if lenient:
-        one = reg & ~((kind == _UNARY) & (a1 == 0))
-        two = ((kind == _SWAP) | (kind == _BINARY)) & (a2 != 0) | (kind == _MOV)
-        three = (kind == _BINARY) & (a2 != 0) & (a3 != 0)
-        return known & ~(one & (a1 > 10)) & ~(two & (a2 > 10)) & ~(three & (a3 > 10))
-    count = np.where(a3 != 0, 3, np.where(a2 != 0, 2, np.where(a1 != 0, 1, 0)))
-    count = np.where(kind == _LOADI, np.maximum(count, 1), count)
-    ok = known & _ALLOWED[np.minimum(op, NUM_OPCODES - 1), count]
-    for i, a in enumerate((a1, a2, a3), start=1):
-        ok &= ~reg | (count < i) | ((a >= 1) & (a <= 10))
+_CLASS_EXAMPLES = (0, 1, 11)  # one operand byte of each class: zero, register, above 10
+
+
+@cache
+def _validity_table(lenient: bool) -> np.ndarray:
+    """``ok[opcode class, class a1, class a2, class a3]``; opcode class 21 = unknown."""
+    ok = np.zeros((NUM_OPCODES + 1, 3, 3, 3), dtype=bool)
+    for op in range(NUM_OPCODES + 1):
+        for c1, c2, c3 in np.ndindex(3, 3, 3):
+            word = bytes([op, *(_CLASS_EXAMPLES[c] for c in (c1, c2, c3))])
+            ok[op, c1, c2, c3] = word_problem(word, lenient) is None
     return ok
+
+
+def _byte_class(a: np.ndarray) -> np.ndarray:
+    return (a != 0).astype(np.intp) + (a > 10)
+
+
+def word_ok(words: np.ndarray, lenient: bool = False) -> np.ndarray:
+    """Vectorised ``cpu.isa.word_problem(word, lenient) is None``, for words of shape (..., 4)."""
+    op = np.minimum(words[..., 0], NUM_OPCODES).astype(np.intp)
+    classes = [_byte_class(words[..., i]) for i in (1, 2, 3)]
+    return _validity_table(lenient)[(op, *classes)]
 
 
 def valid_programs(memories: np.ndarray, lenient: bool = False) -> np.ndarray:
@@ -88,29 +93,53 @@ def valid_programs(memories: np.ndarray, lenient: bool = False) -> np.ndarray:
     return (first_halt < NUM_WORDS) & (word_ok(words, lenient) | ~before).all(axis=1)
 
 
+_FIELDS = ("d1", "x", "y", "d2")
+
+
+@cache
+def _decode_table() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(source, constant, swap)`` by form = opcode * 8 + which of a1, a2, a3 are non-zero.
+
+    A field of the slot form is either operand byte ``source`` (1..3; the register slot equals
+    the byte) or, when ``source`` is 0, the slot ``constant`` (ACC, J for a zero byte read
+    leniently, or the immediate). Found by decoding two words of each form whose operand
+    bytes differ.
+    """
+    source = np.zeros((NUM_OPCODES * 8, len(_FIELDS)), dtype=np.uint8)
+    constant = np.zeros((NUM_OPCODES * 8, len(_FIELDS)), dtype=np.uint8)
+    swap = np.zeros(NUM_OPCODES * 8, dtype=bool)
+    for form in range(NUM_OPCODES * 8):
+        op, nonzero = divmod(form, 8)
+        present = [(nonzero >> (2 - i)) & 1 for i in range(3)]
+        first = [op, *(p * (i + 1) for i, p in enumerate(present))]
+        second = [op, *(p * (i + 4) for i, p in enumerate(present))]
+        a, b = decode_word(bytes(first)), decode_word(bytes(second))
+        swap[form] = a.swap
+        for f, name in enumerate(_FIELDS):
+            va, vb = getattr(a, name), getattr(b, name)
+            if va == vb:
+                constant[form, f] = va
+            else:
+                source[form, f] = 1 + first[1:].index(va)
+                assert second[source[form, f]] == vb
+    return source, constant, swap
+
+
 def _decode(words: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Slot form of every word (vectorised :func:`cpu.isa.decode_word`), each (B, W), uint8."""
+    """Slot form of words of shape (..., 4) (vectorised :func:`cpu.isa.decode_word`).
+
+    Words must be executable (see :func:`word_ok`) or zero.
+    """
+    source, constant, swap = _decode_table()
     op, a1, a2, a3 = (words[..., i] for i in range(4))
-    kind = _KIND[np.minimum(op, NUM_OPCODES - 1)]
-    r1, r2, r3 = (np.where(a == 0, np.uint8(10), a) for a in (a1, a2, a3))
-    one_operand = a2 == 0
-    swap = kind == _SWAP
-    binary = kind == _BINARY
-    zero = np.uint8(ACC_SLOT)
-    # d1: unary a1; POP, MOV r1; SWAP and binary: ACC if one operand, else r1 (r3 for 3 ops)
-    d1 = np.where(kind == _UNARY, a1, np.where((kind == _POP) | (kind == _MOV), r1, zero))
-    two_or_more = (swap | binary) & ~one_operand
-    d1 = np.where(two_or_more, np.where(binary & (a3 != 0), r3, r1), d1)
-    # x: unary a1; PUSH r1; LOADI the immediate; SWAP r1 or r2; MOV r2; binary ACC or r1
-    x = np.where(kind == _UNARY, a1, np.where(kind == _PUSH, r1, zero))
-    x = np.where(kind == _LOADI, np.uint8(IMM_SLOT), x)
-    x = np.where(kind == _MOV, r2, x)
-    x = np.where(swap, np.where(one_operand, r1, r2), x)
-    x = np.where(binary & ~one_operand, r1, x)
-    # y: SWAP ACC or r1; binary r1 or r2
-    y = np.where(two_or_more, np.where(swap, r1, r2), np.where(binary, r1, zero))
-    d2 = np.where(swap, x, d1)
-    return op, d1, x, y, d2, swap
+    form = op.astype(np.intp) * 8 + (a1 != 0) * 4 + (a2 != 0) * 2 + (a3 != 0)
+    fields = []
+    for f in range(len(_FIELDS)):
+        src = source[:, f][form]
+        picked = np.where(src == 1, a1, np.where(src == 2, a2, a3))
+        fields.append(np.where(src == 0, constant[:, f][form], picked))
+    d1, x, y, d2 = fields
+    return op, d1, x, y, d2, swap[form]
 
 
 def run_batch(
@@ -136,35 +165,37 @@ def run_batch(
     words, halt_at = words[order], halt_at[order]
     size = int(halt_at.max()) + 2 if batch else 1
     steps = size - 1
-    # decoded words as flat indices into ``slots`` (row * 12 + slot), one row per step
-    base = np.arange(batch, dtype=np.int32) * NUM_SLOTS
-    op, d1, x, y, d2, swap = (np.ascontiguousarray(a.T) for a in _decode(words[:, :steps]))
-    table = op.astype(np.int32) << 16
-    d1, x, y, d2 = (a.astype(np.int32) + base for a in (d1, x, y, d2))
-    immediate = np.ascontiguousarray(words[:, :steps, 1].T)
-    lut = result_table().reshape(-1)
-    slots = np.zeros((batch, NUM_SLOTS), dtype=np.uint8)
-    slots[:, ACC_SLOT:IMM_SLOT] = initial[order]
-    flat = slots.reshape(-1)
-    history = np.zeros((batch, size, IMM_SLOT), dtype=np.uint8)  # ACC, A..J of each state
-    history[:, 0] = slots[:, :IMM_SLOT]
     # programs still fetching at word c: halt_at >= c, a prefix as they are sorted descending
     fetching = np.searchsorted(-halt_at, -np.arange(NUM_WORDS + 1), side="right")
-    for c in range(steps):
-        n, m = fetching[c], fetching[c + 1]  # n record state c + 1; m execute word c
-        history[:n, c + 1] = slots[:n, :IMM_SLOT]
-        slots[:m, IMM_SLOT] = immediate[c, :m]
-        xv = flat[x[c, :m]]
-        yv = flat[y[c, :m]]
-        v = lut[table[c, :m] + (xv.astype(np.int32) << 8) + yv]
-        flat[d2[c, :m]] = np.where(swap[c, :m], yv, v)
-        flat[d1[c, :m]] = v
+    # The executed words, step by step: word c of programs 0..fetching[c + 1] - 1, flattened.
+    # (Words after a HLT are never decoded.) Each program's registers live in its current
+    # 16-byte state row: ACC at byte 1, A..J at bytes 6..15, and LOADI's immediate is IR1
+    # (byte 3), so decoded slots become flat indices (row * 16 + byte) into ``current``.
+    executing = fetching[1:size]
+    start = np.concatenate([[0], np.cumsum(executing)])
+    active = np.arange(batch)[None, :] < executing[:, None]  # (steps, B)
+    op, d1, x, y, d2, swap = _decode(words[:, :steps].transpose(1, 0, 2)[active])
+    base = np.nonzero(active)[1].astype(np.int32) * STATE_SIZE
+    table = op.astype(np.int32) << 16
+    d1, x, y, d2 = (_STATE_BYTE[a] + base for a in (d1, x, y, d2))
+    lut = result_table().reshape(-1)
+    current = np.zeros((batch, STATE_SIZE), dtype=np.uint8)
+    current[:, 1] = initial[order, 0]
+    current[:, 6:] = initial[order, 1:]
+    flat = current.reshape(-1)
     states = np.zeros((batch, size, STATE_SIZE), dtype=np.uint8)
-    states[:, :, 1] = history[:, :, ACC_SLOT]
-    states[:, :, 6:] = history[:, :, 1:]
-    states[:, 1:, 0] = np.minimum(np.arange(1, size), MAX_PC)
-    states[:, 1:, 2:6] = words[:, :steps]
-    states[np.arange(size)[None, :] >= (halt_at + 2)[:, None]] = 0
+    states[:, 0] = current
+    for c in range(steps):
+        n = fetching[c]  # programs recording state c + 1
+        current[:n, 0] = min(c + 1, MAX_PC)
+        current[:n, 2:6] = words[:n, c]
+        states[:n, c + 1] = current[:n]
+        e = slice(start[c], start[c + 1])  # the words executed at this step
+        xv = flat[x[e]]
+        yv = flat[y[e]]
+        v = lut[table[e] + (xv.astype(np.int32) << 8) + yv]
+        flat[d2[e]] = np.where(swap[e], yv, v)
+        flat[d1[e]] = v
     unsorted = np.empty_like(states)
     unsorted[order] = states
     return unsorted, counts

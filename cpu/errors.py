@@ -7,6 +7,10 @@ class CpuError(Exception):
     """Base class of every error the cpu package raises on bad input."""
 
 
+class ParameterError(CpuError, ValueError):
+    """An argument outside its range (e.g. program lengths 0 or min > max)."""
+
+
 class ProgramError(CpuError):
     """A memory word that bytesim refuses to execute (or no HLT to stop at).
 

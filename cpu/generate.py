@@ -27,23 +27,25 @@ import numpy as np
 
 from cpu.assembler import disassemble_word
 from cpu.batch import instance_bytes, run_batch
+from cpu.errors import ParameterError
 from cpu.isa import INSTRUCTIONS, MEMORY_SIZE, NUM_OPCODES, NUM_WORDS, REGISTER_NAMES
 
 MNEMONIC_CHOICES = INSTRUCTIONS[1:]  # the 20 non-HLT mnemonics in opcode order
 MIN_LEN, MAX_LEN = 1, NUM_WORDS  # bounds on words per program (incl. HLT)
-DEFAULT_MAX_LEN = 255
 
 
 def check_lengths(min_len: int, max_len: int) -> None:
-    """Raise ValueError unless 1 <= min_len <= max_len <= 256."""
+    """Raise ParameterError unless 1 <= min_len <= max_len <= 256."""
     if not MIN_LEN <= min_len <= max_len <= MAX_LEN:
-        raise ValueError(
+        raise ParameterError(
             f"program lengths must satisfy {MIN_LEN} <= min <= max <= {MAX_LEN}, "
             f"got {min_len}..{max_len}"
         )
 
 
-def draw_program(rng: random.Random, min_len: int = 1, max_len: int = 255):
+def draw_program(
+    rng: random.Random, min_len: int = 1, max_len: int = 255
+) -> tuple[list[int], list[str]]:
     """One instance's initial values and program, drawn exactly as the original does.
 
     Returns ``(initial, lines)``: ``initial`` is ``[ACC, A, ..., J]``, ``lines`` the assembly
@@ -69,21 +71,26 @@ def program_name(lines: list[str]) -> str:
 
 # --- the original's stream, fast ------------------------------------------------------------
 
-_KIND_CODES = {"unary": 0, "push": 1, "pop": 1, "mov": 1, "swap": 0, "binary": 2, "loadi": 3}
-# count draw of each opcode: 0 = choice of 2, 1 = choice of 1, 2 = choice of 3, 3 = randint(0,255)
-_COUNT_DRAW = np.array([_KIND_CODES.get(i.kind, 0) for i in INSTRUCTIONS], dtype=np.intp)
-_COUNTS = np.zeros((NUM_OPCODES, 3), dtype=np.intp)
-for _ins in INSTRUCTIONS:
-    _COUNTS[_ins.opcode, : len(_ins.counts)] = _ins.counts
 _LOADI = next(i.opcode for i in INSTRUCTIONS if i.kind == "loadi")
+_COUNTS = np.zeros((NUM_OPCODES, 3), dtype=np.int8)  # allowed counts; LOADI: no registers
+for _ins in INSTRUCTIONS:
+    if _ins.opcode != _LOADI:
+        _COUNTS[_ins.opcode, : len(_ins.counts)] = _ins.counts
+# register count = base + step * (index of the chosen count); counts are consecutive
+_CHOICE_OF_3 = np.array([len(i.counts) == 3 for i in INSTRUCTIONS])
+_COUNT_BASE = _COUNTS[:, 0].astype(np.int32)
+_COUNT_STEP = np.array([len(i.counts) > 1 for i in INSTRUCTIONS], dtype=np.int32)
 
 
 def _accepting(top: np.ndarray, n: int) -> np.ndarray:
     """For a draw below ``n`` starting at each position (``top``: the draw's top bits of each
-    word): the position it accepts at. Length L + 2; L means "beyond the stream"."""
-    size = len(top)
-    accept = top < n
-    positions = np.append(np.flatnonzero(accept).astype(np.int32), np.int32(size))
+    word, plus one sentinel entry): the position it accepts at. Length L + 2, where L means
+    "beyond the stream"."""
+    size = len(top) - 1
+    accept = top[:size] < n
+    positions = np.empty(int(np.count_nonzero(accept)) + 1, dtype=np.int32)
+    positions[:-1] = np.flatnonzero(accept)
+    positions[-1] = size
     before = np.empty(size + 2, dtype=np.int32)  # accepted positions before each position
     before[0] = 0
     np.cumsum(accept, dtype=np.int32, out=before[1 : size + 1])
@@ -111,35 +118,39 @@ class OriginalStream:
     def _tables(self) -> None:
         w, size = self.words, len(self.words)
         width = self.max_len - self.min_len + 1
-        # top k bits of each word, as int32, plus one entry for the sentinel position
-        top = {k: np.append(w >> np.uint32(32 - k), np.uint32(0)).view(np.int32) for k in range(10)}
-        len_top = top[width.bit_length()]
-        self._byte_next = _accepting(top[9][:size], 256)
+        top = {}  # top k bits of each word as int32, plus a sentinel entry
+        for k in {1, 2, 4, 5, 9, width.bit_length()}:
+            top[k] = np.zeros(size + 1, dtype=np.int32)
+            np.right_shift(w, 32 - k, out=top[k][:size], casting="unsafe")
+        # a byte draw (9 bits below 256), a choice of 1 (1 bit below 1) and a choice of 2
+        # (2 bits below 2) all accept exactly the words whose top bit is 0
+        top_bit_zero = _accepting(top[1], 1)
+        # memoryviews: indexing them gives Python ints, fast, for the per-instance chase
+        self._byte_next = top_bit_zero
         self._byte_top = top[9]
-        self._len_next = _accepting(len_top[:size], width)
-        self._len_top = len_top
-        m_next = _accepting(top[5][:size], 20)
-        reg_next = _accepting(top[4][:size], 10)
-        count_next = np.stack(
-            [_accepting(top[2][:size], 2), _accepting(top[1][:size], 1),
-             _accepting(top[2][:size], 3), self._byte_next]
-        )  # fmt: skip
+        self._len_next = memoryview(_accepting(top[width.bit_length()], width))
+        self._len_top = memoryview(top[width.bit_length()])
+        m_next = _accepting(top[5], 20)
+        reg_next = _accepting(top[4], 10)
         j = m_next[:size]
         op = top[5][j] + 1
-        draw = _COUNT_DRAW[op]
-        jc = count_next[draw, j + 1]
+        q = j + 1
+        # the draw after the mnemonic: a choice of 3 for ADD..XOR, else top-bit-zero
+        jc = np.where(_CHOICE_OF_3[op], _accepting(top[2], 3)[q], top_bit_zero[q])
         loadi = op == _LOADI
-        count = _COUNTS[op, np.where((draw == 1) | loadi, 0, top[2][jc])]
-        count[loadi] = 0
+        count = _COUNT_BASE[op] + _COUNT_STEP[op] * top[2][jc]
         r1 = reg_next[jc + 1]
         r2 = reg_next[r1 + 1]
         r3 = reg_next[r2 + 1]
-        last = np.where(count == 0, jc, np.where(count == 1, r1, np.where(count == 2, r2, r3)))
-        end = last + 1
-        end[last >= size] = size + 1
+        last = np.where(count == 0, jc, r1)
+        last = np.where(count >= 2, np.where(count == 2, r2, r3), last)
+        end = np.full(size + 2, size + 1, dtype=np.int32)
+        end[:size] = np.where(last >= size, size + 1, last + 1)
         self._starts = (op, jc, r1, r2, r3, count, loadi)
-        self._end = end.tolist() + [size + 1, size + 1]
+        self._end = memoryview(end)
         self._reg_top = top[4]
+        self._header_next = memoryview(self._byte_next)
+        self._header_top = memoryview(self._byte_top)
 
     def _words_at(self, positions: np.ndarray) -> np.ndarray:
         """Instruction words (``op<<24 | a1<<16 | a2<<8 | a3``) of draws at ``positions``."""
@@ -152,18 +163,18 @@ class OriginalStream:
 
     def _try_next(self) -> tuple[list[int], list[int]] | None:
         size, p = len(self.words), self.pos
-        byte_next, byte_top = self._byte_next, self._byte_top
+        byte_next, byte_top = self._header_next, self._header_top
         initial = []
         for _ in range(11):
-            p = int(byte_next[p])
+            p = byte_next[p]
             if p >= size:
                 return None
-            initial.append(int(byte_top[p]))
+            initial.append(byte_top[p])
             p += 1
-        p = int(self._len_next[p])
+        p = self._len_next[p]
         if p >= size:
             return None
-        n = self.min_len + int(self._len_top[p])
+        n = self.min_len + self._len_top[p]
         p += 1
         if n == 1:
             self.pos = p
@@ -252,11 +263,11 @@ def random_programs(
     check_lengths(min_len, max_len)
     initial = rng.integers(0, 256, (count, 11), dtype=np.uint8)
     n = rng.integers(min_len, max_len + 1, count)
-    slots = max_len - 1
-    op = rng.integers(1, NUM_OPCODES, (count, slots), dtype=np.uint8)
+    total = int(n.sum()) - count  # instructions of all programs, drawn as one flat array
+    op = rng.integers(1, NUM_OPCODES, total, dtype=np.uint8)
     # one uniform draw over 6 * 10**3 * 256 values = independent uniform count choice (6 is
     # lcm(1, 2, 3)), three registers and an immediate
-    packed = rng.integers(0, 6 * 1000 * 256, (count, slots), dtype=np.int32)
+    packed = rng.integers(0, 6 * 1000 * 256, total, dtype=np.int32)
     imm = (packed & 255).astype(np.uint8)
     packed >>= 8
     choice = (packed // 1000).astype(np.uint8)
@@ -264,14 +275,15 @@ def random_programs(
     regs = regs.astype(np.uint8) + 1
     n_counts = np.array([max(len(i.counts), 1) for i in INSTRUCTIONS], dtype=np.uint8)
     count_of = _COUNTS.astype(np.uint8)[op, choice % n_counts[op]]
-    operands = np.where(np.arange(3) < count_of[..., None], regs, 0).astype(np.uint8)
+    words = np.zeros((total, 4), dtype=np.uint8)
+    words[:, 0] = op
+    words[:, 1:] = np.where(np.arange(3) < count_of[:, None], regs, 0)
     loadi = op == _LOADI
-    operands[loadi] = 0
-    operands[..., 0][loadi] = imm[loadi]
-    words = np.concatenate([op[..., None], operands], axis=2)
-    words[np.arange(slots)[None, :] >= (n - 1)[:, None]] = 0
+    words[loadi, 1] = imm[loadi]
+    rows = np.repeat(np.arange(count), n - 1)
+    columns = np.arange(total) - np.repeat(np.cumsum(n - 1) - (n - 1), n - 1)
     memories = np.zeros((count, NUM_WORDS, 4), dtype=np.uint8)
-    memories[:, :slots] = words
+    memories[rows, columns] = words
     return initial, memories.reshape(count, MEMORY_SIZE)
 
 

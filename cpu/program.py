@@ -73,6 +73,22 @@ def random_initial_state(seed: int) -> State:
     return State(acc=acc, regs=tuple(rng.randint(0, 255) for _ in range(NUM_REGISTERS)))
 
 
+def initial_state(
+    acc: int | None = None, registers: dict[int, int] | None = None, seed: int | None = None
+) -> State:
+    """An initial state: all zero, or drawn from ``seed`` (:func:`random_initial_state`), then
+    ``acc`` and ``registers`` (index 0 = A) override.
+
+    >>> initial_state(acc=3, registers={1: 1}).to_bytes().hex()
+    '00030000000000010000000000000000'
+    """
+    base = State() if seed is None else random_initial_state(seed)
+    values = list(base.regs)
+    for index, value in (registers or {}).items():
+        values[index] = value
+    return State(acc=base.acc if acc is None else acc, regs=tuple(values))
+
+
 def trace(program: LoadedProgram, initial: State | None = None, lenient: bool = False) -> Trace:
     """Run ``program`` from ``initial`` (default: an instance's state 0, else all zero)."""
     start = initial or program.initial or State()

@@ -21,6 +21,11 @@ def _octal(values: np.ndarray, digits: int) -> np.ndarray:
 
 def tar_bytes(names: list[str], blobs: list[bytes]) -> bytes:
     """A tar archive holding ``blobs[i]`` under ``names[i]``."""
+    return b"".join(tar_parts(names, blobs))
+
+
+def tar_parts(names: list[str], blobs: list[bytes]) -> list[bytes]:
+    """The archive of :func:`tar_bytes` as a list of pieces (to write without joining)."""
     n = len(names)
     header = np.zeros((n, BLOCK), dtype=np.uint8)
     encoded = [name.encode("ascii") for name in names]
@@ -49,5 +54,6 @@ def tar_bytes(names: list[str], blobs: list[bytes]) -> bytes:
     parts = []
     for i, blob in enumerate(blobs):
         parts += (headers[i * BLOCK : (i + 1) * BLOCK], blob, bytes(-len(blob) % BLOCK))
-    body = b"".join(parts) + bytes(2 * BLOCK)
-    return body + bytes(-len(body) % RECORD)
+    size = n * BLOCK + sum(len(p) for p in parts[1::3]) + sum(len(p) for p in parts[2::3])
+    parts.append(bytes(2 * BLOCK + (-(size + 2 * BLOCK) % RECORD)))
+    return parts

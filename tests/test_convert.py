@@ -68,6 +68,10 @@ CONFORMANCE = [
     ("broken rhythm next to slurs", "(C>D) E>(FG)", None,
      seq((60, 1.5), (62, 0.5), (64, 1.5), (65, 0.5), (67, 1))),
     ("broken rhythm between unequal notes is ignored", "C2>D", None, seq((60, 2), (62, 1))),
+    ("broken rhythm compares lengths after tuplets", "(3ABc >G", None,
+     seq((69, 2 / 3), (71, 2 / 3), (72, 2 / 3), (67, 1))),
+    ("broken rhythm after a chord ignores lengths", "[Ac]<a3 B", "M:4/4\nL:1/8\nK:C\n",
+     [(0.0, 69, 0.25), (0.0, 72, 0.25), (0.25, 81, 2.25), (2.5, 71, 0.5)]),
     ("triplet", "(3CDE F", None, seq((60, 2 / 3), (62, 2 / 3), (64, 2 / 3), (65, 1))),
     ("tuplet p:q:r", "(3:2:2C2D F", None, seq((60, 4 / 3), (62, 2 / 3), (65, 1))),
     ("quintuplet in simple meter", "(5CDEFG A", None,
@@ -76,6 +80,9 @@ CONFORMANCE = [
      seq((60, 0.3), (62, 0.3), (64, 0.3), (65, 0.3), (67, 0.3), (69, 0.5))),
     ("broken rhythm inside a triplet", "(3C>DE F", None,
      seq((60, 1), (62, 1 / 3), (64, 2 / 3), (65, 1))),
+    ("grace note accidentals do not count for the bar", "{^F}F F", None, seq((65, 1), (65, 1))),
+    ("a chord tie reaches only equal pitches", "[CE]-E", None,
+     [(0.0, 60, 1.0), (0.0, 64, 2.0)]),
     ("grace notes take no time", "{AB}C {/d}D", None, seq((60, 1), (62, 1))),
     ("decorations change nothing", "~C .D TE HF !trill!G +fermata+A uB vc", None,
      seq((60, 1), (62, 1), (64, 1), (65, 1), (67, 1), (69, 1), (71, 1), (72, 1))),
@@ -88,6 +95,7 @@ CONFORMANCE = [
     ("double repeat ::", "C::D:|E", None, seq((60, 1), (60, 1), (62, 1), (62, 1), (64, 1))),
     ("|| after a repeat starts the next one", "C:|D||E:|F", None,
      seq((60, 1), (60, 1), (62, 1), (64, 1), (64, 1), (65, 1))),
+    ("||: starts a repeat", "C||:D:|E", None, seq((60, 1), (62, 1), (62, 1), (64, 1))),
     ("endings", "|:C|[1 D:|[2 E|F", None, seq((60, 1), (62, 1), (60, 1), (64, 1), (65, 1))),
     ("endings written |1 :|2", "|:C|1 D:|2 E|F", None,
      seq((60, 1), (62, 1), (60, 1), (64, 1), (65, 1))),
@@ -97,6 +105,9 @@ CONFORMANCE = [
      seq((60, 1), (62, 1), (60, 1), (64, 1), (60, 1), (62, 1), (60, 1), (65, 1), (67, 1))),
     ("parts in P: order", "P:A\nC|\nP:B\nD|", "M:4/4\nL:1/4\nP:BAB\nK:C\n",
      seq((62, 1), (60, 1), (62, 1))),
+    ("inside a part a second :| repeats nothing", "P:A\nC:|\nP:B\nE:|F:|",
+     "M:4/4\nL:1/4\nP:ABA\nK:C\n",
+     seq((60, 1), (60, 1), (64, 1), (64, 1), (65, 1), (60, 1), (60, 1))),
     ("L: default 1/8", "C D", "M:3/4\nK:C\n", seq((60, 0.5), (62, 0.5))),
     ("L: default 1/16 below 3/4", "C D", "M:2/4\nK:C\n", seq((60, 0.25), (62, 0.25))),
     ("L: default without M:", "C D", "K:C\n", seq((60, 0.5), (62, 0.5))),
@@ -106,6 +117,8 @@ CONFORMANCE = [
     ("K:HP is F# and C#", "F c g", "M:4/4\nL:1/4\nK:HP\n", seq((66, 1), (73, 1), (79, 1))),
     ("K:none", "F c", "M:4/4\nL:1/4\nK:none\n", seq((65, 1), (72, 1))),
     ("extra key accidentals", "F c", "M:4/4\nL:1/4\nK:D =c\n", seq((66, 1), (72, 1))),
+    ("key accidentals glued to the mode", "F G c", "M:4/4\nL:1/4\nK:Ador^g\n",
+     seq((66, 1), (68, 1), (72, 1))),
     ("explicit key accidentals", "F g", "M:4/4\nL:1/4\nK:F# exp ^g\n", seq((65, 1), (80, 1))),
     ("K:octave=", "c", "M:4/4\nL:1/4\nK:G octave=-1\n", seq((60, 1))),
     ("inline fields", "C [K:G] F [L:1/8] F [M:3/4] F", None,
@@ -114,6 +127,8 @@ CONFORMANCE = [
     ("body field lines", "C|\nK:D\nF|\nL:1/8\nF", None, seq((60, 1), (66, 1), (66, 0.5))),
     ("line continuation joins an ending", "|:C|\\\n1 D:|2 E", None,
      seq((60, 1), (62, 1), (60, 1), (64, 1))),
+    ("field line ends a continued line", "C D|\\\nL:1/8\nE F", None,
+     seq((60, 1), (62, 1), (64, 0.5), (65, 0.5))),
     ("comments ignored", "C % D E\nF", None, seq((60, 1), (65, 1))),
     ("R: hornpipe is not swung", "C>D C D", "M:4/4\nL:1/4\nR:hornpipe\nK:C\n",
      seq((60, 1.5), (62, 0.5), (60, 1), (62, 1))),
@@ -183,6 +198,7 @@ def test_bad_tune_is_reported_and_the_others_still_convert():
         ("X:1\nM:7/0\nK:C\nC|\n", "tune X:1, line 2: meter '7/0' out of range"),
         ("X:1\nM:seven\nK:C\nC|\n", "tune X:1, line 2: unknown meter 'seven'"),
         ("X:1\nK:C\n|: z :|\n", "tune X:1, line 1: tune has no notes"),
+        ("X:1\nK:C\n|0 A|\n", "tune X:1, line 1: tune has no notes"),
         ("X:1\nK:C\nC''''''''|\n", "tune X:1, line 3:1: note \"C''''''''\" is outside"),
         ("X:1\nK:C\nA(99B|\n", "tune X:1, line 3:2: tuplet (99 is absurd"),
     ],
@@ -224,3 +240,7 @@ def test_compare_notes_counts_matches_within_tolerance():
     assert (result.matched, result.count_a, result.count_b) == (2, 3, 4)
     assert result.precision == pytest.approx(2 / 3) and result.recall == 0.5
     assert result.f1 == pytest.approx(4 / 7) and not result.agree
+
+
+def test_text_without_x_field_is_read_as_one_tune():
+    assert midi_to_notes(abc_to_midi("L:1/4\nK:D\nFA|\n")) == [(0.0, 66, 1.0), (1.0, 69, 1.0)]

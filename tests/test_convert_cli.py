@@ -78,7 +78,7 @@ def test_gen_abc_dataset_writes_pairs_split_and_report(tmp_path):
     shutil.copy(MULTI, source / "multi.abc")
     shutil.copy("examples/jig.abc", source / "jig.abc")
     out = tmp_path / "out"
-    result = run("gen-abc-dataset", str(out), "--source", str(source), "--test-fraction", "0.34")
+    result = run("gen-abc-dataset", str(out), str(source), "--test-fraction", "0.34")
     assert result.exit_code == 0, result.stderr
     names = sorted(p.name for p in (out / "train").iterdir()) + sorted(
         p.name for p in (out / "test").iterdir()

@@ -10,7 +10,7 @@ import mido
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from convert import abc_to_midi, midi_to_notes, parse_abc, tune_to_score
+from convert import abc_to_midi, convert_abc, midi_to_notes, parse_abc, tune_to_score
 from convert.midi import score_to_midi_mido
 
 LETTERS = "CDEFGABcdefgab"
@@ -75,3 +75,15 @@ def test_generated_tunes_convert_deterministically_to_well_formed_midi(case):
     assert not any(sounding.values())
     notes = midi_to_notes(midi)
     assert round(max(on + length for on, _, length in notes) * 480) == round(quarters * 480)
+
+
+ABC_CHARACTERS = "ABCDEFGabcdefgzxZ,'^_=/0123456789 |:[]{}()<>-.~!+\"&\\\nKLMPQV%"
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=ABC_CHARACTERS, max_size=80))
+def test_arbitrary_text_converts_or_gives_an_abc_error_never_a_crash(body):
+    for result in convert_abc(f"X:1\nL:1/8\nK:G\n{body}\n"):
+        assert (result.midi is None) == (result.error is not None)
+        if result.midi is not None:
+            assert result.midi.startswith(b"MThd") and midi_to_notes(result.midi)

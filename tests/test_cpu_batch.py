@@ -82,3 +82,12 @@ def test_256_word_program_in_a_batch_saturates_pc_like_the_reference():
     program = bytes([2, 1, 0, 0]) * 255 + bytes(4)
     initials = [State(), State(acc=1)]
     assert batch([program, b""], initials) == reference([program, b""], initials)
+
+
+@settings(max_examples=30, deadline=None)
+@given(programs, st.lists(st.binary(min_size=4, max_size=4), max_size=6), states())
+def test_words_after_hlt_are_ignored_like_the_reference(program, garbage, initial):
+    memory = program + bytes(4) + b"".join(garbage)
+    longer = b"".join([bytes([2, 1, 0, 0])] * 12)  # a longer program in the same batch
+    memories, initials = [memory, longer], [initial, initial]
+    assert batch(memories, initials) == reference(memories, initials)

@@ -185,3 +185,18 @@ def test_check_exit_code_on_a_bad_byte(runner, tmp_path):
 def test_gen_bad_options(runner, tmp_path, args, hint):
     result = invoke(runner, "gen-cpu-dataset", tmp_path / "x", "--train", 1, *args)
     assert result.exit_code == 2 and hint in result.output
+
+
+def test_check_errors_name_the_path_once(runner, tmp_path):
+    result = invoke(runner, "check-cpu-dataset", tmp_path)
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        f"Error: {tmp_path}: neither a bgpt layout (train/, test/) nor shards (manifest.json)"
+    )
+
+
+def test_check_of_a_broken_manifest(runner, tmp_path):
+    (tmp_path / "manifest.json").write_text("{")
+    result = invoke(runner, "check-cpu-dataset", tmp_path)
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: {tmp_path}: manifest.json: not a readable manifest")

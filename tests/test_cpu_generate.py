@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from benchmarks.bench_cpu import baseline_generate
 from cpu.assembler import assemble, disassemble
 from cpu.dataset import write_bgpt
+from cpu.errors import ParameterError
 from cpu.generate import (
     OriginalStream,
     draw_program,
@@ -140,3 +141,11 @@ def test_random_programs_lengths_are_uniform():
     counts = np.bincount(lengths, minlength=4)[1:]
     assert counts.sum() == 6000
     assert np.all(np.abs(counts - 2000) < 150)
+
+
+@pytest.mark.parametrize(("low", "high"), [(0, 5), (5, 4), (1, 257)])
+def test_bad_program_lengths_are_refused(low, high):
+    with pytest.raises(ParameterError, match="program lengths"):
+        random_instances(0, 1, low, high)
+    with pytest.raises(ParameterError):
+        OriginalStream(0, low, high)

@@ -75,3 +75,19 @@ def test_pickled_code_is_never_run(tmp_path):
     torch.save({"model": Evil()}, tmp_path / "w.pth")
     with pytest.raises(CheckpointError, match="not a readable PyTorch checkpoint"):
         read_original(tmp_path / "w.pth")
+
+
+def test_a_classification_checkpoint_imports_with_its_classifier(tmp_path):
+    ref = original(PRESETS["tiny"])
+    state = {k: v for k, v in ref.state_dict().items() if k.startswith("patch_level_decoder")}
+    state["classifier.weight"] = torch.randn(3, 32)
+    state["classifier.bias"] = torch.randn(3)
+    torch.save({"model": state}, tmp_path / "w.pth")
+    model = import_bgpt(tmp_path / "w.pth", tmp_path / "out", heads=2)
+    ids = torch.randint(0, 257, (2, 48))
+    with torch.no_grad():
+        pooled = ref.patch_level_decoder(ids).mean(1)
+        expected = pooled @ state["classifier.weight"].T + state["classifier.bias"]
+        logits, _ = model.classify(ids)
+    assert model.config.num_labels == 3
+    assert torch.allclose(logits, expected, atol=1e-4)

@@ -237,3 +237,12 @@ def test_paper_preset_trains_one_step_and_generates_one_patch():
     assert math.isfinite(loss.item())
     out = model.generate([ids[0, :32]], 3)[0]
     assert len(out) == 48 and int(out.max()) <= 256
+
+
+def test_teacher_forced_guesses_equal_the_first_greedy_patch():
+    model = tiny(prev_patch="add")
+    ids = random_ids(batch=2, patches=4)
+    guesses = model.teacher_forced(ids)
+    assert guesses.shape == (2, 3, 16)
+    generated = model.generate([ids[0, :48]], 4)[0]
+    assert torch.equal(guesses[0, 2, 0], generated[48])  # the first byte sees only true bytes

@@ -201,3 +201,22 @@ def test_two_gloo_processes_train_like_one_process_with_twice_the_batch(tmp_path
     a, b = weights(tmp_path / "ddp", 4), weights(tmp_path / "one", 4)
     assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
     shutil.rmtree(tmp_path)
+
+
+def test_generated_sources_see_the_step_and_eval_sees_the_last_step(tmp_path, monkeypatch):
+    seen = []
+
+    class Recorder(Ramp):
+        def sample(self, rng, step):
+            seen.append(step)
+            return super().sample(rng, step)
+
+    monkeypatch.setitem(GENERATED_SOURCES, "rec", Recorder)
+    train(config(tmp_path, data=["gen:rec"], steps=3, batch_size=2, eval_examples=1))
+    assert seen[0] == 3  # the evaluation set, drawn first, as at the last step
+    assert seen[1:] == [0, 0, 1, 1, 2, 2]
+
+
+def test_loss_on_target_with_a_generated_source_is_one_clear_error(tmp_path):
+    with pytest.raises(TrainError, match="sets its own loss mask"):
+        train(config(tmp_path, loss_on="target"))
