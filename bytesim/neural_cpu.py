@@ -318,7 +318,7 @@ def evaluate_cpu(
 
 # ----------------------------------------------------------------------------- loading
 
-DEFAULT_MODEL = "cpu"  # the shipped CPU-state model (bytesim/models/cpu)
+DEFAULT_MODEL = "cpu-small"  # the shipped CPU-state model (bytesim/models/cpu-small)
 
 
 def load_traces(sources: Sequence[str], limit: int | None = None) -> list[Trace]:

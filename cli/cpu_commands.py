@@ -175,7 +175,38 @@ def parse_registers(values: tuple[str, ...]) -> dict[int, int]:
 @click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the instance (.bin) here."
 )
-def run_command(program, acc, regs, random_init, seed, lenient, as_json, out):
+@click.option("--neural", is_flag=True, help="Also run the program on the neural model.")
+@click.option(
+    "--model",
+    "model_name",
+    default=None,
+    metavar="NAME|DIR",
+    help="Model for --neural (default: the shipped model `cpu-small`).",
+)
+@click.option(
+    "--teacher-forced",
+    is_flag=True,
+    help="With --neural: predict each state from the reference states before it.",
+)
+@click.option(
+    "--neural-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="With --neural: write the neural trace as an instance file (<eop> as 0).",
+)
+def run_command(
+    program,
+    acc,
+    regs,
+    random_init,
+    seed,
+    lenient,
+    as_json,
+    out,
+    neural,
+    model_name,
+    teacher_forced,
+    neural_out,
+):
     """Run a program and print its trace.
 
     PROGRAM is an .asm file, a raw program (.bin, at most 1024 bytes) or an instance
@@ -187,6 +218,7 @@ def run_command(program, acc, regs, random_init, seed, lenient, as_json, out):
       bytesim run examples/countdown.asm --acc 3
       bytesim run prog.asm --reg A=5 --reg B=7 --out prog.bin
       bytesim run train/0a1b....bin --json
+      bytesim run examples/countdown.asm --acc 3 --reg B=1 --neural
     """
     from cpu.program import initial_state, load_program, trace
 
@@ -207,11 +239,23 @@ def run_command(program, acc, regs, random_init, seed, lenient, as_json, out):
         raise fail(program, err) from None
     if out is not None:
         write_atomic(out, result.instance)
-    if as_json:
-        click.echo(
-            json.dumps({"program": str(program), **trace_json(result.states, result.mismatches)})
+    if (teacher_forced or neural_out or model_name) and not neural:
+        raise click.UsageError("--model, --teacher-forced and --neural-out go with --neural")
+    report = None
+    if neural:
+        from cli.neural_commands import neural_run
+
+        report = neural_run(
+            program, result.instance, model_name, teacher_forced, neural_out, as_json
         )
-    else:
+    if as_json:
+        extra = {"neural": report} if report is not None else {}
+        click.echo(
+            json.dumps(
+                {"program": str(program), **trace_json(result.states, result.mismatches), **extra}
+            )
+        )
+    elif not neural:
         stderr.print(render_trace_table(result.states, str(program), result.mismatches))
     if result.mismatches:
         for m in result.mismatches:

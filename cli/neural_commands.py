@@ -19,7 +19,7 @@ def model_option(f):
         default=None,
         metavar="NAME|DIR",
         help="Model directory, training run directory or shipped model name "
-        "(default: the shipped CPU model `cpu`).",
+        "(default: the shipped CPU model `cpu-small`).",
     )(f)
 
 
@@ -119,7 +119,7 @@ def eval_cpu(
         result = evaluate_cpu(
             model, traces, batch_size, not no_free, progress=lambda n: bar.advance(task, n)
         )
-    result["model"] = model_name or "cpu"
+    result["model"] = model_name or "cpu-small"
     if as_json:
         json.dump(result, sys.stdout, indent=2)
         sys.stdout.write("\n")
