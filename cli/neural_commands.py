@@ -26,7 +26,6 @@ def model_option(f):
 def load_cpu_model(name: str | None):
     """The model for neural CPU simulation, or a one-line ClickException."""
     from bytesim.checkpoint import CheckpointError, load_model
-
     from bytesim.neural_cpu import DEFAULT_MODEL, NeuralCpuError, check_model
 
     try:
@@ -220,6 +219,8 @@ def neural_run(program, instance: bytes, model_name, teacher_forced: bool, neura
         ]
         return report
     console = Console(stderr=True)
+    if not console.is_terminal:
+        console = Console(stderr=True, width=140)  # a pipe or a file: do not squeeze the table
     console.print(side_by_side(reference, predicted, f"{program} ({mode})"))
     console.print(
         f"{mode}: state bytes right {_percent(summary['byte_accuracy'])}, states exactly right "

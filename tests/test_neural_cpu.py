@@ -249,3 +249,59 @@ def test_eval_cpu_with_a_missing_model_is_one_clear_error(tmp_path):
     result = CliRunner().invoke(cli, ["eval-cpu", "--random", "1", "--model", str(tmp_path)])
     assert result.exit_code == 1
     assert "not a checkpoint" in result.stderr and "Traceback" not in result.output
+
+
+def test_run_neural_shows_both_traces_and_a_summary(tmp_path):
+    save_model(tiny_cpu_model(), tmp_path / "m")
+    program = tmp_path / "p.asm"
+    program.write_text("INC A\nLOADI 7\nHLT\n")
+    out = tmp_path / "neural.bin"
+    args = [
+        "run",
+        str(program),
+        "--neural",
+        "--model",
+        str(tmp_path / "m"),
+        "--neural-out",
+        str(out),
+    ]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "ref" in result.stderr and "neural" in result.stderr
+    assert "state bytes right" in result.stderr
+    data = out.read_bytes()
+    assert data[:1040] == INSTANCE[:1040] and (len(data) - 1040) % 16 == 0
+
+
+def test_run_neural_json_reports_accuracy(tmp_path):
+    save_model(tiny_cpu_model(), tmp_path / "m")
+    program = tmp_path / "p.asm"
+    program.write_text("INC A\nHLT\n")
+    args = [
+        "run",
+        str(program),
+        "--neural",
+        "--teacher-forced",
+        "--model",
+        str(tmp_path / "m"),
+        "--json",
+    ]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    neural = json.loads(result.stdout)["neural"]
+    assert neural["mode"] == "teacher-forced" and neural["reference_states"] == 2
+    assert 0.0 <= neural["state_byte_accuracy"] <= 1.0
+
+
+def test_neural_options_without_neural_are_a_usage_error(tmp_path):
+    program = tmp_path / "p.asm"
+    program.write_text("HLT\n")
+    result = CliRunner().invoke(cli, ["run", str(program), "--teacher-forced"])
+    assert result.exit_code == 2 and "--neural" in result.stderr
+
+
+def test_the_shipped_cpu_model_loads_and_fits_cpu_traces():
+    from bytesim.checkpoint import load_model
+    from bytesim.neural_cpu import DEFAULT_MODEL, check_model
+
+    check_model(load_model(DEFAULT_MODEL))
