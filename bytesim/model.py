@@ -483,6 +483,14 @@ class BGPT(nn.Module):
             feature = self.patch(x, pos, pcache, step_mask)[:, -1]
             prev = patch
 
+    @torch.no_grad()
+    def decode_patches(self, features: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
+        """Greedy patches (N, 16) from patch-level features (N, H) and previous patches (N, 16).
+
+        Each row is decoded on its own from the given (e.g. reference) context: the state-level
+        teacher forcing of neural CPU evaluation."""
+        return self._generate_patch(features, prev, _Sampler(0.0, None, None, None))
+
     def _generate_patch(self, feature, prev, pick):
         """Sample one patch per row from the byte decoder with a KV cache. -> (B, 16)"""
         B = feature.size(0)

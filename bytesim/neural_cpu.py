@@ -154,7 +154,7 @@ def teacher_forced(
                 rows_f.append(features[i, first : first + n])
                 rows_p.append(patches[i, first : first + n])
                 counts.append(n)
-            predicted = decode_patches(model, torch.cat(rows_f), torch.cat(rows_p))
+            predicted = model.decode_patches(torch.cat(rows_f), torch.cat(rows_p))
             for part in predicted.split(counts):
                 out.append(part.cpu().numpy())
             if progress:
@@ -162,13 +162,6 @@ def teacher_forced(
     finally:
         model.train(was_training)
     return out
-
-
-def decode_patches(model, features: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
-    """Greedy patches (N, 16) from patch-level features (N, H) and the previous patches (N, 16)."""
-    from bytesim.model import _Sampler
-
-    return model._generate_patch(features, prev, _Sampler(0.0, None, None, None))
 
 
 def baseline(trace: Trace, kind: str) -> np.ndarray:
@@ -274,46 +267,39 @@ def evaluate_cpu(
     """Every figure of `bytesim eval-cpu` over `traces` (see the module docstring)."""
     result: dict = {"instances": len(traces)}
     for kind in ("copy", "pc_ir"):
-        score = Score()
-        for t in traces:
-            score.add(t, baseline(t, kind))
-        s = score.summary()
+        s = _score(traces, [baseline(t, kind) for t in traces])
         result[f"baseline_{kind}_byte_accuracy"] = s["byte_accuracy"]
         result[f"baseline_{kind}_exact_state_rate"] = s["exact_state_rate"]
-    start = time.perf_counter()
-    tf = Score()
-    for t, p in zip(
-        traces, teacher_forced(model, traces, max(1, batch_size // 4), progress), strict=True
-    ):
-        tf.add(t, p)
-    tf_seconds = time.perf_counter() - start
-    s = tf.summary()
-    result.update(
-        teacher_forced_byte_accuracy=s["byte_accuracy"],
-        teacher_forced_exact_state_rate=s["exact_state_rate"],
-        teacher_forced_field_accuracy=s["field_accuracy"],
-        teacher_forced_variants=s["variants"],
-        teacher_forced_states_per_second=s["states"] / tf_seconds if tf_seconds else 0.0,
-    )
+    common = ("byte_accuracy", "exact_state_rate", "field_accuracy", "variants")
+    runs = [
+        (
+            "teacher_forced",
+            lambda: teacher_forced(model, traces, max(1, batch_size // 4), progress),
+            common,
+        ),
+    ]
     if free:
-        start = time.perf_counter()
-        fr = Score()
-        for t, p in zip(
-            traces, free_run(model, traces, batch_size, progress=progress), strict=True
-        ):
-            fr.add(t, p)
-        fr_seconds = time.perf_counter() - start
-        s = fr.summary()
-        result.update(
-            free_running_byte_accuracy=s["byte_accuracy"],
-            free_running_exact_state_rate=s["exact_state_rate"],
-            free_running_exact_trace_rate=s["exact_trace_rate"],
-            free_running_extra_states=s["extra_states"],
-            free_running_field_accuracy=s["field_accuracy"],
-            free_running_variants=s["variants"],
-            free_running_states_per_second=s["states"] / fr_seconds if fr_seconds else 0.0,
+        runs.append(
+            (
+                "free_running",
+                lambda: free_run(model, traces, batch_size, progress=progress),
+                (*common[:2], "exact_trace_rate", "extra_states", *common[2:]),
+            )
         )
+    for mode, predict, keys in runs:
+        start = time.perf_counter()
+        s = _score(traces, predict())
+        seconds = time.perf_counter() - start
+        result.update({f"{mode}_{key}": s[key] for key in keys})
+        result[f"{mode}_states_per_second"] = s["states"] / seconds if seconds else 0.0
     return result
+
+
+def _score(traces: Sequence[Trace], predictions: Sequence[np.ndarray]) -> dict:
+    score = Score()
+    for trace, predicted in zip(traces, predictions, strict=True):
+        score.add(trace, predicted)
+    return score.summary()
 
 
 # ----------------------------------------------------------------------------- loading
