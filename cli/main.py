@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import click
 
-from cli import convert_commands, cpu_commands, model_commands, neural_commands
+from cli import (
+    classify_commands,
+    conversion_commands,
+    convert_commands,
+    cpu_commands,
+    model_commands,
+    neural_commands,
+)
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -29,7 +36,14 @@ def _first_sentence(text: str | None) -> str:
     return first.split(". ")[0].rstrip(".")
 
 
-for _module in (cpu_commands, convert_commands, model_commands, neural_commands):
+for _module in (
+    cpu_commands,
+    convert_commands,
+    model_commands,
+    neural_commands,
+    conversion_commands,
+    classify_commands,
+):
     for _command in _module.COMMANDS:
         if _command.short_help is None:
             _command.short_help = _first_sentence(_command.help)
