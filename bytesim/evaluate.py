@@ -121,21 +121,34 @@ def evaluate(
 
 
 @torch.no_grad()
-def classification_accuracy(model: BGPT, examples: Iterable[Example], batch_size: int = 8) -> dict:
-    """Share of examples whose predicted label is right, and the mean cross-entropy."""
+def classification_accuracy(
+    model: BGPT,
+    examples: Iterable[Example],
+    batch_size: int = 8,
+    label_counts: dict[str, int] | None = None,
+) -> dict:
+    """Accuracy, mean cross-entropy, the majority-class baseline and per-class results.
+
+    `majority_baseline` is the accuracy, on these examples, of always answering the most
+    frequent training label: from `label_counts` (default: the model's `label_counts`, which
+    training stores in the checkpoint config), else from the evaluated examples' own labels
+    (`baseline_from` says which). `confusion[true][predicted]` counts examples (zeros left out).
+    """
     model.eval()
     device = next(model.parameters()).device
-    right = total = 0
+    names = list(model.labels) or [str(i) for i in range(model.config.num_labels)]
+    n = len(names)
+    confusion = torch.zeros(n, n, dtype=torch.int64)
     nats = 0.0
     batch: list[Example] = []
 
     def run(b):
-        nonlocal right, total, nats
+        nonlocal nats
         ids, _, _ = (t.to(device) for t in collate(b))
         labels = torch.tensor([e.label for e in b], device=device)
         logits, loss = model.classify(ids, labels, patch_mask_for(b, ids.size(1), device))
-        right += int((logits.argmax(-1) == labels).sum())
-        total += len(b)
+        pairs = labels.cpu() * n + logits.argmax(-1).cpu()
+        confusion.view(-1).add_(torch.bincount(pairs, minlength=n * n))
         nats += float(loss) * len(b)
 
     for e in examples:
@@ -145,10 +158,35 @@ def classification_accuracy(model: BGPT, examples: Iterable[Example], batch_size
             batch = []
     if batch:
         run(batch)
+    total = int(confusion.sum())
+    per_true = confusion.sum(1).tolist()
+    right = int(confusion.diag().sum())
+    counts = label_counts if label_counts is not None else getattr(model, "label_counts", None)
+    source = "training" if counts else "evaluated"
+    freq = [counts.get(k, 0) for k in names] if counts else per_true
+    best = min(range(n), key=lambda i: (-freq[i], i))  # the first label on ties
+    majority = names[best] if n else None
+    baseline = per_true[best] / total if total else None
     return {
         "examples": total,
         "accuracy": right / total if total else None,
+        "majority_baseline": baseline,
+        "majority_label": majority,
+        "baseline_from": f"{source} label counts",
         "loss": nats / total if total else None,
+        "per_class": {
+            names[i]: {
+                "examples": per_true[i],
+                "correct": int(confusion[i, i]),
+                "accuracy": int(confusion[i, i]) / per_true[i] if per_true[i] else None,
+            }
+            for i in range(n)
+        },
+        "confusion": {
+            names[i]: {names[j]: int(confusion[i, j]) for j in range(n) if confusion[i, j]}
+            for i in range(n)
+            if per_true[i]
+        },
     }
 
 

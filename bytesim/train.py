@@ -163,7 +163,10 @@ def save_checkpoint(run: Path, model: BGPT, opt, step: int, cfg: TrainConfig, ex
     name = f"ckpt-{step:06d}"
     tmp = run / f".{name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    ckpt.save_model(model, tmp, {"labels": model.labels})
+    extra_config = {"labels": model.labels}
+    if getattr(model, "label_counts", None):
+        extra_config["label_counts"] = model.label_counts  # for the majority-class baseline
+    ckpt.save_model(model, tmp, extra_config)
     tensors, meta = optimizer_tensors(opt)
     ckpt.atomic_save_tensors(tmp / "optimizer.safetensors", tensors)
     ckpt.atomic_write_json(tmp / "trainer.json", {"step": step, "optimizer": meta, **extra})
@@ -233,6 +236,8 @@ def _precision(cfg: TrainConfig, device: str) -> str:
 def build_model(cfg: TrainConfig, labels: list[str]) -> BGPT:
     if cfg.init:
         model = ckpt.load_model(cfg.init, **cfg.overrides)
+        if cfg.task == "classify":
+            model = with_classifier(model, labels, cfg.seed)
         model.train()
         return model
     if cfg.preset not in PRESETS:
@@ -248,6 +253,32 @@ def build_model(cfg: TrainConfig, labels: list[str]) -> BGPT:
     model = BGPT(config)
     model.labels = list(labels)
     return model
+
+
+def with_classifier(model: BGPT, labels: list[str], seed: int) -> BGPT:
+    """The model with a classification head for `labels`: kept when it already has one for
+    exactly these labels, otherwise a new head (initialised from the seed) on the same
+    patch-level decoder; the byte-level decoder comes along unchanged."""
+    if model.config.num_labels == len(labels) and model.labels == list(labels):
+        return model
+    config = model.config.with_overrides(num_labels=len(labels))
+    torch.manual_seed(seed)
+    new = BGPT(config)
+    state = {k: v for k, v in model.state_dict().items() if not k.startswith("classifier.")}
+    missing, unexpected = new.load_state_dict(state, strict=False)
+    assert not unexpected and all(k.startswith("classifier.") for k in missing)
+    new.labels = list(labels)
+    return new
+
+
+def label_counts(stream: Stream, indices: list[int] | None) -> dict[str, int]:
+    """Training examples per label name (all records, or those at `indices`)."""
+    records = stream.files.records
+    chosen = indices if indices is not None else range(len(records))
+    counts = [0] * len(stream.labels)
+    for i in chosen:
+        counts[records[i].label] += 1
+    return dict(zip(stream.labels, counts, strict=True))
 
 
 def train(cfg: TrainConfig, on_event: Callable[[dict], None] | None = None) -> dict:
@@ -285,6 +316,8 @@ def train(cfg: TrainConfig, on_event: Callable[[dict], None] | None = None) -> d
         model.train()
     else:
         model = build_model(cfg, stream.labels)
+    if cfg.task == "classify" and stream.files is not None:
+        model.label_counts = label_counts(stream, train_idx)
     model.to(device)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
@@ -419,7 +452,11 @@ class _null:
 def _run_eval(model, cfg, evals, precision) -> dict:
     if cfg.task == "classify":
         r = classification_accuracy(model, evals, cfg.batch_size)
-        return {"accuracy": r["accuracy"], "eval_loss": r["loss"]}
+        return {
+            "accuracy": r["accuracy"],
+            "majority_baseline": r["majority_baseline"],
+            "eval_loss": r["loss"],
+        }
     r = evaluate(model, evals, cfg.batch_size, precision)
     return {
         "eval_bits_per_byte": r["bits_per_target_byte"],

@@ -1,0 +1,357 @@
+"""The tune-type classification dataset: MIDI files labelled with the rhythm of their `R:` field.
+
+``generate_tune_types`` reads every tune of the sources (music21's ABC corpus by default),
+keeps the tunes whose `R:` field names a known tune type (``normalise_rhythm``), converts
+each with the reference converter and writes ``OUT/train/TYPE_NAME.mid`` and
+``OUT/test/TYPE_NAME.mid`` (the label is the file-name prefix, as bytesim's data loader
+reads it), plus ``OUT/report.json`` counting everything dropped and the classes per split.
+
+The steps, each counted in the report:
+
+1. tunes without an `R:` field are skipped; an `R:` value that is not a tune type (the Essen
+   songs' `R:` holds the subject of the lyrics, e.g. ``Liebes - Lied``) is *unrecognised*;
+2. a tune the converter rejects is *failed*; a MIDI file longer than ``max_bytes`` is
+   *too long* (it would not fit the model's patch_length);
+3. identical MIDI files (the same tune in two collections) are kept once when their types
+   agree and all dropped when they do not (*duplicates*), so no tune is in both splits;
+4. types with fewer than ``min_count`` tunes are *rare* and dropped;
+5. each type is split on its own (stratified): its names sorted, shuffled by the seed,
+   ``max(1, round(n * test_fraction))`` of them to test.
+
+Only the MIDI bytes carry the label: the reference converter writes no text (no title,
+track name or copied field), and text meta events are removed here anyway
+(``strip_text_meta``). With ``notes_only`` the tempo, time- and key-signature events go too,
+so the type must be read from the notes alone.
+
+Worked example: ``X:1 / T:Reel of Tulloch / R:Reels / L:1/8 / K:D / DEFG|`` normalises
+``Reels`` to ``reel`` and becomes ``train/reel_<folder>-<file>-1.mid``, its bytes exactly
+``abc_to_midi`` of the tune (the title appears nowhere in them).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import mido
+
+from convert import write_file_atomic
+from convert.abc_parser import AbcError, decode_abc, parse_abc
+from convert.dataset import MUSIC21, find_abc_files
+from convert.events import tune_to_score
+from convert.midi import score_to_midi
+
+PATCH = 16
+DEFAULT_PATCH_LENGTH = 256
+DEFAULT_MIN_COUNT = 30
+DEFAULT_TEST_FRACTION = 0.1
+
+
+def max_bytes_for(patch_length: int) -> int:
+    """The longest file a model of `patch_length` patches sees whole: header and <eop> patch
+    take one patch each (SPEC §2.1). 256 patches -> 4064 bytes."""
+    return (patch_length - 2) * PATCH
+
+
+DEFAULT_MAX_BYTES = max_bytes_for(DEFAULT_PATCH_LENGTH)
+
+# ----------------------------------------------------------------------------- the label mapping
+
+TUNE_TYPES: dict[str, str] = {
+    # spelling after ``_key`` (lower case, '-' '_' as spaces, one space, no plural 's')
+    "reel": "reel",
+    "jig": "jig",
+    "double jig": "jig",  # the ordinary 6/8 jig; O'Neill writes "double jig", Ryan "jig"
+    "single jig": "single-jig",
+    "slip jig": "slip-jig",
+    "slipjig": "slip-jig",
+    "hop jig": "slip-jig",
+    "hornpipe": "hornpipe",
+    "strathspey": "strathspey",
+    "clog": "clog",  # Ryan's clog dances: kept apart from hornpipe, as the source labels them
+    "air": "air",
+    "slow air": "air",
+    "highland fling": "fling",
+    "fling": "fling",
+    "waltz": "waltz",
+    "waltze": "waltz",  # "waltzes" minus the plural 's'
+    "march": "march",
+    "marche": "march",
+    "polka": "polka",
+    "slide": "slide",
+    "mazurka": "mazurka",
+    "set dance": "set-dance",
+    "barn dance": "barndance",
+    "barndance": "barndance",
+    "schottische": "schottische",
+    "walkaround": "walkaround",
+    "gavotte": "gavotte",
+    "minuet": "minuet",
+    "quickstep": "quickstep",
+    "country dance": "country-dance",
+}
+"""Normalised spelling -> tune type. Types never contain '_' (the label is the file-name prefix
+up to the first '_'). Anything else is not a tune type and is counted as unrecognised."""
+
+
+def _key(value: str) -> str:
+    text = re.sub(r"[-_\s]+", " ", value.strip().lower()).strip(" .;,]")
+    words = [w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
+             for w in text.split()]  # fmt: skip
+    return " ".join(words)
+
+
+def normalise_rhythm(value: str) -> str | None:
+    """An `R:` value -> its tune type, or None when it names none.
+
+    >>> [normalise_rhythm(v) for v in ("Reel", "REELS", "slip jig", "slipjig", "Liebes - Lied")]
+    ['reel', 'reel', 'slip-jig', 'slip-jig', None]
+    """
+    return TUNE_TYPES.get(_key(value))
+
+
+# ----------------------------------------------------------------------------- MIDI text
+
+TEXT_META = frozenset(
+    ["text", "copyright", "track_name", "instrument_name", "lyrics", "marker", "cue_marker"]
+)  # meta events 0x01..0x07, the ones that carry free text
+NOTES_ONLY_DROP = TEXT_META | {"set_tempo", "time_signature", "key_signature"}
+
+
+def midi_meta_types(midi: bytes) -> set[str]:
+    """The meta event types present in a MIDI file."""
+    mf = mido.MidiFile(file=io.BytesIO(midi))
+    return {m.type for track in mf.tracks for m in track if m.is_meta}
+
+
+def strip_meta(midi: bytes, drop: frozenset[str] | set[str] = TEXT_META) -> tuple[bytes, int]:
+    """Remove the meta events of the `drop` types -> (MIDI bytes, events removed).
+
+    The removed events' delta times pass to the next event, so every other event keeps its
+    time. A file with nothing to remove comes back unchanged, byte for byte."""
+    mf = mido.MidiFile(file=io.BytesIO(midi))
+    removed = 0
+    for track in mf.tracks:
+        kept, carry = [], 0
+        for msg in track:
+            if msg.is_meta and msg.type in drop:
+                carry += msg.time
+                removed += 1
+                continue
+            kept.append(msg.copy(time=msg.time + carry) if carry else msg)
+            carry = 0
+        track[:] = kept
+    if not removed:
+        return midi, 0
+    out = io.BytesIO()
+    mf.save(file=out)
+    return out.getvalue(), removed
+
+
+def strip_text_meta(midi: bytes) -> tuple[bytes, int]:
+    """Remove text, copyright, track/instrument names, lyrics, markers and cue points."""
+    return strip_meta(midi, TEXT_META)
+
+
+# ----------------------------------------------------------------------------- the dataset
+
+
+@dataclass
+class TuneTypeReport:
+    """What generate_tune_types read, dropped and wrote (OUT/report.json)."""
+
+    settings: dict = field(default_factory=dict)
+    tunes: int = 0  # tunes read from the sources
+    without_rhythm: int = 0  # no R: field
+    unrecognised: Counter = field(default_factory=Counter)  # R: value -> tunes
+    failed: list[dict] = field(default_factory=list)  # source, x, line, error
+    too_long: int = 0
+    duplicates: int = 0  # dropped copies (same MIDI bytes)
+    conflicting_duplicates: int = 0  # dropped: same MIDI bytes, different types
+    text_events_stripped: int = 0
+    rare: dict[str, int] = field(default_factory=dict)  # type -> tunes, below min_count
+    classes: dict[str, dict[str, int]] = field(default_factory=dict)  # split -> type -> files
+
+    @property
+    def train(self) -> int:
+        return sum(self.classes.get("train", {}).values())
+
+    @property
+    def test(self) -> int:
+        return sum(self.classes.get("test", {}).values())
+
+    @property
+    def test_majority_share(self) -> float | None:
+        """The accuracy of always answering the test split's most frequent type."""
+        test = self.classes.get("test", {})
+        return max(test.values()) / self.test if self.test else None
+
+    def to_json(self) -> dict:
+        return {
+            "settings": self.settings,
+            "tunes": self.tunes,
+            "without_rhythm": self.without_rhythm,
+            "unrecognised": sum(self.unrecognised.values()),
+            "unrecognised_values": dict(self.unrecognised.most_common(30)),
+            "failed": len(self.failed),
+            "too_long": self.too_long,
+            "duplicates": self.duplicates,
+            "conflicting_duplicates": self.conflicting_duplicates,
+            "text_events_stripped": self.text_events_stripped,
+            "rare_types": self.rare,
+            "rare": sum(self.rare.values()),
+            "train": self.train,
+            "test": self.test,
+            "classes": self.classes,
+            "test_majority_type": (
+                min(self.classes["test"], key=lambda t: (-self.classes["test"][t], t))
+                if self.test
+                else None
+            ),
+            "test_majority_share": self.test_majority_share,
+            "failures": self.failed,
+        }
+
+
+@dataclass(frozen=True)
+class _Tune:
+    name: str  # <folder>_<file stem>-<X>
+    kind: str
+    midi: bytes
+
+
+def generate_tune_types(
+    out_dir: str | os.PathLike,
+    sources: Iterable[str | os.PathLike] = (MUSIC21,),
+    min_count: int = DEFAULT_MIN_COUNT,
+    test_fraction: float = DEFAULT_TEST_FRACTION,
+    seed: int = 0,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    notes_only: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> TuneTypeReport:
+    """Write the labelled dataset into out_dir (see the module docstring); returns the report.
+
+    ``progress(done_files, total_files)`` is called after each source file.
+    """
+    if not 0.0 <= test_fraction < 1.0:
+        raise ValueError(f"test fraction {test_fraction} is not in [0, 1)")
+    if min_count < 1 or max_bytes < 1:
+        raise ValueError("min count and max bytes must be >= 1")
+    report = TuneTypeReport(
+        settings={
+            "min_count": min_count,
+            "test_fraction": test_fraction,
+            "seed": seed,
+            "max_bytes": max_bytes,
+            "notes_only": notes_only,
+        }  # fmt: skip
+    )
+    files = find_abc_files(sources)
+    tunes: list[_Tune] = []
+    for done, path in enumerate(files, 1):
+        tunes.extend(_read_file(path, report, max_bytes, notes_only))
+        if progress:
+            progress(done, len(files))
+    tunes = _dedupe(tunes, report)
+    counts = Counter(t.kind for t in tunes)
+    report.rare = {k: n for k, n in sorted(counts.items()) if n < min_count}
+    kept = [t for t in tunes if t.kind not in report.rare]
+    splits = split_stratified([(t.name, t.kind) for t in kept], test_fraction, seed)
+    by_name = {t.name: t for t in kept}
+    out = Path(out_dir)
+    for split, names in splits.items():
+        folder = out / split
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            t = by_name[name]
+            write_file_atomic(folder / f"{t.kind}_{t.name}.mid", t.midi)
+        report.classes[split] = dict(sorted(Counter(by_name[n].kind for n in names).items()))
+    text = json.dumps(report.to_json(), indent=1, sort_keys=True) + "\n"
+    out.mkdir(parents=True, exist_ok=True)
+    write_file_atomic(out / "report.json", text.encode("utf-8"))
+    return report
+
+
+def _read_file(path: Path, report: TuneTypeReport, max_bytes: int, notes_only: bool):
+    stem = re.sub(r"[^A-Za-z0-9.-]+", "-", f"{path.parent.name}-{path.stem}")
+    try:
+        text = decode_abc(path.read_bytes(), str(path))
+    except AbcError as exc:  # not UTF-8: its tunes cannot be read at all
+        report.failed.append({"source": str(path), "x": 0, "line": 0, "error": str(exc)})
+        return []
+    out = []
+    taken: set[str] = set()
+    for tune in parse_abc(text).tunes:
+        report.tunes += 1
+        rhythm = tune.field("R")
+        if rhythm is None:
+            report.without_rhythm += 1
+            continue
+        kind = normalise_rhythm(rhythm)
+        if kind is None:
+            report.unrecognised[rhythm.strip()] += 1
+            continue
+        try:
+            midi = score_to_midi(tune_to_score(tune))
+        except AbcError as exc:
+            report.failed.append({"source": str(path), "x": tune.x, "line": tune.line,
+                                  "error": str(exc)})  # fmt: skip
+            continue
+        midi, removed = strip_text_meta(midi)
+        report.text_events_stripped += removed
+        if notes_only:
+            midi = strip_meta(midi, NOTES_ONLY_DROP)[0]
+        if len(midi) > max_bytes:
+            report.too_long += 1
+            continue
+        name = f"{stem}-{tune.x}"
+        number = 2
+        while name in taken:
+            name, number = f"{stem}-{tune.x}-{number}", number + 1
+        taken.add(name)
+        out.append(_Tune(name, kind, midi))
+    return out
+
+
+def _dedupe(tunes: list[_Tune], report: TuneTypeReport) -> list[_Tune]:
+    groups: dict[bytes, list[_Tune]] = {}
+    for t in sorted(tunes, key=lambda t: t.name):
+        groups.setdefault(t.midi, []).append(t)
+    out = []
+    for group in groups.values():
+        if len({t.kind for t in group}) > 1:
+            report.conflicting_duplicates += len(group)
+            continue
+        report.duplicates += len(group) - 1
+        out.append(group[0])
+    return out
+
+
+def split_stratified(
+    items: Iterable[tuple[str, str]], test_fraction: float, seed: int
+) -> dict[str, list[str]]:
+    """(name, type) pairs -> {"train": names, "test": names}, each type split on its own.
+
+    A type of n names gives max(1, round(n * test_fraction)) to test (none when the fraction
+    is 0, and never all n). Its names are sorted, then shuffled by Random(f"{seed}:{type}"),
+    so a type's split does not depend on the other types."""
+    by_kind: dict[str, list[str]] = {}
+    for name, kind in items:
+        by_kind.setdefault(kind, []).append(name)
+    train: list[str] = []
+    test: list[str] = []
+    for kind in sorted(by_kind):
+        names = sorted(by_kind[kind])
+        random.Random(f"{seed}:{kind}").shuffle(names)
+        k = min(max(1, round(len(names) * test_fraction)), len(names) - 1) if test_fraction else 0
+        test.extend(names[:k])
+        train.extend(names[k:])
+    return {"train": sorted(train), "test": sorted(test)}
