@@ -134,6 +134,8 @@ def classification_accuracy(
     training stores in the checkpoint config), else from the evaluated examples' own labels
     (`baseline_from` says which). `confusion[true][predicted]` counts examples (zeros left out).
     """
+    if model.config.num_labels < 1:
+        raise ValueError("this model has no classification head (num_labels = 0)")
     model.eval()
     device = next(model.parameters()).device
     names = list(model.labels) or [str(i) for i in range(model.config.num_labels)]
@@ -165,7 +167,7 @@ def classification_accuracy(
     source = "training" if counts else "evaluated"
     freq = [counts.get(k, 0) for k in names] if counts else per_true
     best = min(range(n), key=lambda i: (-freq[i], i))  # the first label on ties
-    majority = names[best] if n else None
+    majority = names[best]
     baseline = per_true[best] / total if total else None
     return {
         "examples": total,

@@ -1,0 +1,325 @@
+"""The tune-type dataset: the R: mapping, the stratified split, no text in the MIDI, the report."""
+
+import io
+import json
+from collections import Counter
+
+import mido
+import pytest
+from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cli.main import cli
+from convert import abc_to_midi
+from convert.dataset import music21_corpus
+from convert.tune_types import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MIN_COUNT,
+    DEFAULT_TEST_FRACTION,
+    TEXT_META,
+    TUNE_TYPES,
+    generate_tune_types,
+    max_bytes_for,
+    midi_meta_types,
+    normalise_rhythm,
+    split_stratified,
+    strip_meta,
+    strip_text_meta,
+)
+
+# ----------------------------------------------------------------------------- the mapping
+
+# every spelling below occurs in music21's O'Neill 1850 / Ryan's Mammoth / Essen collections
+CORPUS_SPELLINGS = [
+    ("reel", "reel"),
+    ("Reel", "reel"),
+    ("REEL", "reel"),
+    ("hornpipe", "hornpipe"),
+    ("Hornpipe", "hornpipe"),
+    ("jig", "jig"),
+    ("Jig", "jig"),
+    ("JIG", "jig"),
+    ("double jig", "jig"),
+    ("slipjig", "slip-jig"),
+    ("slip jig", "slip-jig"),
+    ("strathspey", "strathspey"),
+    ("Strathspey", "strathspey"),
+    ("clog", "clog"),
+    ("air", "air"),
+    ("highland fling", "fling"),
+    ("fling", "fling"),
+    ("waltz", "waltz"),
+    ("walkaround", "walkaround"),
+    ("march", "march"),
+    ("Gavotte", "gavotte"),
+    ("Slide", "slide"),
+    ("slide", "slide"),
+    ("", None),
+    ("???", None),
+    ("Liebes - Lied", None),
+    ("Romanze, Ballade, Lied", None),
+    ("Tanz - Lied", None),
+    ("Xiaodiao]", None),
+]
+
+
+@pytest.mark.parametrize(("value", "kind"), CORPUS_SPELLINGS)
+def test_corpus_rhythm_spellings_normalise_to_their_type(value, kind):
+    assert normalise_rhythm(value) == kind
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        ("Reels", "reel"),
+        ("  reel  ", "reel"),
+        ("Slip Jigs", "slip-jig"),
+        ("slip-jig", "slip-jig"),
+        ("slip_jig", "slip-jig"),
+        ("Double  Jigs", "jig"),
+        ("Hornpipes", "hornpipe"),
+        ("Waltzes", "waltz"),
+        ("Marches", "march"),
+        ("Polkas", "polka"),
+        ("reel.", "reel"),
+    ],
+)
+def test_case_spaces_plurals_and_punctuation_do_not_matter(value, kind):
+    assert normalise_rhythm(value) == kind
+
+
+@pytest.mark.parametrize("value", ["slip jig", "single jig", "hop jig"])
+def test_other_jigs_are_not_the_jig(value):
+    assert normalise_rhythm(value) not in (None, "jig")
+
+
+def test_type_names_hold_no_underscore_so_the_file_name_prefix_is_the_label():
+    assert all("_" not in kind for kind in TUNE_TYPES.values())
+
+
+@pytest.mark.skipif(not (music21_corpus().exists()), reason="music21 corpus not installed")
+def test_every_nonempty_rhythm_of_the_irish_collections_is_a_known_type():
+    from convert.abc_parser import parse_abc
+
+    unknown = Counter()
+    for folder in ("oneills1850", "ryansMammoth"):
+        for path in sorted((music21_corpus() / folder).glob("*.abc")):
+            for tune in parse_abc(path.read_text(encoding="utf-8")).tunes:
+                value = tune.field("R")
+                if value and value.strip() and normalise_rhythm(value) is None:
+                    unknown[value] += 1
+    assert not unknown
+
+
+# ----------------------------------------------------------------------------- the split
+
+
+def items(counts: dict[str, int]) -> list[tuple[str, str]]:
+    return [(f"{kind}-{i:03d}", kind) for kind, n in counts.items() for i in range(n)]
+
+
+@pytest.mark.parametrize(
+    ("n", "fraction", "expected_test"),
+    [(2, 0.1, 1), (10, 0.1, 1), (14, 0.1, 1), (15, 0.1, 2), (100, 0.1, 10), (3, 0.9, 2), (5, 0, 0)],
+)
+def test_each_type_gives_its_share_to_test_at_least_one_never_all(n, fraction, expected_test):
+    split = split_stratified(items({"reel": n}), fraction, seed=0)
+    assert len(split["test"]) == expected_test
+    assert len(split["train"]) == n - expected_test
+
+
+def test_split_is_stratified_per_type():
+    split = split_stratified(items({"reel": 200, "jig": 100, "air": 30}), 0.1, seed=3)
+    test = Counter(name.split("-")[0] for name in split["test"])
+    assert test == {"reel": 20, "jig": 10, "air": 3}
+
+
+def test_same_seed_same_split_other_seed_other_split():
+    data = items({"reel": 50, "jig": 40})
+    assert split_stratified(data, 0.2, 1) == split_stratified(list(reversed(data)), 0.2, 1)
+    assert split_stratified(data, 0.2, 1) != split_stratified(data, 0.2, 2)
+
+
+def test_a_types_split_does_not_depend_on_the_other_types():
+    alone = split_stratified(items({"reel": 40}), 0.25, 5)
+    mixed = split_stratified(items({"reel": 40, "jig": 17}), 0.25, 5)
+    assert [n for n in mixed["test"] if n.startswith("reel")] == alone["test"]
+
+
+@given(
+    st.dictionaries(st.sampled_from(["reel", "jig", "air", "clog"]), st.integers(1, 40)),
+    st.floats(0, 0.95),
+    st.integers(0, 2**32),
+)
+def test_split_partitions_the_items(counts, fraction, seed):
+    data = items(counts)
+    split = split_stratified(data, fraction, seed)
+    assert sorted(split["train"] + split["test"]) == sorted(name for name, _ in data)
+    assert not set(split["train"]) & set(split["test"])
+
+
+# ----------------------------------------------------------------------------- MIDI text
+
+
+def midi_with_text() -> bytes:
+    mf = mido.MidiFile(ticks_per_beat=480)
+    track = mido.MidiTrack(
+        [
+            mido.MetaMessage("track_name", name="The Reel of Tulloch", time=0),
+            mido.MetaMessage("text", text="R:reel", time=0),
+            mido.MetaMessage("time_signature", numerator=4, denominator=4, time=0),
+            mido.Message("note_on", note=60, velocity=80, time=0),
+            mido.MetaMessage("marker", text="reel", time=120),
+            mido.Message("note_off", note=60, velocity=0, time=360),
+            mido.MetaMessage("end_of_track", time=0),
+        ]
+    )
+    mf.tracks.append(track)
+    out = io.BytesIO()
+    mf.save(file=out)
+    return out.getvalue()
+
+
+def absolute_events(midi: bytes) -> list[tuple[int, str]]:
+    events, now = [], 0
+    for msg in mido.MidiFile(file=io.BytesIO(midi)).tracks[0]:
+        now += msg.time
+        if msg.type not in TEXT_META:
+            events.append((now, str(msg.copy(time=0))))
+    return events
+
+
+def test_stripping_text_removes_names_texts_and_markers_and_keeps_every_event_time():
+    midi = midi_with_text()
+    stripped, removed = strip_text_meta(midi)
+    assert removed == 3
+    assert not midi_meta_types(stripped) & TEXT_META
+    assert b"Reel" not in stripped and b"reel" not in stripped
+    assert absolute_events(stripped) == absolute_events(midi)
+
+
+def test_a_midi_file_without_text_comes_back_byte_for_byte():
+    midi = abc_to_midi("X:1\nT:The Reel of Tulloch\nR:reel\nL:1/8\nK:D\nDEFG|\n")
+    assert strip_text_meta(midi) == (midi, 0)
+
+
+def test_notes_only_drops_tempo_time_and_key_signatures():
+    midi = abc_to_midi("X:1\nM:6/8\nL:1/8\nK:D\nDEF GAB|\n")
+    stripped, removed = strip_meta(
+        midi, TEXT_META | {"set_tempo", "time_signature", "key_signature"}
+    )
+    assert removed == 3
+    assert midi_meta_types(stripped) == {"end_of_track"}
+
+
+# ----------------------------------------------------------------------------- the dataset
+
+
+def tune(x: int, rhythm: str | None, body: str, title: str = "Tune", meter="4/4") -> str:
+    r = f"R:{rhythm}\n" if rhythm is not None else ""
+    return f"X:{x}\nT:{title}\n{r}M:{meter}\nL:1/8\nK:D\n{body}\n\n"
+
+
+REELS = ["DFAF dFAF|", "GABG dGBG|", "ABcA eAcA|", "FAdA FAdA|", "EFGA BcdB|"]
+JIGS = ["DFA dAF|", "GBd gdB|", "Ace aec|", "FAd fdA|"]
+
+
+@pytest.fixture
+def abc_folder(tmp_path):
+    text = "".join(tune(i + 1, "Reel" if i % 2 else "reels", b, "The Reel of Tulloch")
+                   for i, b in enumerate(REELS))  # fmt: skip
+    text += "".join(tune(10 + i, "jig", b, "Jig", "6/8") for i, b in enumerate(JIGS))
+    text += tune(20, "hornpipe", "ABcd efga|")  # a rare type
+    text += tune(21, "Liebes - Lied", "CDEF|")  # not a tune type
+    text += tune(22, None, "CDEF|")  # no R:
+    text += tune(23, "reel", REELS[0])  # a copy of X:1
+    text += tune(24, "jig", "ABAB ABAB|")  # same notes twice with different types
+    text += tune(25, "reel", "ABAB ABAB|")
+    text += tune(26, "reel", "K:Q\nCDEF|")  # the converter rejects K:Q
+    text += tune(27, "jig", "def gfe|" * 300, meter="6/8")  # too long
+    folder = tmp_path / "abc"
+    folder.mkdir()
+    (folder / "tunes.abc").write_text(text)
+    return folder
+
+
+def test_dataset_writes_type_prefixed_midi_and_counts_every_dropped_tune(abc_folder, tmp_path):
+    out = tmp_path / "out"
+    report = generate_tune_types(out, [abc_folder], min_count=2, test_fraction=0.25, seed=0)
+    data = json.loads((out / "report.json").read_text())
+    assert data["tunes"] == 17
+    assert data["without_rhythm"] == 1
+    assert data["unrecognised"] == 1 and data["unrecognised_values"] == {"Liebes - Lied": 1}
+    assert data["failed"] == 1
+    assert data["too_long"] == 1
+    assert data["duplicates"] == 1 and data["conflicting_duplicates"] == 2
+    assert data["rare_types"] == {"hornpipe": 1}
+    assert data["classes"] == {"train": {"jig": 3, "reel": 4}, "test": {"jig": 1, "reel": 1}}
+    assert data["test_majority_share"] == report.test_majority_share == 0.5
+    names = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.mid"))
+    assert len(names) == 9
+    assert all(n.split("/")[1].split("_")[0] in ("reel", "jig") for n in names)
+
+
+def test_written_midi_is_the_reference_conversion_and_carries_no_text(abc_folder, tmp_path):
+    out = tmp_path / "out"
+    generate_tune_types(out, [abc_folder], min_count=2, test_fraction=0.25)
+    path = next(out.rglob("reel_*-1.mid"))
+    midi = path.read_bytes()
+    assert midi == abc_to_midi(tune(1, "reels", REELS[0], "The Reel of Tulloch"))
+    for path in out.rglob("*.mid"):
+        data = path.read_bytes()
+        assert not midi_meta_types(data) & TEXT_META
+        assert b"Reel" not in data and b"Tulloch" not in data and b"jig" not in data.lower()
+
+
+def test_same_sources_and_seed_give_the_same_files(abc_folder, tmp_path):
+    def files(out):
+        generate_tune_types(out, [abc_folder], min_count=2, test_fraction=0.25, seed=4)
+        return {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+    assert files(tmp_path / "a") == files(tmp_path / "b")
+
+
+def test_notes_only_dataset_has_no_meta_events_but_the_end(abc_folder, tmp_path):
+    out = tmp_path / "out"
+    generate_tune_types(out, [abc_folder], min_count=2, test_fraction=0.25, notes_only=True)
+    assert {t for p in out.rglob("*.mid") for t in midi_meta_types(p.read_bytes())} == {
+        "end_of_track"
+    }
+
+
+def test_max_bytes_fits_the_models_patch_length():
+    assert max_bytes_for(256) == DEFAULT_MAX_BYTES == 4064
+    assert max_bytes_for(64) == 992
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def test_cli_writes_the_dataset_and_prints_the_report_as_json(abc_folder, tmp_path):
+    out = tmp_path / "out"
+    args = ["gen-tune-types", str(out), "--source", str(abc_folder), "--min-count", "2",
+            "--test-fraction", "0.25", "--json"]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout)
+    assert printed == json.loads((out / "report.json").read_text())
+    assert printed["train"] == 7 and printed["test"] == 2
+
+
+def test_cli_defaults_are_the_library_defaults():
+    params = {p.name: p.default for p in cli.commands["gen-tune-types"].params}
+    assert params["min_count"] == DEFAULT_MIN_COUNT
+    assert params["test_fraction"] == DEFAULT_TEST_FRACTION
+    assert params["max_bytes"] == DEFAULT_MAX_BYTES
+
+
+def test_cli_missing_source_is_one_clear_error(tmp_path):
+    result = CliRunner().invoke(
+        cli, ["gen-tune-types", str(tmp_path / "out"), "--source", str(tmp_path / "nope")]
+    )
+    assert result.exit_code == 1
+    assert "nope: no such file or folder" in result.output
+    assert "Traceback" not in result.output
