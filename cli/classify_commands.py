@@ -44,7 +44,8 @@ def gen_tune_types_command(out, sources, min_count, test_fraction, max_bytes, no
     OUT/test/TYPE_NAME.mid (a stratified split by seed). Types with fewer than --min-count
     tunes, tunes whose MIDI is longer than --max-bytes, duplicates and failures are dropped
     and counted in OUT/report.json, with the classes per split and the test split's
-    majority-class share. The MIDI carries no text (no title, no `R:` copy).
+    majority-class share and meter baseline (the type read off the time signature alone).
+    The MIDI carries no text (no title, no `R:` copy).
 
     \b
     Example:
@@ -78,10 +79,11 @@ def gen_tune_types_command(out, sources, min_count, test_fraction, max_bytes, no
         table.add_row(kind, str(data["classes"]["train"][kind]),
                       str(data["classes"].get("test", {}).get(kind, 0)))  # fmt: skip
     console.print(table)
-    share = data["test_majority_share"]
+    share, meter = data["test_majority_share"], data["test_meter_baseline"]
     console.print(
-        f"{data['train']} train + {data['test']} test files in {out}; "
-        f"test majority share {'-' if share is None else f'{share:.3f}'}; dropped: "
+        f"{data['train']} train + {data['test']} test files in {out}; test baselines: "
+        f"majority {'-' if share is None else f'{share:.3f}'}, "
+        f"meter {'-' if meter is None else f'{meter:.3f}'}; dropped: "
         f"{data['without_rhythm']} without R:, {data['unrecognised']} unrecognised R:, "
         f"{data['failed']} failed, {data['too_long']} too long, "
         f"{data['duplicates'] + data['conflicting_duplicates']} duplicates, "

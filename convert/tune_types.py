@@ -18,6 +18,11 @@ The steps, each counted in the report:
 5. each type is split on its own (stratified): its names sorted, shuffled by the seed,
    ``max(1, round(n * test_fraction))`` of them to test.
 
+The report also gives two baselines on the test split: the majority-class share, and the
+*meter baseline*: the accuracy of answering, for each time signature, its most frequent
+training type (jigs are 6/8 and slip jigs 9/8, but reels, hornpipes and clogs share 2/2 and
+2/4), the bar a model must clear to show it reads more than one meta event.
+
 Only the MIDI bytes carry the label: the reference converter writes no text (no title,
 track name or copied field), and text meta events are removed here anyway
 (``strip_text_meta``). With ``notes_only`` the tempo, time- and key-signature events go too,
@@ -155,6 +160,35 @@ def strip_meta(midi: bytes, drop: frozenset[str] | set[str] = TEXT_META) -> tupl
     return out.getvalue(), removed
 
 
+def time_signature(midi: bytes) -> str:
+    """The first time signature of a MIDI file, e.g. "6/8", or "none"."""
+    for track in mido.MidiFile(file=io.BytesIO(midi)).tracks:
+        for msg in track:
+            if msg.type == "time_signature":
+                return f"{msg.numerator}/{msg.denominator}"
+    return "none"
+
+
+def meter_baseline(
+    train: Iterable[tuple[str, str]], test: Iterable[tuple[str, str]]
+) -> float | None:
+    """The test accuracy of reading the type off the time signature alone.
+
+    (meter, type) pairs: each meter answers its most frequent training type (ties: the first
+    in alphabetical order), a meter unseen in training the most frequent training type."""
+    by_meter: dict[str, Counter] = {}
+    overall: Counter = Counter()
+    for meter, kind in train:
+        by_meter.setdefault(meter, Counter())[kind] += 1
+        overall[kind] += 1
+
+    def best(counts: Counter) -> str:
+        return min(counts, key=lambda k: (-counts[k], k))
+
+    answers = [(best(by_meter.get(m, overall)), kind) for m, kind in test]
+    return sum(a == k for a, k in answers) / len(answers) if answers else None
+
+
 def strip_text_meta(midi: bytes) -> tuple[bytes, int]:
     """Remove text, copyright, track/instrument names, lyrics, markers and cue points."""
     return strip_meta(midi, TEXT_META)
@@ -178,6 +212,8 @@ class TuneTypeReport:
     text_events_stripped: int = 0
     rare: dict[str, int] = field(default_factory=dict)  # type -> tunes, below min_count
     classes: dict[str, dict[str, int]] = field(default_factory=dict)  # split -> type -> files
+    meters: dict[str, dict[str, int]] = field(default_factory=dict)  # type -> meter -> files
+    meter_baseline: float | None = None  # test accuracy of the time signature alone
 
     @property
     def train(self) -> int:
@@ -216,6 +252,8 @@ class TuneTypeReport:
                 else None
             ),
             "test_majority_share": self.test_majority_share,
+            "meters": self.meters,
+            "test_meter_baseline": self.meter_baseline,
             "failures": self.failed,
         }
 
@@ -274,6 +312,13 @@ def generate_tune_types(
             t = by_name[name]
             write_file_atomic(folder / f"{t.kind}_{t.name}.mid", t.midi)
         report.classes[split] = dict(sorted(Counter(by_name[n].kind for n in names).items()))
+    meter = {t.name: time_signature(t.midi) for t in kept}
+    for t in sorted(kept, key=lambda t: t.kind):
+        report.meters.setdefault(t.kind, Counter())[meter[t.name]] += 1
+    report.meters = {k: dict(sorted(v.items())) for k, v in report.meters.items()}
+    report.meter_baseline = meter_baseline(
+        *[[(meter[n], by_name[n].kind) for n in splits[s]] for s in ("train", "test")]
+    )
     text = json.dumps(report.to_json(), indent=1, sort_keys=True) + "\n"
     out.mkdir(parents=True, exist_ok=True)
     write_file_atomic(out / "report.json", text.encode("utf-8"))

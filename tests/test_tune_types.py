@@ -21,11 +21,13 @@ from convert.tune_types import (
     TUNE_TYPES,
     generate_tune_types,
     max_bytes_for,
+    meter_baseline,
     midi_meta_types,
     normalise_rhythm,
     split_stratified,
     strip_meta,
     strip_text_meta,
+    time_signature,
 )
 
 # ----------------------------------------------------------------------------- the mapping
@@ -288,6 +290,31 @@ def test_notes_only_dataset_has_no_meta_events_but_the_end(abc_folder, tmp_path)
     assert {t for p in out.rglob("*.mid") for t in midi_meta_types(p.read_bytes())} == {
         "end_of_track"
     }
+
+
+def test_meter_baseline_answers_each_meters_most_frequent_training_type():
+    train = [("6/8", "jig"), ("6/8", "jig"), ("2/2", "reel")] + [("2/2", "hornpipe")] * 2
+    test = [("6/8", "jig"), ("2/2", "reel"), ("3/4", "air"), ("2/2", "hornpipe")]
+    # 6/8 -> jig (right), 2/2 -> hornpipe (wrong, right), unseen 3/4 -> the overall majority:
+    # jig and hornpipe tie at 2, the first alphabetically (hornpipe) answers (wrong)
+    assert meter_baseline(train, test) == 2 / 4
+    assert meter_baseline(train, []) is None
+
+
+@pytest.mark.parametrize(("header", "meter"), [("M:6/8", "6/8"), ("M:C|", "2/2"), ("M:C", "4/4")])
+def test_time_signature_is_read_from_the_midi(header, meter):
+    assert time_signature(abc_to_midi(f"X:1\n{header}\nL:1/8\nK:D\nDEF|\n")) == meter
+
+
+def test_report_gives_meters_and_both_baselines(abc_folder, tmp_path):
+    full = generate_tune_types(tmp_path / "a", [abc_folder], min_count=2, test_fraction=0.25)
+    assert full.meters == {"jig": {"6/8": 4}, "reel": {"4/4": 5}}
+    assert full.meter_baseline == 1.0  # reels are 4/4 and jigs 6/8 here
+    bare = generate_tune_types(
+        tmp_path / "b", [abc_folder], min_count=2, test_fraction=0.25, notes_only=True
+    )
+    assert bare.meters == {"jig": {"none": 4}, "reel": {"none": 5}}
+    assert bare.meter_baseline == bare.test_majority_share
 
 
 def test_max_bytes_fits_the_models_patch_length():
