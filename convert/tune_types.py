@@ -16,7 +16,8 @@ The steps, each counted in the report:
    agree and all dropped when they do not (*duplicates*), so no tune is in both splits;
 4. types with fewer than ``min_count`` tunes are *rare* and dropped;
 5. each type is split on its own (stratified): its names sorted, shuffled by the seed,
-   ``max(1, round(n * test_fraction))`` of them to test.
+   ``max(1, round(n * test_fraction))`` of them to test, skipping tunes whose MIDI occurs
+   under ``exclude_from`` (*train only*: e.g. the data a model to start from was trained on).
 
 The report also gives two baselines on the test split: the majority-class share, and the
 *meter baseline*: the accuracy of answering, for each time signature, its most frequent
@@ -41,7 +42,7 @@ import os
 import random
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -210,6 +211,7 @@ class TuneTypeReport:
     duplicates: int = 0  # dropped copies (same MIDI bytes)
     conflicting_duplicates: int = 0  # dropped: same MIDI bytes, different types
     text_events_stripped: int = 0
+    train_only: int = 0  # tunes kept out of test (their MIDI is under exclude_from)
     rare: dict[str, int] = field(default_factory=dict)  # type -> tunes, below min_count
     classes: dict[str, dict[str, int]] = field(default_factory=dict)  # split -> type -> files
     meters: dict[str, dict[str, int]] = field(default_factory=dict)  # type -> meter -> files
@@ -241,6 +243,7 @@ class TuneTypeReport:
             "duplicates": self.duplicates,
             "conflicting_duplicates": self.conflicting_duplicates,
             "text_events_stripped": self.text_events_stripped,
+            "train_only": self.train_only,
             "rare_types": self.rare,
             "rare": sum(self.rare.values()),
             "train": self.train,
@@ -274,11 +277,15 @@ def generate_tune_types(
     max_bytes: int = DEFAULT_MAX_BYTES,
     notes_only: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    exclude_from: Iterable[str | os.PathLike] = (),
 ) -> TuneTypeReport:
     """Write the labelled dataset into out_dir (see the module docstring); returns the report.
 
-    ``progress(done_files, total_files)`` is called after each source file.
+    ``progress(done_files, total_files)`` is called after each source file. A tune whose MIDI
+    bytes equal a ``.mid`` file under ``exclude_from`` (e.g. the training split a generative
+    model to start from was trained on) never goes to test; it can still go to train.
     """
+    exclude_from = list(exclude_from)
     if not 0.0 <= test_fraction < 1.0:
         raise ValueError(f"test fraction {test_fraction} is not in [0, 1)")
     if min_count < 1 or max_bytes < 1:
@@ -290,6 +297,7 @@ def generate_tune_types(
             "seed": seed,
             "max_bytes": max_bytes,
             "notes_only": notes_only,
+            "exclude_from": [str(p) for p in exclude_from],
         }  # fmt: skip
     )
     files = find_abc_files(sources)
@@ -302,7 +310,10 @@ def generate_tune_types(
     counts = Counter(t.kind for t in tunes)
     report.rare = {k: n for k, n in sorted(counts.items()) if n < min_count}
     kept = [t for t in tunes if t.kind not in report.rare]
-    splits = split_stratified([(t.name, t.kind) for t in kept], test_fraction, seed)
+    seen = _midi_files(exclude_from)
+    train_only = {t.name for t in kept if t.midi in seen}
+    report.train_only = len(train_only)
+    splits = split_stratified([(t.name, t.kind) for t in kept], test_fraction, seed, train_only)
     by_name = {t.name: t for t in kept}
     out = Path(out_dir)
     for split, names in splits.items():
@@ -323,6 +334,16 @@ def generate_tune_types(
     out.mkdir(parents=True, exist_ok=True)
     write_file_atomic(out / "report.json", text.encode("utf-8"))
     return report
+
+
+def _midi_files(folders: Iterable[str | os.PathLike]) -> set[bytes]:
+    out: set[bytes] = set()
+    for folder in folders:
+        path = Path(folder)
+        if not path.is_dir():
+            raise FileNotFoundError(f"{path}: no such folder")
+        out.update(p.read_bytes() for p in sorted(path.rglob("*.mid")) if p.is_file())
+    return out
 
 
 def _read_file(path: Path, report: TuneTypeReport, max_bytes: int, notes_only: bool):
@@ -381,13 +402,18 @@ def _dedupe(tunes: list[_Tune], report: TuneTypeReport) -> list[_Tune]:
 
 
 def split_stratified(
-    items: Iterable[tuple[str, str]], test_fraction: float, seed: int
+    items: Iterable[tuple[str, str]],
+    test_fraction: float,
+    seed: int,
+    train_only: Collection[str] = (),
 ) -> dict[str, list[str]]:
     """(name, type) pairs -> {"train": names, "test": names}, each type split on its own.
 
     A type of n names gives max(1, round(n * test_fraction)) to test (none when the fraction
     is 0, and never all n). Its names are sorted, then shuffled by Random(f"{seed}:{type}"),
-    so a type's split does not depend on the other types."""
+    so a type's split does not depend on the other types. Names in `train_only` are never
+    test names: the test names are the first of the shuffled order that are not (fewer when
+    too few are left)."""
     by_kind: dict[str, list[str]] = {}
     for name, kind in items:
         by_kind.setdefault(kind, []).append(name)
@@ -397,6 +423,7 @@ def split_stratified(
         names = sorted(by_kind[kind])
         random.Random(f"{seed}:{kind}").shuffle(names)
         k = min(max(1, round(len(names) * test_fraction)), len(names) - 1) if test_fraction else 0
-        test.extend(names[:k])
-        train.extend(names[k:])
+        chosen = set([n for n in names if n not in train_only][:k])
+        test.extend(n for n in names if n in chosen)
+        train.extend(n for n in names if n not in chosen)
     return {"train": sorted(train), "test": sorted(test)}

@@ -149,6 +149,16 @@ def test_a_types_split_does_not_depend_on_the_other_types():
     assert [n for n in mixed["test"] if n.startswith("reel")] == alone["test"]
 
 
+def test_train_only_names_never_go_to_test_and_the_others_fill_in():
+    data = items({"reel": 20})
+    plain = split_stratified(data, 0.2, 1)
+    kept_out = set(plain["test"][:2])
+    split = split_stratified(data, 0.2, 1, train_only=kept_out)
+    assert len(split["test"]) == 4 and not kept_out & set(split["test"])
+    everything = {name for name, _ in data}
+    assert split_stratified(data, 0.2, 1, train_only=everything)["test"] == []
+
+
 @given(
     st.dictionaries(st.sampled_from(["reel", "jig", "air", "clog"]), st.integers(1, 40)),
     st.floats(0, 0.95),
@@ -315,6 +325,19 @@ def test_report_gives_meters_and_both_baselines(abc_folder, tmp_path):
     )
     assert bare.meters == {"jig": {"none": 4}, "reel": {"none": 5}}
     assert bare.meter_baseline == bare.test_majority_share
+
+
+def test_tunes_seen_by_another_dataset_are_kept_out_of_test(abc_folder, tmp_path):
+    first = tmp_path / "first"
+    generate_tune_types(first, [abc_folder], min_count=2, test_fraction=0.25)
+    again = generate_tune_types(
+        tmp_path / "again", [abc_folder], min_count=2, test_fraction=0.25,
+        exclude_from=[first / "test"],
+    )  # fmt: skip
+    assert again.train_only == 2 and again.test == 2
+    old_test = {p.read_bytes() for p in (first / "test").glob("*.mid")}
+    new_test = {p.read_bytes() for p in (tmp_path / "again" / "test").glob("*.mid")}
+    assert not old_test & new_test
 
 
 def test_max_bytes_fits_the_models_patch_length():
