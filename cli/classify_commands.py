@@ -36,10 +36,13 @@ def _console():
 @click.option("--exclude-from", "exclude", multiple=True, metavar="DIR",
               help="Keep tunes whose MIDI is a .mid file under DIR out of test (repeatable), "
                    "e.g. the data a model to start from was trained on.")  # fmt: skip
+@click.option("--pretrain", is_flag=True,
+              help="Also write OUT/pretrain/: every other tune's MIDI (not the test split's), "
+                   "unlabelled, for generative pre-training.")  # fmt: skip
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON to stdout.")
 def gen_tune_types_command(out, sources, min_count, test_fraction, max_bytes, notes_only,
-                           exclude, seed, as_json):  # fmt: skip
+                           exclude, pretrain, seed, as_json):  # fmt: skip
     """Build the tune-type dataset: MIDI files labelled reel, jig, hornpipe, ... from `R:`.
 
     Every tune with an `R:` field naming a tune type (docs/classify.md lists the mapping) is
@@ -70,7 +73,7 @@ def gen_tune_types_command(out, sources, min_count, test_fraction, max_bytes, no
         try:
             report = generate_tune_types(
                 out, sources or ["music21"], min_count, test_fraction, seed, max_bytes,
-                notes_only, progress, exclude,
+                notes_only, progress, exclude, pretrain,
             )  # fmt: skip
         except (FileNotFoundError, ValueError) as exc:
             raise click.ClickException(str(exc)) from None
@@ -90,7 +93,8 @@ def gen_tune_types_command(out, sources, min_count, test_fraction, max_bytes, no
         f"{data['without_rhythm']} without R:, {data['unrecognised']} unrecognised R:, "
         f"{data['failed']} failed, {data['too_long']} too long, "
         f"{data['duplicates'] + data['conflicting_duplicates']} duplicates, "
-        f"{data['rare']} of rare types; {data['train_only']} kept out of test "
+        f"{data['rare']} of rare types; {data['train_only']} kept out of test; "
+        f"{data['pretrain']} pretraining files "
         f"(see {out / 'report.json'})"
     )
 

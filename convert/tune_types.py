@@ -24,6 +24,11 @@ The report also gives two baselines on the test split: the majority-class share,
 training type (jigs are 6/8 and slip jigs 9/8, but reels, hornpipes and clogs share 2/2 and
 2/4), the bar a model must clear to show it reads more than one meta event.
 
+With ``pretrain`` it also writes ``OUT/pretrain/NAME.mid``: every tune of the sources that
+converts and fits, with or without a type, except the test split's tunes, for generative
+pre-training of a model that is then fine-tuned to classify (a model pre-trained on other
+data may have seen the test tunes, and a conversion model even their `R:` lines).
+
 Only the MIDI bytes carry the label: the reference converter writes no text (no title,
 track name or copied field), and text meta events are removed here anyway
 (``strip_text_meta``). With ``notes_only`` the tempo, time- and key-signature events go too,
@@ -74,7 +79,7 @@ TUNE_TYPES: dict[str, str] = {
     # spelling after ``_key`` (lower case, '-' '_' as spaces, one space, no plural 's')
     "reel": "reel",
     "jig": "jig",
-    "double jig": "jig",  # the ordinary 6/8 jig; O'Neill writes "double jig", Ryan "jig"
+    "double jig": "jig",  # the ordinary 6/8 jig: O'Neill writes "double jig" and "Jig"
     "single jig": "single-jig",
     "slip jig": "slip-jig",
     "slipjig": "slip-jig",
@@ -212,6 +217,7 @@ class TuneTypeReport:
     conflicting_duplicates: int = 0  # dropped: same MIDI bytes, different types
     text_events_stripped: int = 0
     train_only: int = 0  # tunes kept out of test (their MIDI is under exclude_from)
+    pretrain: int = 0  # files written to pretrain/
     rare: dict[str, int] = field(default_factory=dict)  # type -> tunes, below min_count
     classes: dict[str, dict[str, int]] = field(default_factory=dict)  # split -> type -> files
     meters: dict[str, dict[str, int]] = field(default_factory=dict)  # type -> meter -> files
@@ -244,6 +250,7 @@ class TuneTypeReport:
             "conflicting_duplicates": self.conflicting_duplicates,
             "text_events_stripped": self.text_events_stripped,
             "train_only": self.train_only,
+            "pretrain": self.pretrain,
             "rare_types": self.rare,
             "rare": sum(self.rare.values()),
             "train": self.train,
@@ -278,12 +285,16 @@ def generate_tune_types(
     notes_only: bool = False,
     progress: Callable[[int, int], None] | None = None,
     exclude_from: Iterable[str | os.PathLike] = (),
+    pretrain: bool = False,
 ) -> TuneTypeReport:
     """Write the labelled dataset into out_dir (see the module docstring); returns the report.
 
     ``progress(done_files, total_files)`` is called after each source file. A tune whose MIDI
     bytes equal a ``.mid`` file under ``exclude_from`` (e.g. the training split a generative
     model to start from was trained on) never goes to test; it can still go to train.
+    With ``pretrain``, ``out_dir/pretrain/NAME.mid`` gets every tune of the sources that
+    converts and fits, labelled or not, except the test split's (no label prefix): data for
+    generative pre-training that never saw a test tune.
     """
     exclude_from = list(exclude_from)
     if not 0.0 <= test_fraction < 1.0:
@@ -298,14 +309,19 @@ def generate_tune_types(
             "max_bytes": max_bytes,
             "notes_only": notes_only,
             "exclude_from": [str(p) for p in exclude_from],
-        }  # fmt: skip
+            "pretrain": pretrain,
+        }
     )
     files = find_abc_files(sources)
     tunes: list[_Tune] = []
+    others: list[_Tune] = []
     for done, path in enumerate(files, 1):
-        tunes.extend(_read_file(path, report, max_bytes, notes_only))
+        labelled, unlabelled = _read_file(path, report, max_bytes, notes_only, pretrain)
+        tunes.extend(labelled)
+        others.extend(unlabelled)
         if progress:
             progress(done, len(files))
+    everything = tunes + others
     tunes = _dedupe(tunes, report)
     counts = Counter(t.kind for t in tunes)
     report.rare = {k: n for k, n in sorted(counts.items()) if n < min_count}
@@ -323,6 +339,9 @@ def generate_tune_types(
             t = by_name[name]
             write_file_atomic(folder / f"{t.kind}_{t.name}.mid", t.midi)
         report.classes[split] = dict(sorted(Counter(by_name[n].kind for n in names).items()))
+    if pretrain:
+        _write_pretrain(out / "pretrain", everything, {by_name[n].midi for n in splits["test"]},
+                        report)  # fmt: skip
     meter = {t.name: time_signature(t.midi) for t in kept}
     for t in sorted(kept, key=lambda t: t.kind):
         report.meters.setdefault(t.kind, Counter())[meter[t.name]] += 1
@@ -336,6 +355,18 @@ def generate_tune_types(
     return report
 
 
+def _write_pretrain(folder: Path, tunes: list[_Tune], test: set[bytes], report) -> None:
+    """Every tune but the test split's, once per MIDI content, without a label prefix."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written: set[bytes] = set()
+    for t in sorted(tunes, key=lambda t: t.name):
+        if t.midi in test or t.midi in written:
+            continue
+        written.add(t.midi)
+        write_file_atomic(folder / f"{t.name}.mid", t.midi)
+    report.pretrain = len(written)
+
+
 def _midi_files(folders: Iterable[str | os.PathLike]) -> set[bytes]:
     out: set[bytes] = set()
     for folder in folders:
@@ -346,45 +377,50 @@ def _midi_files(folders: Iterable[str | os.PathLike]) -> set[bytes]:
     return out
 
 
-def _read_file(path: Path, report: TuneTypeReport, max_bytes: int, notes_only: bool):
+def _read_file(path: Path, report: TuneTypeReport, max_bytes: int, notes_only: bool,
+               pretrain: bool) -> tuple[list[_Tune], list[_Tune]]:  # fmt: skip
+    """The file's labelled tunes, and (with pretrain) its other tunes with kind ""."""
     stem = re.sub(r"[^A-Za-z0-9.-]+", "-", f"{path.parent.name}-{path.stem}")
     try:
         text = decode_abc(path.read_bytes(), str(path))
     except AbcError as exc:  # not UTF-8: its tunes cannot be read at all
         report.failed.append({"source": str(path), "x": 0, "line": 0, "error": str(exc)})
-        return []
-    out = []
+        return [], []
+    labelled: list[_Tune] = []
+    others: list[_Tune] = []
     taken: set[str] = set()
     for tune in parse_abc(text).tunes:
         report.tunes += 1
         rhythm = tune.field("R")
+        kind = normalise_rhythm(rhythm) if rhythm is not None else None
         if rhythm is None:
             report.without_rhythm += 1
-            continue
-        kind = normalise_rhythm(rhythm)
-        if kind is None:
+        elif kind is None:
             report.unrecognised[rhythm.strip()] += 1
+        if kind is None and not pretrain:
             continue
         try:
             midi = score_to_midi(tune_to_score(tune))
         except AbcError as exc:
-            report.failed.append({"source": str(path), "x": tune.x, "line": tune.line,
-                                  "error": str(exc)})  # fmt: skip
+            if kind is not None:
+                report.failed.append({"source": str(path), "x": tune.x, "line": tune.line,
+                                      "error": str(exc)})  # fmt: skip
             continue
         midi, removed = strip_text_meta(midi)
         report.text_events_stripped += removed
         if notes_only:
             midi = strip_meta(midi, NOTES_ONLY_DROP)[0]
         if len(midi) > max_bytes:
-            report.too_long += 1
+            if kind is not None:
+                report.too_long += 1
             continue
         name = f"{stem}-{tune.x}"
         number = 2
         while name in taken:
             name, number = f"{stem}-{tune.x}-{number}", number + 1
         taken.add(name)
-        out.append(_Tune(name, kind, midi))
-    return out
+        (labelled if kind is not None else others).append(_Tune(name, kind or "", midi))
+    return labelled, others
 
 
 def _dedupe(tunes: list[_Tune], report: TuneTypeReport) -> list[_Tune]:

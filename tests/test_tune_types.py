@@ -340,6 +340,20 @@ def test_tunes_seen_by_another_dataset_are_kept_out_of_test(abc_folder, tmp_path
     assert not old_test & new_test
 
 
+def test_pretraining_files_are_every_tune_but_the_test_splits(abc_folder, tmp_path):
+    out = tmp_path / "out"
+    report = generate_tune_types(out, [abc_folder], min_count=2, test_fraction=0.25, pretrain=True)
+    pretrain = {p.read_bytes() for p in (out / "pretrain").glob("*.mid")}
+    test = {p.read_bytes() for p in (out / "test").glob("*.mid")}
+    train = {p.read_bytes() for p in (out / "train").glob("*.mid")}
+    assert not pretrain & test
+    assert train < pretrain
+    # + the hornpipe, the conflicting pair's notes (once), and the Lied's notes, the same as
+    # those of the tune without R: (once)
+    assert len(pretrain) == report.pretrain == len(train) + 3
+    assert all("_" not in p.name for p in (out / "pretrain").glob("*.mid"))
+
+
 def test_max_bytes_fits_the_models_patch_length():
     assert max_bytes_for(256) == DEFAULT_MAX_BYTES == 4064
     assert max_bytes_for(64) == 992
