@@ -211,6 +211,7 @@ class TuneTypeReport:
     tunes: int = 0  # tunes read from the sources
     without_rhythm: int = 0  # no R: field
     unrecognised: Counter = field(default_factory=Counter)  # R: value -> tunes
+    recognised: Counter = field(default_factory=Counter)  # R: value -> tunes (before filters)
     failed: list[dict] = field(default_factory=list)  # source, x, line, error
     too_long: int = 0
     duplicates: int = 0  # dropped copies (same MIDI bytes)
@@ -244,6 +245,9 @@ class TuneTypeReport:
             "without_rhythm": self.without_rhythm,
             "unrecognised": sum(self.unrecognised.values()),
             "unrecognised_values": dict(self.unrecognised.most_common(30)),
+            "recognised_values": {
+                v: n for v, n in sorted(self.recognised.items(), key=lambda x: (-x[1], x[0]))
+            },
             "failed": len(self.failed),
             "too_long": self.too_long,
             "duplicates": self.duplicates,
@@ -397,6 +401,8 @@ def _read_file(path: Path, report: TuneTypeReport, max_bytes: int, notes_only: b
             report.without_rhythm += 1
         elif kind is None:
             report.unrecognised[rhythm.strip()] += 1
+        else:
+            report.recognised[rhythm.strip()] += 1
         if kind is None and not pretrain:
             continue
         try:

@@ -263,6 +263,7 @@ def test_dataset_writes_type_prefixed_midi_and_counts_every_dropped_tune(abc_fol
     assert data["tunes"] == 17
     assert data["without_rhythm"] == 1
     assert data["unrecognised"] == 1 and data["unrecognised_values"] == {"Liebes - Lied": 1}
+    assert data["recognised_values"] == {"jig": 6, "reel": 3, "reels": 3, "Reel": 2, "hornpipe": 1}
     assert data["failed"] == 1
     assert data["too_long"] == 1
     assert data["duplicates"] == 1 and data["conflicting_duplicates"] == 2
