@@ -35,8 +35,8 @@ track name or copied field), and text meta events are removed here anyway
 so the type must be read from the notes alone.
 
 Worked example: ``X:1 / T:Reel of Tulloch / R:Reels / L:1/8 / K:D / DEFG|`` normalises
-``Reels`` to ``reel`` and becomes ``train/reel_<folder>-<file>-1.mid``, its bytes exactly
-``abc_to_midi`` of the tune (the title appears nowhere in them).
+``Reels`` to ``reel`` and becomes ``train/`` or ``test/reel_<folder>-<file>-1.mid``, its bytes
+exactly ``abc_to_midi`` of the tune (the title appears nowhere in them).
 """
 
 from __future__ import annotations

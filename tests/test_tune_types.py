@@ -91,6 +91,17 @@ def test_case_spaces_plurals_and_punctuation_do_not_matter(value, kind):
     assert normalise_rhythm(value) == kind
 
 
+@given(
+    st.sampled_from(sorted(TUNE_TYPES)),
+    st.lists(st.booleans(), min_size=30, max_size=30),
+    st.sampled_from([" ", "  ", "-", "_", " - "]),
+    st.sampled_from(["", " ", "."]),
+)
+def test_any_casing_and_separator_of_a_known_spelling_gives_its_type(key, upper, sep, tail):
+    cased = "".join(c.upper() if u else c for c, u in zip(key, upper, strict=False))
+    assert normalise_rhythm(cased.replace(" ", sep) + tail) == TUNE_TYPES[key]
+
+
 @pytest.mark.parametrize("value", ["slip jig", "single jig", "hop jig"])
 def test_other_jigs_are_not_the_jig(value):
     assert normalise_rhythm(value) not in (None, "jig")
