@@ -116,6 +116,7 @@ def load_model(path_or_name: str | Path, device: str = "cpu", **overrides) -> BG
         raise CheckpointError(f"{directory / WEIGHTS}: not a safetensors file ({e})") from None
     load_state(model, state, directory / WEIGHTS)
     model.labels = list(raw.get("labels", []))
+    model.label_counts = dict(raw.get("label_counts") or {})
     return model.to(device).eval()
 
 

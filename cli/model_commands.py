@@ -258,13 +258,18 @@ def _print_eval(console, result: dict) -> None:
 
     table = Table("measure", "value")
     for k, v in result.items():
-        if k not in ("per_type", "warnings"):
+        if k not in ("per_type", "warnings", "per_class", "confusion"):
             table.add_row(k, fmt(v))
     console.print(table)
     if result.get("per_type"):
         per = Table("type", "bits/byte", "bytes")
         for k, v in result["per_type"].items():
             per.add_row(k, fmt(v["bits_per_byte"]), str(v["bytes"]))
+        console.print(per)
+    if result.get("per_class"):
+        per = Table("label", "examples", "correct", "accuracy")
+        for k, v in result["per_class"].items():
+            per.add_row(k, str(v["examples"]), str(v["correct"]), fmt(v["accuracy"]))
         console.print(per)
 
 
