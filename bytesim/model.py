@@ -16,6 +16,13 @@ Patch 0 (the header naming the file type) is never a target.
               embeddings shared with the byte decoder, positions 0..15 of its own position table),
               then the feature and the bytes (positions 16..32); only the last 17 positions
               predict, and attention can read any byte of the previous patch.
+
+`retrieve` adds a second, learned copy path: a one-head attention over the patch-level features
+(query from the feature of patch k, keys from the features of patches 0..k) mixes the raw byte
+embeddings of the patches it attends to, position by position, into 16 more prefix positions of
+the byte decoder. The byte decoder thus reads exact bytes of any earlier patch the patch level
+points at (a CPU state's next instruction in a memory patch, a repeated bar), instead of
+recovering them from a feature where all 16 bytes of a patch are superposed.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from torch import nn
 PATCH = 16  # bytes per patch (the only patch size the byte-level decoder supports)
 VOCAB = 257  # byte values 0..255 plus <eop> = 256
 EOP = 256
+RETRIEVE_DIM = 64  # query/key width of the retrieval attention (config `retrieve`)
 SMALL_BATCH = 64  # generate() runs up to this many sequences on one thread: its one-token steps
 # lose more to thread hand-offs than they gain (see docs/model.md for the measurement)
 
@@ -171,6 +179,7 @@ class ModelConfig:
     byte_heads: int | None = None  # byte-decoder heads; None = heads
     dropout: float = 0.1  # dropout on embeddings, attention and residual branches
     prev_patch: str = "none"  # copy path from the previous patch: "none" | "add" | "prefix"
+    retrieve: bool = False  # learned copy path from any earlier patch (see the module docstring)
     num_labels: int = 0  # classification labels (0 = no classification head)
     vocab_size: int = 257  # byte values 0..255 and <eop> (fixed)
 
@@ -181,6 +190,8 @@ class ModelConfig:
             raise ValueError(
                 f"prev_patch must be one of {PREV_PATCH_MODES}, not {self.prev_patch!r}"
             )
+        if not isinstance(self.retrieve, bool):
+            raise ValueError(f"retrieve must be true or false, not {self.retrieve!r}")
         if self.hidden_size % self.heads or self.byte_width % self.byte_head_count:
             raise ValueError("hidden sizes must be multiples of their head counts")
         if min(self.patch_length, self.hidden_size, self.heads, self.patch_layers) < 1:
@@ -231,7 +242,9 @@ class BGPT(nn.Module):
         super().__init__()
         self.config = c = config
         H, Hb = c.hidden_size, c.byte_width
-        self.prefix = PATCH if c.prev_patch == "prefix" else 0  # byte-decoder prefix positions
+        self.retrieved = PATCH if c.retrieve else 0  # byte-decoder positions of retrieved bytes
+        # byte-decoder prefix positions: [retrieved bytes][previous patch (prefix mode)]
+        self.prefix = self.retrieved + (PATCH if c.prev_patch == "prefix" else 0)
         # patch embedding: sum over the 16 positions of table[pos * 257 + byte], plus a bias;
         # equal to the original's Linear(16 * 257, H) on concatenated one-hot bytes
         self.patch_embed = nn.Parameter(torch.empty(PATCH * VOCAB, H))
@@ -243,6 +256,9 @@ class BGPT(nn.Module):
             Hb, c.byte_layers, c.byte_head_count, self.prefix + PATCH + 1, c.dropout
         )
         self.prev_embed = nn.Embedding(PATCH * VOCAB, Hb) if c.prev_patch == "add" else None
+        if c.retrieve:
+            self.retr_q = nn.Linear(H, RETRIEVE_DIM)
+            self.retr_k = nn.Linear(H, RETRIEVE_DIM)
         self.classifier = nn.Linear(H, c.num_labels) if c.num_labels else None
         self.labels: list[str] = []  # classification label names (set by training or loading)
         self.register_buffer("_offsets", torch.arange(PATCH) * VOCAB, persistent=False)
@@ -283,19 +299,45 @@ class BGPT(nn.Module):
         x = self.embed_patches(ids.view(B * P, PATCH)).view(B, P, -1)
         return self.patch(x, torch.arange(P, device=ids.device))
 
-    def byte_inputs(self, feature, prev, patch_bytes):
+    def retrieval_scores(self, queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+        """Retrieval logits: queries (B, Tq, H) and keys (B, Tk, H) features -> (B, Tq, Tk)."""
+        q, k = self.retr_q(queries), self.retr_k(keys)
+        return (q @ k.transpose(1, 2)) * (1.0 / math.sqrt(RETRIEVE_DIM))
+
+    def retrieve(self, features: torch.Tensor, patches: torch.Tensor, key_ok=None):
+        """Retrieved byte embeddings (B, P, 16, Hb) for every patch of a sequence.
+
+        features (B, P, H) patch-level outputs; patches (B, P, 16) their bytes; key_ok (B, P)
+        bool marks patches that may be read (False: left padding). Row k mixes patches 0..k.
+        """
+        B, P = patches.shape[:2]
+        scores = self.retrieval_scores(features, features)
+        allowed = torch.ones(P, P, dtype=torch.bool, device=features.device).tril()[None]
+        if key_ok is not None:
+            eye = torch.eye(P, dtype=torch.bool, device=features.device)[None]
+            allowed = (allowed & key_ok[:, None, :]) | eye
+        weights = scores.masked_fill(~allowed, float("-inf")).softmax(dim=-1)
+        emb = self.byte_wte(patches).flatten(2)  # (B, P, 16 * Hb)
+        return (weights.to(emb.dtype) @ emb).view(B, P, PATCH, -1)
+
+    def byte_inputs(self, feature, prev, patch_bytes, retrieved=None):
         """Input embeddings of the byte decoder for whole or partial patches.
 
         feature (N, Hb) already projected; prev (N, 16) bytes of the previous patch;
-        patch_bytes (N, j) the first j bytes of the patch (j <= 15).
-        Returns (N, prefix + 1 + j, Hb): [prev bytes (prefix mode)], feature, bytes.
+        patch_bytes (N, j) the first j bytes of the patch (j <= 15); retrieved (N, 16, Hb) the
+        retrieved byte embeddings (config `retrieve`).
+        Returns (N, prefix + 1 + j, Hb): [retrieved], [prev bytes (prefix mode)], feature, bytes.
         """
         x = torch.cat((feature.unsqueeze(1), self.byte_wte(patch_bytes)), dim=1)
         if self.prev_embed is not None:
             n = x.size(1)
             x = x + self.prev_embed(prev[:, :n] + self._offsets[:n])
-        if self.prefix:
+        if self.prefix > self.retrieved:
             x = torch.cat((self.byte_wte(prev), x), dim=1)
+        if self.retrieved:
+            if retrieved is None:
+                raise ValueError("this model reads retrieved bytes: pass `retrieved`")
+            x = torch.cat((retrieved.to(x.dtype), x), dim=1)
         return x
 
     def byte_logits(self, h: torch.Tensor) -> torch.Tensor:
@@ -318,11 +360,16 @@ class BGPT(nn.Module):
         P = T // PATCH
         if P > self.config.patch_length:
             raise ValueError(f"{P} patches exceed patch_length {self.config.patch_length}")
-        features = self.patch_features(ids)[:, :-1]  # (B, P-1, H): feature k predicts patch k+1
+        all_features = self.patch_features(ids)
+        features = all_features[:, :-1]  # (B, P-1, H): feature k predicts patch k+1
         patches = ids.view(B, P, PATCH)
         targets = patches[:, 1:].reshape(-1, PATCH)  # (N, 16), N = B * (P-1)
         prev = patches[:, :-1].reshape(-1, PATCH)
         feats = features.reshape(-1, features.size(-1))
+        retrieved = None
+        if self.retrieved:
+            retrieved = self.retrieve(all_features[:, :-1], patches[:, :-1])
+            retrieved = retrieved.reshape(B * (P - 1), PATCH, -1)
         mask = rows = None
         if loss_mask is not None:
             mask = loss_mask.view(B, P, PATCH)[:, 1:].reshape(-1, PATCH)
@@ -331,7 +378,9 @@ class BGPT(nn.Module):
             else:
                 rows = mask.any(dim=1).nonzero().squeeze(1)
                 targets, prev, feats, mask = targets[rows], prev[rows], feats[rows], mask[rows]
-        x = self.byte_inputs(self.byte_proj(feats), prev, targets[:, :-1])  # (N, prefix+16, Hb)
+                if retrieved is not None:
+                    retrieved = retrieved[rows]
+        x = self.byte_inputs(self.byte_proj(feats), prev, targets[:, :-1], retrieved)
         positions = torch.arange(x.size(1), device=ids.device)
         h = self.byte(x, positions)[:, self.prefix :]  # (N, 16, Hb)
         logits = self.byte_logits(h)  # (N, 16, 257)
@@ -454,12 +503,17 @@ class BGPT(nn.Module):
                 L, dtype=torch.bool, device=device
             )
             mask = mask.unsqueeze(1)  # (B, 1, L, L)
-        feature = self.patch(x, positions, pcache, mask)[:, -1]  # (B, H)
+        features = self.patch(x, positions, pcache, mask)  # (B, L, H)
+        feature = features[:, -1]
         prev = padded[:, -PATCH:]
+        memory = None
+        if self.retrieved:  # keys and byte embeddings of every patch so far, for retrieval
+            memory = _RetrievalMemory(self, features, padded.view(len(active), L, PATCH), key_ok)
         n = lengths.to(device)
         t = 0  # patches generated so far
         while True:
-            patch = self._generate_patch(feature, prev, pick)  # (B, 16)
+            retrieved = memory.read(feature) if memory is not None else None
+            patch = self._generate_patch(feature, prev, pick, retrieved)  # (B, 16)
             for r, i in enumerate(active):
                 out[i] = torch.cat((out[i], patch[r]))
             n = n + 1
@@ -474,6 +528,8 @@ class BGPT(nn.Module):
             if bool(done.any()):
                 rows = (~done).nonzero().squeeze(1)
                 pcache.keep(rows)
+                if memory is not None:
+                    memory.keep(rows)
                 key_ok, n, patch = key_ok[rows], n[rows], patch[rows]
                 active = [active[r] for r in rows.tolist()]
             key_ok = torch.cat((key_ok, key_ok.new_ones(len(active), 1)), dim=1)
@@ -481,22 +537,27 @@ class BGPT(nn.Module):
             step_mask = key_ok[:, None, None, :] if mask is not None else None
             pos = (n - 1).clamp(max=self.config.patch_length - 1)[:, None]
             feature = self.patch(x, pos, pcache, step_mask)[:, -1]
+            if memory is not None:
+                memory.append(feature, patch)
             prev = patch
 
     @torch.no_grad()
-    def decode_patches(self, features: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
+    def decode_patches(
+        self, features: torch.Tensor, prev: torch.Tensor, retrieved: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Greedy patches (N, 16) from patch-level features (N, H) and previous patches (N, 16).
 
         Each row is decoded on its own from the given (e.g. reference) context: the state-level
-        teacher forcing of neural CPU evaluation."""
-        return self._generate_patch(features, prev, _Sampler(0.0, None, None, None))
+        teacher forcing of neural CPU evaluation. Models with `retrieve` also need the rows'
+        retrieved byte embeddings (N, 16, Hb), from `retrieve`."""
+        return self._generate_patch(features, prev, _Sampler(0.0, None, None, None), retrieved)
 
-    def _generate_patch(self, feature, prev, pick):
+    def _generate_patch(self, feature, prev, pick, retrieved=None):
         """Sample one patch per row from the byte decoder with a KV cache. -> (B, 16)"""
         B = feature.size(0)
         cache = self.byte.new_cache(B, self.prefix + PATCH, feature)
         empty = prev[:, :0]
-        x = self.byte_inputs(self.byte_proj(feature), prev, empty)  # (B, prefix + 1, Hb)
+        x = self.byte_inputs(self.byte_proj(feature), prev, empty, retrieved)  # (B, prefix+1, Hb)
         h = self.byte(x, torch.arange(x.size(1), device=x.device), cache)[:, -1]
         patch = prev.new_empty(B, PATCH)
         for i in range(PATCH):
@@ -517,11 +578,15 @@ class BGPT(nn.Module):
         for row, s0 in enumerate(seqs):
             s = s0
             while len(s) // PATCH < max_patches:
-                feature = self.byte_proj(self.patch_features(s[None])[:, -1])
+                features = self.patch_features(s[None])
+                feature = self.byte_proj(features[:, -1])
                 prev = s[None, -PATCH:]
+                retrieved = None
+                if self.retrieved:
+                    retrieved = self.retrieve(features, s.view(1, -1, PATCH))[:, -1]
                 patch = s.new_empty(1, 0)
                 for _ in range(PATCH):
-                    x = self.byte_inputs(feature, prev, patch)
+                    x = self.byte_inputs(feature, prev, patch, retrieved)
                     h = self.byte(x, torch.arange(x.size(1), device=x.device))[:, -1]
                     patch = torch.cat((patch, pick(self.byte_logits(h))[:, None]), dim=1)
                 s = torch.cat((s, patch[0]))
@@ -535,6 +600,33 @@ class BGPT(nn.Module):
                     break
             out.append(s)
         return out
+
+
+class _RetrievalMemory:
+    """Retrieval keys and byte embeddings of the patches generated so far (cached generation)."""
+
+    def __init__(self, model: BGPT, features, patches, key_ok):
+        self.model = model
+        self.keys = model.retr_k(features)  # (B, L, RETRIEVE_DIM)
+        self.emb = model.byte_wte(patches).flatten(2)  # (B, L, 16 * Hb)
+        self.ok = key_ok.clone()  # (B, L)
+
+    def read(self, feature):
+        """(B, H) query features -> (B, 16, Hb) retrieved byte embeddings."""
+        q = self.model.retr_q(feature)[:, None]  # (B, 1, R)
+        scores = (q @ self.keys.transpose(1, 2)) * (1.0 / math.sqrt(RETRIEVE_DIM))
+        ok = self.ok.clone()
+        ok[:, -1] = True  # a patch can always read itself
+        w = scores.masked_fill(~ok[:, None, :], float("-inf")).softmax(dim=-1)
+        return (w.to(self.emb.dtype) @ self.emb).view(feature.size(0), PATCH, -1)
+
+    def append(self, feature, patch):
+        self.keys = torch.cat((self.keys, self.model.retr_k(feature)[:, None]), dim=1)
+        self.emb = torch.cat((self.emb, self.model.byte_wte(patch).flatten(1)[:, None]), dim=1)
+        self.ok = torch.cat((self.ok, self.ok.new_ones(self.ok.size(0), 1)), dim=1)
+
+    def keep(self, rows):
+        self.keys, self.emb, self.ok = self.keys[rows], self.emb[rows], self.ok[rows]
 
 
 class _Sampler:

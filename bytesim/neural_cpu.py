@@ -147,14 +147,19 @@ def teacher_forced(
                 ids[i, : len(s)] = s
             features = model.patch_features(ids)  # (B, P, H)
             patches = ids.view(len(seqs), -1, PATCH)
-            rows_f, rows_p, counts = [], [], []
+            retrieved = model.retrieve(features, patches) if model.retrieved else None
+            rows_f, rows_p, rows_r, counts = [], [], [], []
             for i, t in enumerate(chunk):
                 n = len(t.states) - 1  # states to predict
                 first = PROMPT_PATCHES - 1  # patch of state 0 predicts state 1
                 rows_f.append(features[i, first : first + n])
                 rows_p.append(patches[i, first : first + n])
+                if retrieved is not None:
+                    rows_r.append(retrieved[i, first : first + n])
                 counts.append(n)
-            predicted = model.decode_patches(torch.cat(rows_f), torch.cat(rows_p))
+            predicted = model.decode_patches(
+                torch.cat(rows_f), torch.cat(rows_p), torch.cat(rows_r) if rows_r else None
+            )
             for part in predicted.split(counts):
                 out.append(part.cpu().numpy())
             if progress:

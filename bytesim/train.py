@@ -570,6 +570,11 @@ def _convert(key: str, value: str, annotation: str):
     try:
         if value.lower() == "none" and "None" in annotation:
             return None
+        if annotation.startswith("bool"):
+            flags = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+            if value.lower() not in flags:
+                raise ValueError(value)
+            return flags[value.lower()]
         if annotation.startswith("int"):
             return int(value)
         if annotation.startswith("float"):

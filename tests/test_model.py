@@ -8,10 +8,14 @@ import torch.nn.functional as F
 
 from bytesim.model import BGPT, EOP, PRESETS, ModelConfig
 
-MODES = ["none", "add", "prefix"]
+MODES = ["none", "add", "prefix", "none+retrieve", "prefix+retrieve"]
 
 
 def tiny(**overrides) -> BGPT:
+    """A tiny model; prev_patch "MODE+retrieve" also turns on the retrieval copy path."""
+    mode = overrides.get("prev_patch", "none")
+    if mode.endswith("+retrieve"):
+        overrides.update(prev_patch=mode.removesuffix("+retrieve"), retrieve=True)
     torch.manual_seed(0)
     return BGPT(PRESETS["tiny"].with_overrides(**overrides)).eval()
 
@@ -131,7 +135,13 @@ def test_config_round_trips_through_a_dict():
 
 @pytest.mark.parametrize(
     "overrides",
-    [{"prev_patch": "copy"}, {"patch_size": 8}, {"vocab_size": 256}, {"hidden_size": 33}],
+    [
+        {"prev_patch": "copy"},
+        {"retrieve": "yes"},
+        {"patch_size": 8},
+        {"vocab_size": 256},
+        {"hidden_size": 33},
+    ],
 )
 def test_invalid_configs_are_rejected(overrides):
     with pytest.raises(ValueError):
@@ -239,8 +249,9 @@ def test_paper_preset_trains_one_step_and_generates_one_patch():
     assert len(out) == 48 and int(out.max()) <= 256
 
 
-def test_teacher_forced_guesses_equal_the_first_greedy_patch():
-    model = tiny(prev_patch="add")
+@pytest.mark.parametrize("mode", ["add", "prefix+retrieve"])
+def test_teacher_forced_guesses_equal_the_first_greedy_patch(mode):
+    model = tiny(prev_patch=mode)
     ids = random_ids(batch=2, patches=4)
     guesses = model.teacher_forced(ids)
     assert guesses.shape == (2, 3, 16)

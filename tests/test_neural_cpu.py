@@ -168,9 +168,17 @@ def test_not_an_instance_is_a_clear_error():
 # --- running a model
 
 
-@pytest.mark.parametrize("prev_patch", ["none", "add", "prefix"])
-def test_teacher_forced_equals_free_running_on_the_first_state(prev_patch):
-    model = tiny_cpu_model(prev_patch=prev_patch)
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"prev_patch": "none"},
+        {"prev_patch": "add"},
+        {"prev_patch": "prefix"},
+        {"prev_patch": "prefix", "retrieve": True},
+    ],
+)
+def test_teacher_forced_equals_free_running_on_the_first_state(overrides):
+    model = tiny_cpu_model(**overrides)
     trace = Trace.from_instance(INSTANCE)
     forced = teacher_forced(model, [trace])[0]
     free = free_run(model, [trace], max_states=1)[0]
@@ -178,8 +186,9 @@ def test_teacher_forced_equals_free_running_on_the_first_state(prev_patch):
     assert np.array_equal(forced[0], free[0])  # both predict state 1 from the same prompt
 
 
-def test_teacher_forced_batches_match_single_runs():
-    model = tiny_cpu_model(prev_patch="add")
+@pytest.mark.parametrize("retrieve", [False, True])
+def test_teacher_forced_batches_match_single_runs(retrieve):
+    model = tiny_cpu_model(prev_patch="add", retrieve=retrieve)
     traces = random_traces(3, seed=2, max_len=6)
     together = teacher_forced(model, traces, batch_size=3)
     for t, p in zip(traces, together, strict=True):
