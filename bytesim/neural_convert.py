@@ -159,9 +159,9 @@ def prompt_ids(model, data: bytes, src_ext: str, dst_ext: str, name: str = "inpu
     patches, limit = len(ids) // PATCH, model.config.patch_length
     if patches >= limit:
         raise InputTooLong(
-            f"{name}: {len(data)} bytes need a {patches}-patch prompt but the model's "
-            f"patch_length is {limit} (inputs of at most {max_input_bytes(model)} bytes, "
-            "and the output must fit in what is left)"
+            f"{name}: {len(data)} bytes are too long for the model: their prompt takes {patches} "
+            f"patches (header, input, target header) of its patch_length {limit}, leaving no "
+            f"room for the output (inputs of at most {max_input_bytes(model)} bytes)"
         )
     return ids
 

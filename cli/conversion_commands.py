@@ -16,7 +16,7 @@ DIRECTION_CHOICES = ("abc->mid", "mid->abc", "both")
 def _console():
     from rich.console import Console
 
-    return Console(stderr=True)
+    return Console(stderr=True, soft_wrap=True)  # messages stay one line; tables still fit
 
 
 def _load(name: str):
