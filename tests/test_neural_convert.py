@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bytesim import neural_convert as nc
 from bytesim.checkpoint import save_model
@@ -21,6 +23,7 @@ TUNES = {
     "jig": "X:2\nT:Jig\nM:6/8\nL:1/8\nK:G\nGAB c2d|e2d BAG|\n",
     "reel": "X:3\nT:Reel\nM:4/4\nL:1/8\nK:A\nA2 cA eAcA|BcdB cBAF|\n",
 }
+SCALE_MIDI = abc_to_midi(TUNES["scale"])
 LONG_TUNE = "X:9\nT:Long\nL:1/8\nK:C\n" + "CDEF GABc|" * 120 + "\n"  # > tiny's 976-byte limit
 
 
@@ -406,3 +409,34 @@ def test_eval_conversion_prints_a_table_per_direction(pairs_dir, model_dir):
     assert result.exit_code == 0, result.output
     assert "abc->mid" in result.stderr and "mid->abc" in result.stderr
     assert "note F1" in result.stderr
+
+
+# ----------------------------------------------------------------------------- fuzzing
+
+ABC_ALPHABET = "XKTLM:1234/|[]ABCDEFGabcdefgz^_=,'()<>-~!\"%\n +"
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.one_of(st.binary(max_size=200), st.text(ABC_ALPHABET, max_size=200).map(str.encode)))
+def test_checking_any_bytes_either_passes_or_gives_one_conversion_error(data):
+    for ext in ("abc", "mid"):
+        try:
+            nc.check_input(data, ext, "in.x")
+        except nc.ConversionError as e:
+            assert "\n" not in str(e)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.one_of(
+        st.binary(max_size=200),
+        st.binary(max_size=120).map(lambda b: SCALE_MIDI[:22] + b),
+        st.text(ABC_ALPHABET, max_size=200).map(lambda t: ("X:1\nK:C\n" + t).encode()),
+    )
+)
+def test_scoring_any_output_never_raises_and_invalid_means_no_notes(output):
+    notes = midi_to_notes(SCALE_MIDI)
+    for ext in ("mid", "abc"):
+        score = nc.score_output(output, ext, SCALE_MIDI, notes)
+        assert score.valid or (score.notes.count_a == 0 and score.notes.f1 == 0.0)
+        assert 0.0 <= score.notes.f1 <= 1.0
