@@ -114,8 +114,11 @@ def check_input(data: bytes, ext: str, name: str = "input") -> None:
     except AbcError as e:
         raise ConversionError(str(e)) from None
     if "\x00" in text:
-        raise ConversionError(f"{name}: not ABC text (NUL byte at offset {text.index(chr(0))})")
-    tunes = parse_abc(text).tunes or parse_abc("X:1\n" + text).tunes
+        raise ConversionError(f"{name}: not ABC text (NUL byte at byte offset {data.index(0)})")
+    tunes = parse_abc(text).tunes
+    headless = not tunes  # a text without X: is one tune (as convert.abc_to_midi reads it)
+    if headless:
+        tunes = parse_abc("X:1\n" + text).tunes
     keyed = [t for t in tunes if t.field("K") is not None]
     if not keyed:
         raise ConversionError(f"{name}: no tune with a K: field (not ABC for conversion)")
@@ -128,7 +131,8 @@ def check_input(data: bytes, ext: str, name: str = "input") -> None:
     tune = tunes[0]
     music = (_MUSIC_NOISE.sub("", line.text) for line in tune.body if not line.letter)
     if not any(_NOTE.search(m) for m in music):
-        raise ConversionError(f"{name}: tune X:{tune.x} (line {tune.line}) has no notes")
+        where = "the tune" if headless else f"tune X:{tune.x} (line {tune.line})"
+        raise ConversionError(f"{name}: {where} has no notes")
 
 
 def load_conversion_model(name: str | Path = DEFAULT_MODEL):
