@@ -401,7 +401,7 @@ def check_against_reference(data: bytes, src_ext: str, output: bytes, dst_ext: s
 
 @dataclass(frozen=True)
 class Pair:
-    name: str
+    name: str  # the pair's path without the extension
     abc: bytes
     mid: bytes
 
@@ -424,7 +424,7 @@ def load_pairs(
         records = src.records
         if limit is not None and limit < len(records):
             records = [records[i * len(records) // limit] for i in range(limit)]
-        pairs = [Pair(r.parts[0].name, r.parts[0].read(), r.parts[1].read()) for r in records]
+        pairs = [Pair(r.parts[0].name[:-4], r.parts[0].read(), r.parts[1].read()) for r in records]
     except DataError as e:
         raise ConversionError(str(e)) from None
     except OSError as e:
@@ -475,10 +475,11 @@ def _evaluate_direction(model, pairs, direction, batch_size, progress, bits) -> 
     tally = DirectionTally(files=len(pairs))
     started = time.perf_counter()
     jobs = [(p.side(src), src, dst) for p in pairs]
-    convs = convert_many(model, jobs, batch_size, progress, [p.name for p in pairs])
+    names = [f"{p.name}.{src}" for p in pairs]
+    convs = convert_many(model, jobs, batch_size, progress, names)
     tally.seconds = time.perf_counter() - started
     done = []
-    for pair, conv in zip(pairs, convs, strict=True):
+    for pair, name, conv in zip(pairs, names, convs, strict=True):
         if isinstance(conv, ConversionError):
             if isinstance(conv, InputTooLong):
                 tally.too_long += 1
@@ -489,7 +490,7 @@ def _evaluate_direction(model, pairs, direction, batch_size, progress, bits) -> 
             progress(1)
             continue
         reference_notes = _reference_notes(pair)
-        tally.add(pair.name, conv, score_output(conv.data, dst, pair.side(dst), reference_notes))
+        tally.add(name, conv, score_output(conv.data, dst, pair.side(dst), reference_notes))
         done.append(pair)
     summary = tally.summary()
     if bits:

@@ -36,6 +36,10 @@ def _fmt(v) -> str:
     return f"{v:.4f}" if isinstance(v, float) else str(v)
 
 
+def _rate(v) -> str:
+    return "-" if v is None else f"{v:.2f}"
+
+
 def _percent(v) -> str:
     return "-" if v is None else f"{100 * v:.2f} %"
 
@@ -258,8 +262,8 @@ ROWS = (
     ("mean file F1", "mean_file_f1", _percent),
     ("cut at the length limit", "cut_at_limit", _fmt),
     ("bits per target byte", "bits_per_target_byte", _fmt),
-    ("files / s", "files_per_second", _fmt),
-    ("output bytes / s", "output_bytes_per_second", _fmt),
+    ("files / s", "files_per_second", _rate),
+    ("output bytes / s", "output_bytes_per_second", _rate),
 )
 
 

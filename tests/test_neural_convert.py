@@ -309,7 +309,7 @@ def test_a_pair_with_one_side_missing_is_a_warning(pairs_dir):
 @pytest.mark.parametrize("limit, names", [(1, ["jig"]), (2, ["jig", "reel"]), (5, None)])
 def test_limit_spreads_its_pairs_over_the_sorted_list(pairs_dir, limit, names):
     pairs, _ = nc.load_pairs(pairs_dir, limit)
-    got = [p.name.rsplit("/", 1)[-1][:-4] for p in pairs]
+    got = [p.name.rsplit("/", 1)[-1] for p in pairs]
     assert got == (names or ["jig", "reel", "scale"])
 
 
