@@ -440,3 +440,12 @@ def test_scoring_any_output_never_raises_and_invalid_means_no_notes(output):
         score = nc.score_output(output, ext, SCALE_MIDI, notes)
         assert score.valid or (score.notes.count_a == 0 and score.notes.f1 == 0.0)
         assert 0.0 <= score.notes.f1 <= 1.0
+
+
+@pytest.mark.parametrize("direction", nc.DIRECTIONS)
+def test_bits_per_target_byte_equal_those_of_bytesim_eval(pairs_dir, model_dir, direction):
+    ours = nc.evaluate_conversion(nc.load_conversion_model(model_dir), pairs_dir, [direction])
+    result = run("eval", model_dir, pairs_dir, "--conversion", direction, "--json")
+    assert result.exit_code == 0, result.output
+    theirs = json.loads(result.stdout)["bits_per_target_byte"]
+    assert ours[direction]["bits_per_target_byte"] == pytest.approx(theirs, rel=1e-9)
