@@ -120,13 +120,16 @@ def convert_command(
     model = _load(model_name)
     try:
         conv = convert_bytes(model, data, src, dst, temperature, seed, top_k, top_p, input_path)
-        report = check_against_reference(data, src, conv.data, dst) if check else None
     except ConversionError as e:
         raise click.ClickException(str(e)) from None
     try:
         write_file_atomic(output_path, conv.data)
     except OSError as e:
         raise click.ClickException(f"{output_path}: cannot write ({e.strerror})") from None
+    try:
+        report = check_against_reference(data, src, conv.data, dst) if check else None
+    except ConversionError as e:
+        raise click.ClickException(f"{input_path}: --check: {e} ({output_path} written)") from None
     console = _console()
     if not conv.finished:
         console.print(

@@ -449,3 +449,11 @@ def test_bits_per_target_byte_equal_those_of_bytesim_eval(pairs_dir, model_dir, 
     assert result.exit_code == 0, result.output
     theirs = json.loads(result.stdout)["bits_per_target_byte"]
     assert ours[direction]["bits_per_target_byte"] == pytest.approx(theirs, rel=1e-9)
+
+
+def test_check_on_an_input_the_reference_cannot_read_fails_after_writing(tmp_path, model_dir):
+    (tmp_path / "x.abc").write_text("X:1\nK:C\nCDE|\n(3:0:0abc|\n")
+    args = ["convert", tmp_path / "x.abc", "-o", tmp_path / "y.mid", "--model", model_dir]
+    line = error_line(run(*args, "--check"))
+    assert "--check" in line and "written" in line
+    assert (tmp_path / "y.mid").exists()
