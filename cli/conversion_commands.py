@@ -1,7 +1,290 @@
-"""`bytesim` commands of the neural conversion work (issue 6)."""
+"""`bytesim convert` and `bytesim eval-conversion`: neural ABC <-> MIDI conversion (issue 6)."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import click
 
 COMMANDS: list[click.Command] = []
+
+DEFAULT_MODEL = "abc-midi"  # bytesim.neural_convert.DEFAULT_MODEL (kept here: no torch import)
+DIRECTION_CHOICES = ("abc->mid", "mid->abc", "both")
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=True, soft_wrap=True)  # messages stay one line; tables still fit
+
+
+def _load(name: str):
+    from bytesim.neural_convert import ConversionError, load_conversion_model
+
+    try:
+        return load_conversion_model(name)
+    except ConversionError as e:
+        raise click.ClickException(str(e)) from None
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    return f"{v:.4f}" if isinstance(v, float) else str(v)
+
+
+def _rate(v) -> str:
+    return "-" if v is None else f"{v:.2f}"
+
+
+def _percent(v) -> str:
+    return "-" if v is None else f"{100 * v:.2f} %"
+
+
+# ----------------------------------------------------------------------------- convert
+
+
+@click.command("convert")
+@click.argument("input_path", metavar="IN", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "-o",
+    "--output",
+    "output_path",
+    required=True,
+    metavar="OUT",
+    type=click.Path(dir_okay=False),
+    help="Output file: .mid for an .abc input, .abc for a .mid input.",
+)
+@click.option(
+    "--model",
+    "model_name",
+    default=DEFAULT_MODEL,
+    show_default=True,
+    metavar="NAME|DIR",
+    help="Model directory, training run directory or shipped model name.",
+)
+@click.option(
+    "--temperature",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="0 = greedy.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampling.")
+@click.option("--top-k", type=click.IntRange(min=1), help="Sample from the k likeliest bytes.")
+@click.option(
+    "--top-p",
+    type=click.FloatRange(min=0, max=1, min_open=True),
+    help="Sample from the smallest set of bytes with probability >= p.",
+)
+@click.option(
+    "--check", is_flag=True, help="Compare the result with the reference converter, note by note."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object to stdout.")
+def convert_command(
+    input_path, output_path, model_name, temperature, seed, top_k, top_p, check, as_json
+):
+    """Convert an ABC tune to MIDI, or a MIDI file to ABC, with the neural model.
+
+    The direction comes from the two extensions (IN.abc -> OUT.mid, IN.mid -> OUT.abc).
+    Greedy by default; --temperature > 0 samples (the same --seed gives the same bytes).
+    An output that reaches the model's length limit is cut there: it is still written, and
+    stderr says so. --check runs the reference converter too (SPEC 3.4): for ABC -> MIDI the
+    note precision / recall / F1 of OUT against the reference MIDI and whether the bytes are
+    identical; for MIDI -> ABC the notes of OUT (converted by the reference) against IN's.
+
+    \b
+    Examples:
+      bytesim convert tune.abc -o tune.mid --check
+      bytesim convert tune.mid -o tune.abc --model runs/conv
+      bytesim convert tune.abc -o tune.mid --temperature 0.8 --seed 3 --json
+    """
+    from bytesim.neural_convert import (
+        ConversionError,
+        check_against_reference,
+        convert_bytes,
+        direction_of,
+        file_kind,
+    )
+    from convert import write_file_atomic
+
+    try:
+        src, dst = file_kind(input_path), file_kind(output_path)
+        direction = direction_of(src, dst)
+    except ConversionError as e:
+        raise click.ClickException(str(e)) from None
+    data = Path(input_path).read_bytes()
+    model = _load(model_name)
+    try:
+        conv = convert_bytes(model, data, src, dst, temperature, seed, top_k, top_p, input_path)
+    except ConversionError as e:
+        raise click.ClickException(str(e)) from None
+    try:
+        write_file_atomic(output_path, conv.data)
+    except OSError as e:
+        raise click.ClickException(f"{output_path}: cannot write ({e.strerror})") from None
+    try:
+        report = check_against_reference(data, src, conv.data, dst) if check else None
+    except ConversionError as e:
+        raise click.ClickException(f"{input_path}: --check: {e} ({output_path} written)") from None
+    console = _console()
+    if not conv.finished:
+        console.print(
+            f"[yellow]warning:[/] {output_path} is cut: the output reached the model's limit of "
+            f"{conv.limit} patches ({conv.prompt_patches} taken by the input) before its end"
+        )
+    result = {
+        "input": str(input_path),
+        "output": str(output_path),
+        "direction": direction,
+        "model": str(model_name),
+        "bytes": len(conv.data),
+        "finished": conv.finished,
+        "patches": conv.patches,
+        "prompt_patches": conv.prompt_patches,
+        "patch_length": conv.limit,
+        "seconds": round(conv.seconds, 3),
+        "check": report,
+    }
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    console.print(
+        f"wrote {output_path}: {len(conv.data)} bytes, {conv.patches} of {conv.limit} patches, "
+        f"{conv.seconds:.2f} s" + ("" if conv.finished else " (cut at the limit)")
+    )
+    if report is not None:
+        _print_check(console, report)
+
+
+def _print_check(console, report: dict) -> None:
+    if not report["valid"]:
+        console.print(f"[red]invalid output:[/] {report['invalid_reason']}")
+    if report["identical"] is not None:
+        console.print("bytes identical to the reference converter's: " + _fmt(report["identical"]))
+    console.print(
+        f"notes: precision {_percent(report['note_precision'])}, recall "
+        f"{_percent(report['note_recall'])}, F1 {_percent(report['note_f1'])} "
+        f"({report['notes_matched']} matched; {report['notes_output']} in the output, "
+        f"{report['notes_reference']} in the reference)"
+    )
+
+
+COMMANDS.append(convert_command)
+
+
+# ----------------------------------------------------------------------------- eval-conversion
+
+
+@click.command("eval-conversion")
+@click.argument("model_name", metavar="MODEL")
+@click.argument("data", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option(
+    "--direction",
+    type=click.Choice(DIRECTION_CHOICES),
+    default="both",
+    show_default=True,
+    help="Which way to convert the pairs.",
+)
+@click.option(
+    "--limit", type=click.IntRange(min=1), help="Use N pairs, evenly spread over the sorted list."
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=32,
+    show_default=True,
+    help="Conversions generated together (32 was the fastest measured: docs/conversion.md).",
+)
+@click.option(
+    "--bits/--no-bits",
+    default=True,
+    show_default=True,
+    help="Also report the teacher-forced bits per target byte (as bytesim eval --conversion).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object to stdout.")
+def eval_conversion_command(model_name, data, direction, limit, batch_size, bits, as_json):
+    """Score greedy neural conversions of x.abc + x.mid pairs against the reference.
+
+    Per direction: exact-file rate (output bytes == the pair's other file), valid rate (MIDI
+    that mido reads with at least one note / ABC that the reference converter turns into MIDI
+    with notes), note precision / recall / F1 against the reference notes (SPEC 3.4), micro over
+    all notes and mean per file, outputs cut at the length limit, inputs too long for the model
+    (skipped and counted), throughput, and bits per target byte (the same figure as
+    `bytesim eval MODEL DATA --conversion A->B --json`; --no-bits skips it).
+
+    \b
+    Examples:
+      bytesim eval-conversion abc-midi data/abc/test
+      bytesim eval-conversion runs/conv data/abc/test --direction 'abc->mid' --limit 50 --json
+    """
+    from rich.progress import Progress
+
+    from bytesim.neural_convert import DIRECTIONS, ConversionError, evaluate_conversion
+
+    directions = DIRECTIONS if direction == "both" else (direction,)
+    model = _load(model_name)
+    console = _console()
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("converting", total=None)
+        try:
+            result = evaluate_conversion(
+                model,
+                list(data),
+                directions,
+                limit,
+                batch_size,
+                progress=lambda n, total: bar.update(task, advance=n, total=total),
+                bits=bits,
+            )
+        except ConversionError as e:
+            raise click.ClickException(str(e)) from None
+    result["model"] = str(model_name)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    for line, count in result["warnings"].items():
+        console.print(f"[yellow]warning:[/] {count} x {line}")
+    for d in directions:
+        _print_direction(console, d, result[d], result)
+
+
+ROWS = (
+    ("files", "files", _fmt),
+    ("converted", "converted", _fmt),
+    ("skipped: input too long", "skipped_too_long", _fmt),
+    ("rejected inputs", "rejected_inputs", _fmt),
+    ("exact files", "exact_file_rate", _percent),
+    ("valid outputs", "valid_rate", _percent),
+    ("note precision", "note_precision", _percent),
+    ("note recall", "note_recall", _percent),
+    ("note F1", "note_f1", _percent),
+    ("mean file F1", "mean_file_f1", _percent),
+    ("cut at the length limit", "cut_at_limit", _fmt),
+    ("bits per target byte", "bits_per_target_byte", _fmt),
+    ("files / s", "files_per_second", _rate),
+    ("output bytes / s", "output_bytes_per_second", _rate),
+)
+
+
+def _print_direction(console, direction: str, summary: dict, result: dict) -> None:
+    from rich.table import Table
+
+    table = Table(
+        "measure",
+        "value",
+        title=f"{direction}, model {result['model']} (inputs up to {result['max_input_bytes']} "
+        "bytes)",
+    )
+    for label, key, fmt in ROWS:
+        if key in summary:
+            table.add_row(label, fmt(summary[key]))
+    console.print(table)
+    for example in summary["invalid_examples"]:
+        console.print(f"  invalid: {example}")
+
+
+COMMANDS.append(eval_conversion_command)

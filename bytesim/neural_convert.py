@@ -1,0 +1,516 @@
+"""Neural ABC <-> MIDI conversion: a byte model writes the other file, scored against the reference.
+
+The prompt is the conversion layout of SPEC 2.2 cut after the target's header patch:
+
+    [header abc][abc bytes + pad][header mid]        (abc->mid; mid->abc the other way round)
+
+The model then writes patches until an all-<eop> patch (the file is finished) or until the
+sequence fills the model's patch_length (the file is cut there and reported, never a hang).
+The output file is the generated patches with every 256 (padding) dropped.
+
+Checks before generating, each a one-line `ConversionError`: a direction other than abc->mid or
+mid->abc; an input of the wrong type (a .mid that does not start with `MThd`, an .abc that is not
+UTF-8 text, has no tune with a `K:` field and notes, or holds several tunes); a prompt that leaves
+no room in the model's patch_length; a classifier or a model too short to convert anything.
+
+Scoring (`score_output`, used by `evaluate_conversion`), per converted file:
+- exact: the output bytes equal the reference target file (the pair's other side);
+- valid: a MIDI output is read by mido and has at least one note; an ABC output is UTF-8 text
+  that the reference parser reads and the reference converter turns into MIDI with at least one
+  note;
+- notes (SPEC 3.4, `convert.compare_notes`): abc->mid compares the notes of the output with the
+  notes of the pair's .mid; mid->abc converts the output with the reference converter and
+  compares its notes with the notes of the source .mid. An invalid output has no notes.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bytesim.data import PATCH, DataError, FileSource, encode_pair
+from bytesim.generate import build_prompt, decode
+from convert import AbcError, MidiError, abc_to_midi, compare_notes, midi_to_notes, parse_abc
+from convert.abc_parser import decode_abc
+from convert.compare import CompareResult
+from convert.notes import Note
+
+DEFAULT_MODEL = "abc-midi"  # the shipped conversion model (bytesim/models/abc-midi)
+DIRECTIONS = ("abc->mid", "mid->abc")
+EXTENSIONS = {"abc": "abc", "mid": "mid", "midi": "mid"}  # file extension -> model header
+MIDI_MAGIC = b"MThd"
+DEFAULT_BATCH = 32  # conversions generated together (measured in docs/conversion.md)
+
+
+class ConversionError(ValueError):
+    """An input, a model or a direction that cannot be used for conversion (one clear line)."""
+
+
+class InputTooLong(ConversionError):
+    """The input's prompt leaves no room for output in the model's patch_length."""
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def file_kind(name: str | Path) -> str:
+    """`tune.abc` -> "abc", `x.MIDI` -> "mid"; anything else is a ConversionError."""
+    ext = Path(name).suffix.lower().lstrip(".")
+    if ext not in EXTENSIONS:
+        raise ConversionError(
+            f"{name}: extension {'.' + ext if ext else '(none)'} is neither .abc nor .mid"
+        )
+    return EXTENSIONS[ext]
+
+
+def direction_of(src_ext: str, dst_ext: str) -> str:
+    """("abc", "mid") -> "abc->mid"; extensions may carry a dot; "midi" means "mid"."""
+    a, b = (EXTENSIONS.get(e.lower().lstrip("."), e) for e in (src_ext, dst_ext))
+    d = f"{a}->{b}"
+    if d not in DIRECTIONS:
+        raise ConversionError(f"cannot convert {src_ext} to {dst_ext}: only abc->mid and mid->abc")
+    return d
+
+
+def check_model(model) -> None:
+    """A generative model whose patch_length holds at least a one-patch input and output."""
+    c = model.config
+    if c.num_labels:
+        raise ConversionError(
+            f"the model is a classifier ({c.num_labels} labels): conversion needs a generative "
+            "model trained on abc/mid pairs"
+        )
+    if c.patch_length < 4:
+        raise ConversionError(
+            f"the model's patch_length is {c.patch_length}: a conversion needs at least 4 "
+            "(header, input, target header, output)"
+        )
+
+
+_MUSIC_NOISE = re.compile(r'"[^"]*"|![^!]*!|\+[^+]*\+|\[[A-Za-z]:[^\]]*\]')
+_NOTE = re.compile(r"[A-Ga-g]")
+
+
+def check_input(data: bytes, ext: str, name: str = "input") -> None:
+    """Raise ConversionError when `data` is not a usable file of type `ext` (abc or mid)."""
+    if not data:
+        raise ConversionError(f"{name}: the file is empty")
+    if ext == "mid":
+        if data[:4] != MIDI_MAGIC:
+            raise ConversionError(
+                f"{name}: not a MIDI file (starts with {data[:4]!r}, not {MIDI_MAGIC!r})"
+            )
+        return
+    if ext != "abc":
+        raise ConversionError(f"{name}: file type {ext!r} is neither abc nor mid")
+    try:
+        text = decode_abc(data, name)
+    except AbcError as e:
+        raise ConversionError(str(e)) from None
+    if "\x00" in text:
+        raise ConversionError(f"{name}: not ABC text (NUL byte at byte offset {data.index(0)})")
+    tunes = parse_abc(text).tunes
+    headless = not tunes  # a text without X: is one tune (as convert.abc_to_midi reads it)
+    if headless:
+        tunes = parse_abc("X:1\n" + text).tunes
+    keyed = [t for t in tunes if t.field("K") is not None]
+    if not keyed:
+        raise ConversionError(f"{name}: no tune with a K: field (not ABC for conversion)")
+    if len(tunes) > 1:
+        raise ConversionError(
+            f"{name}: holds {len(tunes)} tunes (X: at lines "
+            f"{', '.join(str(t.line) for t in tunes[:4])}{' ...' if len(tunes) > 4 else ''}); "
+            "the model converts one tune per file"
+        )
+    tune = tunes[0]
+    music = (_MUSIC_NOISE.sub("", line.text) for line in tune.body if not line.letter)
+    if not any(_NOTE.search(m) for m in music):
+        where = "the tune" if headless else f"tune X:{tune.x} (line {tune.line})"
+        raise ConversionError(f"{name}: {where} has no notes")
+
+
+def load_conversion_model(name: str | Path = DEFAULT_MODEL):
+    """Load a model directory, run directory or shipped model and check it can convert."""
+    from bytesim.checkpoint import CheckpointError, load_model
+
+    try:
+        model = load_model(name)
+    except CheckpointError as e:
+        if str(name) == DEFAULT_MODEL and not Path(name).exists():
+            raise ConversionError(
+                f"model {DEFAULT_MODEL!r} not found: the shipped conversion model is not "
+                "installed (bytesim/models/abc-midi); pass --model DIR with a trained model"
+            ) from None
+        raise ConversionError(str(e)) from None
+    check_model(model)
+    return model
+
+
+def max_input_bytes(model) -> int:
+    """The longest input whose prompt leaves room for one output patch."""
+    return (model.config.patch_length - 3) * PATCH
+
+
+def prompt_ids(model, data: bytes, src_ext: str, dst_ext: str, name: str = "input") -> np.ndarray:
+    """The checked prompt [header src][data + pad][header dst]; ConversionError if too long."""
+    ids = build_prompt(src_ext, data, dst_ext)
+    patches, limit = len(ids) // PATCH, model.config.patch_length
+    if patches >= limit:
+        raise InputTooLong(
+            f"{name}: {len(data)} bytes are too long for the model: their prompt takes {patches} "
+            f"patches (header, input, target header) of its patch_length {limit}, leaving no "
+            f"room for the output (inputs of at most {max_input_bytes(model)} bytes)"
+        )
+    return ids
+
+
+# ----------------------------------------------------------------------------- converting
+
+
+@dataclass
+class Conversion:
+    data: bytes  # the output file's bytes
+    finished: bool  # ended with an all-<eop> patch; False = cut at the model's patch_length
+    patches: int  # patches of the whole sequence, prompt included
+    prompt_patches: int  # of which the prompt (input and both headers)
+    limit: int  # the model's patch_length
+    seconds: float  # wall time of the generation (a batch's time is shared equally)
+
+
+def convert_bytes(
+    model,
+    data: bytes,
+    src_ext: str,
+    dst_ext: str,
+    temperature: float = 0.0,
+    seed: int = 0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    name: str = "input",
+) -> Conversion:
+    """Convert one file (abc->mid or mid->abc) with the model; greedy at temperature 0.
+
+    >>> conv = convert_bytes(model, Path("tune.abc").read_bytes(), "abc", "mid")  # doctest: +SKIP
+    >>> conv.finished, conv.data[:4]                                              # doctest: +SKIP
+    (True, b'MThd')
+    """
+    direction = direction_of(src_ext, dst_ext)
+    a, b = direction.split("->")
+    check_model(model)
+    check_input(data, a, name)
+    ids = prompt_ids(model, data, a, b, name)
+    return _generate(model, [ids], temperature, seed, top_k, top_p)[0]
+
+
+def convert_many(
+    model,
+    jobs: Sequence[tuple[bytes, str, str]],
+    batch_size: int = DEFAULT_BATCH,
+    progress: Callable[[int], None] | None = None,
+    names: Sequence[str] | None = None,
+) -> list[Conversion | ConversionError]:
+    """Greedy conversions of (data, src_ext, dst_ext) jobs, `batch_size` generated together.
+
+    Inputs are checked first; a job that fails a check gives its ConversionError in its place
+    (`InputTooLong` for a prompt that does not fit). Jobs are batched in order of prompt length
+    (less padding); the results keep the job order. `progress(n)` follows generated jobs.
+    """
+    check_model(model)
+    if batch_size < 1:
+        raise ConversionError(f"batch size {batch_size}: must be at least 1")
+    out: list[Conversion | ConversionError] = [None] * len(jobs)  # type: ignore[list-item]
+    prompts = []
+    for i, (data, src, dst) in enumerate(jobs):
+        name = names[i] if names is not None else f"job {i}"
+        try:
+            a, b = direction_of(src, dst).split("->")
+            check_input(data, a, name)
+            prompts.append((i, prompt_ids(model, data, a, b, name)))
+        except ConversionError as e:
+            out[i] = e
+    prompts.sort(key=lambda p: len(p[1]))
+    for start in range(0, len(prompts), batch_size):
+        chunk = prompts[start : start + batch_size]
+        for (i, _), conv in zip(chunk, _generate(model, [p for _, p in chunk]), strict=True):
+            out[i] = conv
+        if progress is not None:
+            progress(len(chunk))
+    return out
+
+
+def _generate(model, prompts, temperature=0.0, seed=0, top_k=None, top_p=None):
+    limit = model.config.patch_length
+    started = time.perf_counter()
+    seqs = model.generate(
+        [torch.from_numpy(p) for p in prompts], limit, temperature, top_k, top_p, seed
+    )
+    seconds = (time.perf_counter() - started) / len(prompts)
+    out = []
+    for p, seq in zip(prompts, seqs, strict=True):
+        data, finished = decode(seq.cpu(), len(p))
+        out.append(Conversion(data, finished, len(seq) // PATCH, len(p) // PATCH, limit, seconds))
+    return out
+
+
+# ----------------------------------------------------------------------------- scoring
+
+
+@dataclass
+class FileScore:
+    exact: bool  # output bytes == the reference target file
+    valid: bool  # see the module docstring
+    notes: CompareResult  # output notes (a) against the reference notes (b)
+    reason: str = ""  # why the output is invalid
+
+
+def notes_of(data: bytes, ext: str) -> list[Note]:
+    """The notes a file stands for: a MIDI file's own, an ABC tune's through the reference
+    converter. Raises ConversionError (with the reason) when there are none to be had."""
+    try:
+        notes = midi_to_notes(data if ext == "mid" else abc_to_midi(decode_abc(data, "output")))
+    except (AbcError, MidiError) as e:
+        raise ConversionError(str(e).rstrip(": ")) from None
+    except Exception as e:  # model output is arbitrary bytes: any failure means "invalid"
+        raise ConversionError(f"{type(e).__name__}: {e}") from None
+    if not notes:
+        raise ConversionError("no notes")
+    return notes
+
+
+def score_output(
+    output: bytes, dst_ext: str, reference: bytes, reference_notes: list[Note]
+) -> FileScore:
+    """Score one generated file against the reference target and the reference notes."""
+    try:
+        notes, valid, reason = notes_of(output, dst_ext), True, ""
+    except ConversionError as e:
+        notes, valid, reason = [], False, str(e)
+    return FileScore(output == reference, valid, compare_notes(notes, reference_notes), reason)
+
+
+@dataclass
+class DirectionTally:
+    """Sums over the files of one direction; `summary()` gives the reported figures."""
+
+    files: int = 0
+    too_long: int = 0
+    rejected: int = 0  # inputs failing another check (counted, never converted)
+    exact: int = 0
+    valid: int = 0
+    cut: int = 0
+    matched: int = 0
+    count_out: int = 0
+    count_ref: int = 0
+    file_precision: float = 0.0
+    file_recall: float = 0.0
+    file_f1: float = 0.0
+    output_bytes: int = 0
+    seconds: float = 0.0
+    invalid_examples: list[str] = field(default_factory=list)
+
+    @property
+    def converted(self) -> int:
+        return self.files - self.too_long - self.rejected
+
+    def add(self, name: str, conv: Conversion, score: FileScore) -> None:
+        self.exact += score.exact
+        self.valid += score.valid
+        self.cut += not conv.finished
+        n = score.notes
+        self.matched += n.matched
+        self.count_out += n.count_a
+        self.count_ref += n.count_b
+        self.file_precision += n.precision
+        self.file_recall += n.recall
+        self.file_f1 += n.f1
+        self.output_bytes += len(conv.data)
+        if not score.valid and len(self.invalid_examples) < 5:
+            self.invalid_examples.append(f"{name}: {score.reason}")
+
+    def summary(self) -> dict:
+        k = self.converted
+
+        def rate(x):
+            return x / k if k else None
+
+        micro = CompareResult(self.matched, self.count_out, self.count_ref)
+        return {
+            "files": self.files,
+            "converted": k,
+            "skipped_too_long": self.too_long,
+            "rejected_inputs": self.rejected,
+            "exact_file_rate": rate(self.exact),
+            "valid_rate": rate(self.valid),
+            "note_precision": micro.precision if k else None,
+            "note_recall": micro.recall if k else None,
+            "note_f1": micro.f1 if k else None,
+            "mean_file_precision": rate(self.file_precision),
+            "mean_file_recall": rate(self.file_recall),
+            "mean_file_f1": rate(self.file_f1),
+            "notes_matched": self.matched,
+            "notes_output": self.count_out,
+            "notes_reference": self.count_ref,
+            "cut_at_limit": self.cut,
+            "seconds": self.seconds,
+            "files_per_second": k / self.seconds if self.seconds else None,
+            "output_bytes_per_second": self.output_bytes / self.seconds if self.seconds else None,
+            "invalid_examples": self.invalid_examples,
+        }
+
+
+def check_against_reference(data: bytes, src_ext: str, output: bytes, dst_ext: str) -> dict:
+    """Compare a conversion with the reference converter, note by note (SPEC 3.4).
+
+    abc->mid: the output's notes against the reference MIDI of the input, and whether the
+    bytes are identical. mid->abc: the output re-converted by the reference converter, its notes
+    against the input's notes (`identical` is None: there is no reference ABC).
+    """
+    direction = direction_of(src_ext, dst_ext)
+    reference = None
+    try:
+        if direction == "abc->mid":
+            reference = abc_to_midi(data)
+            reference_notes = midi_to_notes(reference)
+        else:
+            reference_notes = midi_to_notes(data)
+    except (AbcError, MidiError) as e:
+        raise ConversionError(f"the reference converter cannot read the input: {e}") from None
+    score = score_output(output, dst_ext, reference or b"", reference_notes)
+    n = score.notes
+    return {
+        "valid": score.valid,
+        "invalid_reason": score.reason or None,
+        "identical": score.exact if reference is not None else None,
+        "note_precision": n.precision,
+        "note_recall": n.recall,
+        "note_f1": n.f1,
+        "notes_matched": n.matched,
+        "notes_output": n.count_a,
+        "notes_reference": n.count_b,
+    }
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+
+@dataclass(frozen=True)
+class Pair:
+    name: str  # the pair's path without the extension
+    abc: bytes
+    mid: bytes
+
+    def side(self, ext: str) -> bytes:
+        return self.abc if ext == "abc" else self.mid
+
+
+def load_pairs(
+    sources: str | Path | Sequence[str | Path], limit: int | None = None
+) -> tuple[list[Pair], dict[str, int]]:
+    """The x.abc + x.mid pairs under files, folders or tar shards, and the warning counts.
+
+    `limit` keeps N pairs evenly spread over the sorted list (not the first N: dataset names
+    start with their collection, so the first N would all come from one collection).
+    """
+    if isinstance(sources, (str, Path)):
+        sources = [sources]
+    try:
+        src = FileSource(list(sources), "abc->mid")
+        records = src.records
+        if limit is not None and limit < len(records):
+            records = [records[i * len(records) // limit] for i in range(limit)]
+        pairs = [Pair(r.parts[0].name[:-4], r.parts[0].read(), r.parts[1].read()) for r in records]
+    except DataError as e:
+        raise ConversionError(str(e)) from None
+    except OSError as e:
+        raise ConversionError(f"{e.filename}: cannot read ({e.strerror})") from None
+    return pairs, dict(src.warnings.counts)
+
+
+def evaluate_conversion(
+    model,
+    data_dir_or_files: str | Path | Sequence[str | Path],
+    directions: Sequence[str] = DIRECTIONS,
+    limit: int | None = None,
+    batch_size: int = DEFAULT_BATCH,
+    progress: Callable[[int, int], None] | None = None,
+    bits: bool = True,
+) -> dict:
+    """Greedy conversions of every pair in both (or the given) directions, scored.
+
+    Returns {"pairs", "warnings", "patch_length", "max_input_bytes", direction: summary...};
+    each summary as `DirectionTally.summary` plus, with `bits`, `bits_per_target_byte` (the
+    teacher-forced bits per byte of the reference target, as `bytesim eval --conversion`).
+    `progress(n, total)` is called as n more of the total conversions are done.
+    """
+    check_model(model)
+    for d in directions:
+        if d not in DIRECTIONS:
+            raise ConversionError(f"direction {d!r}: expected one of {', '.join(DIRECTIONS)}")
+    pairs, warnings = load_pairs(data_dir_or_files, limit)
+    result: dict = {
+        "pairs": len(pairs),
+        "warnings": warnings,
+        "patch_length": model.config.patch_length,
+        "max_input_bytes": max_input_bytes(model),
+    }
+    total = len(directions) * len(pairs)
+
+    def advance(n: int) -> None:
+        if progress is not None:
+            progress(n, total)
+
+    for d in directions:
+        result[d] = _evaluate_direction(model, pairs, d, batch_size, advance, bits)
+    return result
+
+
+def _evaluate_direction(model, pairs, direction, batch_size, progress, bits) -> dict:
+    src, dst = direction.split("->")
+    tally = DirectionTally(files=len(pairs))
+    started = time.perf_counter()
+    jobs = [(p.side(src), src, dst) for p in pairs]
+    names = [f"{p.name}.{src}" for p in pairs]
+    convs = convert_many(model, jobs, batch_size, progress, names)
+    tally.seconds = time.perf_counter() - started
+    done = []
+    for pair, name, conv in zip(pairs, names, convs, strict=True):
+        if isinstance(conv, ConversionError):
+            if isinstance(conv, InputTooLong):
+                tally.too_long += 1
+            else:
+                tally.rejected += 1
+                if len(tally.invalid_examples) < 5:
+                    tally.invalid_examples.append(f"input rejected: {conv}")
+            progress(1)
+            continue
+        reference_notes = _reference_notes(pair)
+        tally.add(name, conv, score_output(conv.data, dst, pair.side(dst), reference_notes))
+        done.append(pair)
+    summary = tally.summary()
+    if bits:
+        summary["bits_per_target_byte"] = target_bits(model, done, src, dst)
+    return summary
+
+
+def _reference_notes(pair: Pair) -> list[Note]:
+    """The reference for both directions: the notes of the pair's .mid."""
+    try:
+        return midi_to_notes(pair.mid)
+    except MidiError:
+        return []
+
+
+def target_bits(model, pairs: Sequence[Pair], src: str, dst: str) -> float | None:
+    """Teacher-forced bits per byte of the target side (as `bytesim eval --conversion`)."""
+    from bytesim.evaluate import evaluate
+
+    if not pairs:
+        return None
+    examples = (encode_pair(p.side(src), src, p.side(dst), dst, "target", p.name) for p in pairs)
+    return evaluate(model, examples)["bits_per_target_byte"]

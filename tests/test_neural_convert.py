@@ -1,0 +1,459 @@
+"""Neural ABC <-> MIDI conversion: checks, generation limits, scoring, evaluation, CLI."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bytesim import neural_convert as nc
+from bytesim.checkpoint import save_model
+from bytesim.data import EOP, PATCH, pad_bytes
+from bytesim.model import BGPT, PRESETS
+from cli import conversion_commands
+from cli.main import cli
+from convert import abc_to_midi, midi_to_notes
+
+TUNES = {
+    "scale": "X:1\nT:Scale\nL:1/8\nK:D\nDEFG ABcd|\n",
+    "jig": "X:2\nT:Jig\nM:6/8\nL:1/8\nK:G\nGAB c2d|e2d BAG|\n",
+    "reel": "X:3\nT:Reel\nM:4/4\nL:1/8\nK:A\nA2 cA eAcA|BcdB cBAF|\n",
+}
+SCALE_MIDI = abc_to_midi(TUNES["scale"])
+LONG_TUNE = "X:9\nT:Long\nL:1/8\nK:C\n" + "CDEF GABc|" * 120 + "\n"  # > tiny's 976-byte limit
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def tiny(seed: int = 0, **overrides) -> BGPT:
+    torch.manual_seed(seed)
+    return BGPT(PRESETS["tiny"].with_overrides(**overrides)).eval()
+
+
+def constant_model(value: int) -> BGPT:
+    """A tiny model whose every byte is `value` (EOP = stop at once; a byte = never stop)."""
+    model = tiny()
+    with torch.no_grad():
+        model.byte.ln_f.weight.zero_()
+        model.byte.ln_f.bias.zero_()
+        model.byte.ln_f.bias[0] = 1.0  # every byte-decoder output is the unit vector e0
+        model.byte_wte.weight[:, 0] = 0.0
+        model.byte_wte.weight[value, 0] = 10.0  # so `value` has the only large logit
+    return model
+
+
+class OracleModel:
+    """Stands in for a perfect model: answers each prompt with the reference target file."""
+
+    def __init__(self, answers: dict[bytes, bytes], patch_length: int = 64):
+        self.config = PRESETS["tiny"].with_overrides(patch_length=patch_length)
+        self.answers = answers  # input file bytes -> target file bytes
+
+    def generate(self, prompts, max_patches, *args, **kwargs):
+        out = []
+        for p in prompts:
+            values = p.tolist()[PATCH:-PATCH]  # drop both header patches
+            source = bytes(v for v in values if v != EOP)
+            target = pad_bytes(self.answers[source])
+            eop = np.full(PATCH, EOP)
+            out.append(torch.from_numpy(np.concatenate([p.numpy(), target, eop])))
+        return out
+
+
+@pytest.fixture
+def pairs_dir(tmp_path):
+    d = tmp_path / "pairs"
+    d.mkdir()
+    for name, text in TUNES.items():
+        (d / f"{name}.abc").write_text(text)
+        (d / f"{name}.mid").write_bytes(abc_to_midi(text))
+    return d
+
+
+@pytest.fixture
+def model_dir(tmp_path):
+    return save_model(tiny(), tmp_path / "model")
+
+
+# ----------------------------------------------------------------------------- directions
+
+
+@pytest.mark.parametrize(
+    "src, dst, direction",
+    [
+        ("abc", "mid", "abc->mid"),
+        ("mid", "abc", "mid->abc"),
+        (".abc", ".midi", "abc->mid"),
+        ("MIDI", "ABC", "mid->abc"),
+    ],
+)
+def test_direction_comes_from_the_two_extensions(src, dst, direction):
+    assert nc.direction_of(src, dst) == direction
+
+
+@pytest.mark.parametrize("src, dst", [("abc", "abc"), ("mid", "mid"), ("txt", "mid"), ("abc", "")])
+def test_a_direction_other_than_abc_mid_is_refused(src, dst):
+    with pytest.raises(nc.ConversionError, match="only abc->mid and mid->abc"):
+        nc.direction_of(src, dst)
+
+
+@pytest.mark.parametrize(
+    "name, kind", [("a.abc", "abc"), ("dir.x/b.mid", "mid"), ("c.MIDI", "mid"), ("d.ABC", "abc")]
+)
+def test_file_kind_reads_the_extension(name, kind):
+    assert nc.file_kind(name) == kind
+
+
+@pytest.mark.parametrize("name", ["tune.txt", "tune", "tune.abc.bak"])
+def test_file_kind_refuses_other_extensions(name):
+    with pytest.raises(nc.ConversionError, match="neither .abc nor .mid"):
+        nc.file_kind(name)
+
+
+def test_the_cli_default_model_is_the_library_default():
+    assert conversion_commands.DEFAULT_MODEL == nc.DEFAULT_MODEL == "abc-midi"
+
+
+# ----------------------------------------------------------------------------- input checks
+
+
+@pytest.mark.parametrize(
+    "data, ext, message",
+    [
+        (b"", "abc", "empty"),
+        (b"X:1\nK:C\nCDE|\n", "mid", "not a MIDI file"),
+        (b"RIFF\x00\x00", "mid", "not a MIDI file"),
+        (b"X:1\nK:C\n\xff\xfeCDE|\n", "abc", r"not UTF-8 text \(byte offset 8\)"),
+        (b"X:1\nK:C\nC\x00DE|\n", "abc", "NUL byte"),
+        (b"X:1\nT:no key\nCDEF|\n", "abc", "no tune with a K: field"),
+        (b"X:1\nT:rests\nK:C\nz4 z4|\n", "abc", "has no notes"),
+        (b'X:1\nK:C\n"Am"z4 !trill!z4|\n', "abc", "has no notes"),
+        (b"X:1\nK:C\nCDE|\n\nX:2\nK:C\nEFG|\n", "abc", "holds 2 tunes"),
+        (b"MThd", "txt", "neither abc nor mid"),
+    ],
+)
+def test_bad_inputs_give_one_clear_line(data, ext, message):
+    with pytest.raises(nc.ConversionError, match=message) as info:
+        nc.check_input(data, ext, "in.x")
+    assert "\n" not in str(info.value) and str(info.value).startswith("in.x")
+
+
+@pytest.mark.parametrize("text", [*TUNES.values(), "T:no X line\nK:C\nCDE|\n"])
+def test_good_abc_inputs_pass_the_checks(text):
+    nc.check_input(text.encode(), "abc")
+
+
+def test_a_prompt_that_fills_the_patch_length_names_patches_and_bytes():
+    model = tiny()
+    limit = nc.max_input_bytes(model)
+    assert limit == (64 - 3) * PATCH
+    nc.prompt_ids(model, b"x" * limit, "abc", "mid")  # the longest that fits
+    message = f"prompt takes 64 patches.*patch_length 64.*at most {limit} bytes"
+    with pytest.raises(nc.InputTooLong, match=message):
+        nc.prompt_ids(model, b"x" * (limit + 1), "abc", "mid", "long.abc")
+
+
+def test_a_classifier_cannot_convert():
+    with pytest.raises(nc.ConversionError, match="classifier"):
+        nc.check_model(tiny(num_labels=3))
+
+
+def test_a_model_too_short_for_any_conversion_is_refused():
+    with pytest.raises(nc.ConversionError, match="at least 4"):
+        nc.check_model(tiny(patch_length=3))
+
+
+# ----------------------------------------------------------------------------- generation
+
+
+def test_a_generation_that_reaches_the_limit_stops_there_and_is_reported():
+    model = constant_model(ord("A"))
+    conv = nc.convert_bytes(model, TUNES["scale"].encode(), "abc", "mid")
+    assert not conv.finished
+    assert conv.patches == conv.limit == 64
+    assert conv.data == b"A" * (64 - conv.prompt_patches) * PATCH
+
+
+def test_an_all_eop_patch_ends_the_file():
+    conv = nc.convert_bytes(constant_model(EOP), TUNES["scale"].encode(), "abc", "mid")
+    assert conv.finished and conv.data == b"" and conv.patches == conv.prompt_patches + 1
+
+
+def test_sampling_with_the_same_seed_gives_the_same_bytes():
+    model, data = tiny(), abc_to_midi(TUNES["jig"])
+    a, b, c = (nc.convert_bytes(model, data, "mid", "abc", 1.0, seed) for seed in (7, 7, 8))
+    assert a.data == b.data
+    assert a.data != c.data
+
+
+def test_batched_greedy_conversions_equal_one_by_one():
+    model = tiny(seed=1)
+    jobs = [(t.encode(), "abc", "mid") for t in TUNES.values()]
+    jobs += [(abc_to_midi(t), "mid", "abc") for t in TUNES.values()]
+    batched = nc.convert_many(model, jobs, batch_size=4)
+    for (data, src, dst), conv in zip(jobs, batched, strict=True):
+        single = nc.convert_bytes(model, data, src, dst)
+        assert (conv.data, conv.finished) == (single.data, single.finished)
+
+
+def test_convert_many_gives_each_rejected_job_its_error_in_place():
+    jobs = [(b"X:1\nK:C\nCDE|\n", "mid", "abc"), (LONG_TUNE.encode(), "abc", "mid")]
+    jobs.append((TUNES["scale"].encode(), "abc", "mid"))
+    out = nc.convert_many(tiny(), jobs, names=["a.mid", "b.abc", "c.abc"])
+    assert isinstance(out[0], nc.ConversionError) and "a.mid" in str(out[0])
+    assert isinstance(out[1], nc.InputTooLong)
+    assert isinstance(out[2], nc.Conversion)
+
+
+# ----------------------------------------------------------------------------- scoring
+
+
+@pytest.mark.parametrize("name", list(TUNES))
+def test_the_reference_output_scores_exact_valid_and_f1_one_in_both_directions(name):
+    abc, mid = TUNES[name].encode(), abc_to_midi(TUNES[name])
+    notes = midi_to_notes(mid)
+    for output, ext in ((mid, "mid"), (abc, "abc")):
+        score = nc.score_output(output, ext, output, notes)
+        assert score.exact and score.valid
+        assert score.notes.f1 == score.notes.precision == score.notes.recall == 1.0
+
+
+@pytest.mark.parametrize(
+    "output, ext",
+    [
+        (b"", "mid"),
+        (b"MThd\x00\x00\x00\x06garbage", "mid"),
+        (b"AAAAAAAAAAAAAAAA", "mid"),
+        (b"X:1\nK:C\nz4|\n", "abc"),  # converts, but to no notes
+        (b"\xff\xff", "abc"),
+        (b"X:1\nT:no body\n", "abc"),
+    ],
+)
+def test_an_invalid_output_counts_as_invalid_with_f1_zero(output, ext):
+    mid = abc_to_midi(TUNES["scale"])
+    score = nc.score_output(output, ext, mid, midi_to_notes(mid))
+    assert not score.valid and not score.exact and score.reason
+    assert score.notes.f1 == 0.0 and score.notes.count_a == 0
+
+
+def test_a_valid_midi_with_other_notes_scores_partial_f1():
+    ref = abc_to_midi("X:1\nL:1/4\nK:C\nCDEF|\n")
+    out = abc_to_midi("X:1\nL:1/4\nK:C\nCDGA|\n")  # two of four notes right
+    score = nc.score_output(out, "mid", ref, midi_to_notes(ref))
+    assert score.valid and not score.exact
+    assert score.notes.precision == score.notes.recall == score.notes.f1 == 0.5
+
+
+def test_check_against_reference_for_abc_to_midi_reports_identical_bytes():
+    abc = TUNES["reel"].encode()
+    report = nc.check_against_reference(abc, "abc", abc_to_midi(abc), "mid")
+    assert report["identical"] is True and report["note_f1"] == 1.0
+
+
+def test_check_against_reference_for_midi_to_abc_compares_notes_with_the_input():
+    mid = abc_to_midi(TUNES["jig"])
+    report = nc.check_against_reference(mid, "mid", TUNES["jig"].encode(), "abc")
+    assert report["identical"] is None and report["note_f1"] == 1.0
+    worse = nc.check_against_reference(mid, "mid", b"X:1\nK:G\nGAB|\n", "abc")
+    assert 0 < worse["note_recall"] < 1 and worse["note_precision"] == 1.0
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+
+def test_a_perfect_model_scores_one_everywhere(pairs_dir):
+    answers = {}
+    for t in TUNES.values():
+        answers[t.encode()] = abc_to_midi(t)
+        answers[abc_to_midi(t)] = t.encode()
+    result = nc.evaluate_conversion(OracleModel(answers), pairs_dir, bits=False)
+    assert result["pairs"] == 3
+    for d in nc.DIRECTIONS:
+        r = result[d]
+        assert r["converted"] == 3 and r["cut_at_limit"] == 0
+        for key in ("exact_file_rate", "valid_rate", "note_precision", "note_recall", "note_f1"):
+            assert r[key] == 1.0, (d, key)
+        assert r["mean_file_f1"] == 1.0 and r["notes_matched"] == r["notes_reference"] > 0
+
+
+def test_a_model_that_never_stops_scores_invalid_cut_and_f1_zero(pairs_dir):
+    result = nc.evaluate_conversion(constant_model(ord("A")), pairs_dir, ["abc->mid"])
+    r = result["abc->mid"]
+    assert r["valid_rate"] == 0.0 and r["note_f1"] == 0.0 and r["exact_file_rate"] == 0.0
+    assert r["cut_at_limit"] == 3 and len(r["invalid_examples"]) == 3
+    assert r["bits_per_target_byte"] > 0
+    assert "mid->abc" not in result
+
+
+def test_too_long_inputs_are_skipped_and_counted(pairs_dir):
+    (pairs_dir / "long.abc").write_text(LONG_TUNE)
+    (pairs_dir / "long.mid").write_bytes(abc_to_midi(LONG_TUNE))
+    result = nc.evaluate_conversion(tiny(), pairs_dir, bits=False)
+    for d in nc.DIRECTIONS:
+        assert result[d]["files"] == 4
+        assert result[d]["skipped_too_long"] == 1 and result[d]["converted"] == 3
+
+
+def test_a_pair_with_one_side_missing_is_a_warning(pairs_dir):
+    (pairs_dir / "lonely.abc").write_text(TUNES["scale"])
+    pairs, warnings = nc.load_pairs(pairs_dir)
+    assert len(pairs) == 3 and warnings == {"pair with one side missing": 1}
+
+
+@pytest.mark.parametrize("limit, names", [(1, ["jig"]), (2, ["jig", "reel"]), (5, None)])
+def test_limit_spreads_its_pairs_over_the_sorted_list(pairs_dir, limit, names):
+    pairs, _ = nc.load_pairs(pairs_dir, limit)
+    got = [p.name.rsplit("/", 1)[-1] for p in pairs]
+    assert got == (names or ["jig", "reel", "scale"])
+
+
+def test_no_pairs_is_a_conversion_error(tmp_path):
+    (tmp_path / "a.txt").write_text("hello")
+    with pytest.raises(nc.ConversionError, match="no abc->mid pairs"):
+        nc.load_pairs(tmp_path)
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def error_line(result) -> str:
+    assert result.exit_code != 0
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "name, content, out, message",
+    [
+        ("x.mid", TUNES["scale"].encode(), "y.abc", "not a MIDI file"),
+        ("x.abc", b"\x00\x01MThd", "y.mid", "not UTF-8 text|NUL byte"),
+        ("x.txt", TUNES["scale"].encode(), "y.mid", "neither .abc nor .mid"),
+        ("x.abc", TUNES["scale"].encode(), "y.txt", "neither .abc nor .mid"),
+        ("x.abc", TUNES["scale"].encode(), "y.abc", "only abc->mid and mid->abc"),
+        ("x.abc", LONG_TUNE.encode(), "y.mid", "too long for the model.*patch_length 64"),
+    ],
+)
+def test_convert_refuses_bad_input_with_one_line_and_writes_nothing(
+    tmp_path, model_dir, name, content, out, message
+):
+    (tmp_path / name).write_bytes(content)
+    result = run("convert", tmp_path / name, "-o", tmp_path / out, "--model", model_dir)
+    assert re.search(message, error_line(result))
+    assert not (tmp_path / out).exists()
+
+
+def test_convert_refuses_a_classifier_model(tmp_path):
+    classifier = save_model(tiny(num_labels=2), tmp_path / "clf", {"labels": ["jig", "reel"]})
+    (tmp_path / "x.abc").write_text(TUNES["jig"])
+    result = run("convert", tmp_path / "x.abc", "-o", tmp_path / "y.mid", "--model", classifier)
+    assert "classifier" in error_line(result)
+
+
+def test_convert_without_the_shipped_model_says_it_is_not_found(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("bytesim.registry.find", lambda name, root=None: None)
+    (tmp_path / "x.abc").write_text(TUNES["jig"])
+    result = run("convert", "x.abc", "-o", "y.mid")
+    assert "model 'abc-midi' not found" in error_line(result)
+
+
+def test_convert_writes_the_output_and_reports_it_as_json(tmp_path, model_dir):
+    (tmp_path / "x.abc").write_text(TUNES["reel"])
+    args = ["convert", tmp_path / "x.abc", "-o", tmp_path / "y.mid", "--model", model_dir]
+    result = run(*args, "--check", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["direction"] == "abc->mid"
+    assert report["bytes"] == len((tmp_path / "y.mid").read_bytes())
+    assert set(report["check"]) >= {"note_precision", "note_recall", "note_f1", "identical"}
+
+
+def test_convert_says_on_stderr_when_the_output_is_cut(tmp_path):
+    model = save_model(constant_model(ord("A")), tmp_path / "const")
+    (tmp_path / "x.mid").write_bytes(abc_to_midi(TUNES["scale"]))
+    result = run("convert", tmp_path / "x.mid", "-o", tmp_path / "y.abc", "--model", model)
+    assert result.exit_code == 0
+    assert "is cut" in result.stderr and "64 patches" in result.stderr
+    assert (tmp_path / "y.abc").read_bytes().startswith(b"AAAA")
+
+
+def test_convert_check_prints_note_agreement(tmp_path, model_dir):
+    (tmp_path / "x.abc").write_text(TUNES["scale"])
+    args = ["convert", tmp_path / "x.abc", "-o", tmp_path / "y.mid", "--model", model_dir]
+    result = run(*args, "--check")
+    assert result.exit_code == 0
+    assert "precision" in result.stderr and "F1" in result.stderr and "identical" in result.stderr
+
+
+def test_eval_conversion_json_has_named_figures_per_direction(pairs_dir, model_dir):
+    result = run("eval-conversion", model_dir, pairs_dir, "--direction", "mid->abc", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert "abc->mid" not in report
+    r = report["mid->abc"]
+    for key in ("exact_file_rate", "valid_rate", "note_precision", "note_recall", "note_f1"):
+        assert 0.0 <= r[key] <= 1.0
+    assert r["files"] == 3 and r["bits_per_target_byte"] > 0
+
+
+def test_eval_conversion_prints_a_table_per_direction(pairs_dir, model_dir):
+    result = run("eval-conversion", model_dir, pairs_dir, "--limit", "1", "--no-bits")
+    assert result.exit_code == 0, result.output
+    assert "abc->mid" in result.stderr and "mid->abc" in result.stderr
+    assert "note F1" in result.stderr
+
+
+# ----------------------------------------------------------------------------- fuzzing
+
+ABC_ALPHABET = "XKTLM:1234/|[]ABCDEFGabcdefgz^_=,'()<>-~!\"%\n +"
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.one_of(st.binary(max_size=200), st.text(ABC_ALPHABET, max_size=200).map(str.encode)))
+def test_checking_any_bytes_either_passes_or_gives_one_conversion_error(data):
+    for ext in ("abc", "mid"):
+        try:
+            nc.check_input(data, ext, "in.x")
+        except nc.ConversionError as e:
+            assert "\n" not in str(e)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.one_of(
+        st.binary(max_size=200),
+        st.binary(max_size=120).map(lambda b: SCALE_MIDI[:22] + b),
+        st.text(ABC_ALPHABET, max_size=200).map(lambda t: ("X:1\nK:C\n" + t).encode()),
+    )
+)
+def test_scoring_any_output_never_raises_and_invalid_means_no_notes(output):
+    notes = midi_to_notes(SCALE_MIDI)
+    for ext in ("mid", "abc"):
+        score = nc.score_output(output, ext, SCALE_MIDI, notes)
+        assert score.valid or (score.notes.count_a == 0 and score.notes.f1 == 0.0)
+        assert 0.0 <= score.notes.f1 <= 1.0
+
+
+@pytest.mark.parametrize("direction", nc.DIRECTIONS)
+def test_bits_per_target_byte_equal_those_of_bytesim_eval(pairs_dir, model_dir, direction):
+    ours = nc.evaluate_conversion(nc.load_conversion_model(model_dir), pairs_dir, [direction])
+    result = run("eval", model_dir, pairs_dir, "--conversion", direction, "--json")
+    assert result.exit_code == 0, result.output
+    theirs = json.loads(result.stdout)["bits_per_target_byte"]
+    assert ours[direction]["bits_per_target_byte"] == pytest.approx(theirs, rel=1e-9)
+
+
+def test_check_on_an_input_the_reference_cannot_read_fails_after_writing(tmp_path, model_dir):
+    (tmp_path / "x.abc").write_text("X:1\nK:C\nCDE|\n(3:0:0abc|\n")
+    args = ["convert", tmp_path / "x.abc", "-o", tmp_path / "y.mid", "--model", model_dir]
+    line = error_line(run(*args, "--check"))
+    assert "--check" in line and "written" in line
+    assert (tmp_path / "y.mid").exists()
