@@ -20,9 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from cpu.generate import random_instances
 
 from bytesim.data import GENERATED_SOURCES, DataError, Example, encode_file
+from cpu.generate import random_instances
 
 
 @dataclass(frozen=True)
