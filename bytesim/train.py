@@ -17,6 +17,7 @@ GPUs); only rank 0 writes.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
@@ -282,7 +283,27 @@ def label_counts(stream: Stream, indices: list[int] | None) -> dict[str, int]:
 
 
 def train(cfg: TrainConfig, on_event: Callable[[dict], None] | None = None) -> dict:
-    """Train (or resume) the run in cfg.out; returns a summary. on_event gets every log record."""
+    """Train (or resume) the run in cfg.out; returns a summary. on_event gets every log record.
+
+    The writing process holds an exclusive lock on OUT/.lock for the whole run, so a second
+    `train` on the same folder (two commands started together, or --resume of a live run)
+    stops at once instead of interleaving checkpoints and metrics.
+    """
+    if int(os.environ.get("RANK", "0")) != 0:  # torchrun: only rank 0 writes the run folder
+        return _train(cfg, on_event)
+    run = Path(cfg.out)
+    run.mkdir(parents=True, exist_ok=True)
+    with open(run / ".lock", "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise TrainError(
+                f"{run}: another training process is writing this run (it holds {run / '.lock'})"
+            ) from None
+        return _train(cfg, on_event)
+
+
+def _train(cfg: TrainConfig, on_event: Callable[[dict], None] | None = None) -> dict:
     device = (
         cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     )

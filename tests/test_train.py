@@ -220,3 +220,15 @@ def test_generated_sources_see_the_step_and_eval_sees_the_last_step(tmp_path, mo
 def test_loss_on_target_with_a_generated_source_is_one_clear_error(tmp_path):
     with pytest.raises(TrainError, match="sets its own loss mask"):
         train(config(tmp_path, loss_on="target"))
+
+
+def test_a_second_trainer_on_a_live_run_stops_at_once(tmp_path):
+    import fcntl
+
+    with open(tmp_path / ".lock", "a") as held:  # a first trainer still writing this run
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(TrainError, match="another training process"):
+            train(config(tmp_path))
+        assert not (tmp_path / "metrics.jsonl").exists()
+    train(config(tmp_path, steps=2))  # released: the run starts
+    assert (tmp_path / "latest").read_text().strip() == "ckpt-000002"
