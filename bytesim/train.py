@@ -360,8 +360,7 @@ def _train(cfg: TrainConfig, on_event: Callable[[dict], None] | None = None) -> 
         objective = nn.parallel.DistributedDataParallel(
             objective, find_unused_parameters=cfg.task == "classify"
         )
-    if rank == 0:
-        run.mkdir(parents=True, exist_ok=True)
+    if rank == 0:  # train() made the folder and holds its lock
         if resume_dir is None:
             ckpt.atomic_write_json(run / "train.json", asdict(cfg))
         _trim_metrics(run / "metrics.jsonl", start)

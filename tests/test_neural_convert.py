@@ -2,6 +2,7 @@
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bytesim import neural_convert as nc
-from bytesim.checkpoint import save_model
+from bytesim.checkpoint import load_model, save_model
 from bytesim.data import EOP, PATCH, pad_bytes
 from bytesim.model import BGPT, PRESETS
 from cli import conversion_commands
@@ -460,10 +461,6 @@ def test_check_on_an_input_the_reference_cannot_read_fails_after_writing(tmp_pat
 
 
 def test_the_shipped_conversion_model_predicts_both_directions_of_a_real_pair():
-    from pathlib import Path
-
-    from bytesim.checkpoint import load_model
-
     model = load_model(nc.DEFAULT_MODEL)
     nc.check_model(model)
     abc = (Path(__file__).parent.parent / "examples" / "jig.abc").read_bytes()
