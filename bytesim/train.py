@@ -22,6 +22,8 @@ import json
 import math
 import os
 import shutil
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -290,8 +292,10 @@ def train(cfg: TrainConfig, on_event: Callable[[dict], None] | None = None) -> d
     stops at once instead of interleaving checkpoints and metrics.
     """
     if int(os.environ.get("RANK", "0")) != 0:  # torchrun: only rank 0 writes the run folder
-        return _train(cfg, on_event)
+        with _StopRequest() as stop:
+            return _train(cfg, on_event, stop)
     run = Path(cfg.out)
+    created = not run.exists()
     run.mkdir(parents=True, exist_ok=True)
     with open(run / ".lock", "a") as lock:
         try:
@@ -300,10 +304,43 @@ def train(cfg: TrainConfig, on_event: Callable[[dict], None] | None = None) -> d
             raise TrainError(
                 f"{run}: another training process is writing this run (it holds {run / '.lock'})"
             ) from None
-        return _train(cfg, on_event)
+        try:
+            with _StopRequest() as stop:
+                return _train(cfg, on_event, stop)
+        except BaseException:
+            if created and [f.name for f in run.iterdir()] == [".lock"]:
+                (run / ".lock").unlink()  # failed before writing anything: leave no empty run
+                run.rmdir()
+            raise
 
 
-def _train(cfg: TrainConfig, on_event: Callable[[dict], None] | None = None) -> dict:
+class _StopRequest:
+    """While active, Ctrl-C or SIGTERM asks the loop to save a checkpoint and stop after the
+    step it is in; a second Ctrl-C interrupts at once. Only the main thread can take signals:
+    elsewhere (a training thread in a notebook) it never fires."""
+
+    def __init__(self):
+        self.requested = False
+        self._old = {}
+
+    def _handle(self, signum, frame):
+        if self.requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+        return False
+
+
+def _train(cfg: TrainConfig, on_event: Callable[[dict], None] | None, stop: _StopRequest) -> dict:
     device = (
         cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     )
@@ -438,17 +475,21 @@ def _train(cfg: TrainConfig, on_event: Callable[[dict], None] | None = None) -> 
             model.train()
         out_of_time = cfg.max_minutes is not None and elapsed > cfg.max_minutes * 60
         enough = cfg.stop_after is not None and step - start >= cfg.stop_after
-        if world > 1:
-            flag = torch.tensor([int(out_of_time or enough)], device=device)
-            dist.all_reduce(flag)
-            out_of_time = enough = bool(flag.item())
-        if step % cfg.save_every == 0 or step == total or out_of_time or enough:
+        interrupted = stop.requested
+        if world > 1:  # every rank stops at the same step if any rank must
+            flags = torch.tensor([int(out_of_time), int(enough), int(interrupted)], device=device)
+            dist.all_reduce(flags, op=dist.ReduceOp.MAX)
+            out_of_time, enough, interrupted = (bool(f) for f in flags.tolist())
+        halt = out_of_time or enough or interrupted
+        if step % cfg.save_every == 0 or step == total or halt:
             if rank == 0:
                 save_checkpoint(run, model, opt, step, cfg, {"total_steps": total})
                 _plot(run)
                 emit({"event": "checkpoint", "step": step})
-        if out_of_time or enough:
-            stopped = "time limit" if out_of_time else "stop_after"
+        if halt:
+            stopped = (
+                "interrupted" if interrupted else "time limit" if out_of_time else "stop_after"
+            )
             break
     if world > 1:
         dist.barrier()

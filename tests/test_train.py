@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -232,3 +233,26 @@ def test_a_second_trainer_on_a_live_run_stops_at_once(tmp_path):
         assert not (tmp_path / "metrics.jsonl").exists()
     train(config(tmp_path, steps=2))  # released: the run starts
     assert (tmp_path / "latest").read_text().strip() == "ckpt-000002"
+
+
+def test_ctrl_c_saves_a_checkpoint_at_the_current_step_and_the_run_resumes(tmp_path):
+    def press_ctrl_c(record):
+        if record.get("event") == "step" and record["step"] == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    before = signal.getsignal(signal.SIGINT)
+    summary = train(config(tmp_path, log_every=1), on_event=press_ctrl_c)
+    assert summary["stopped"] == "interrupted" and summary["step"] == 3
+    assert (tmp_path / "latest").read_text().strip() == "ckpt-000003"
+    assert signal.getsignal(signal.SIGINT) is before  # the caller's handler is back
+    assert train(config(tmp_path))["step"] == 8
+
+
+def test_a_run_that_fails_before_it_starts_leaves_no_folder_behind(tmp_path):
+    with pytest.raises(TrainError):
+        train(config(tmp_path / "run", data=["gen:nosuch"]))
+    assert not (tmp_path / "run").exists()
+    (tmp_path / "mine").mkdir()  # a folder the user made is left where it was
+    with pytest.raises(TrainError):
+        train(config(tmp_path / "mine", data=["gen:nosuch"]))
+    assert (tmp_path / "mine").is_dir()
