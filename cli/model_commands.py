@@ -137,9 +137,10 @@ def train_command(data, out, sets, resume, **options):
             summary = train(cfg, on_event=progress.update)
         except (TrainError, ValueError) as e:
             raise click.ClickException(str(e)) from None
+    more = "" if summary["stopped"] == "done" else " (continue it with --resume)"
     console.print(
         f"[bold]{summary['stopped']}[/] at step {summary['step']}/{summary['total_steps']} "
-        f"in {summary['elapsed_s']:.0f} s; checkpoint in {run}"
+        f"in {summary['elapsed_s']:.0f} s; checkpoint in {run}{more}"
     )
 
 
