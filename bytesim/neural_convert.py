@@ -303,6 +303,7 @@ class DirectionTally:
     rejected: int = 0  # inputs failing another check (counted, never converted)
     exact: int = 0
     valid: int = 0
+    valid_finished: int = 0  # valid and ended by the model, not cut at the length limit
     cut: int = 0
     matched: int = 0
     count_out: int = 0
@@ -321,6 +322,7 @@ class DirectionTally:
     def add(self, name: str, conv: Conversion, score: FileScore) -> None:
         self.exact += score.exact
         self.valid += score.valid
+        self.valid_finished += score.valid and conv.finished
         self.cut += not conv.finished
         n = score.notes
         self.matched += n.matched
@@ -347,6 +349,7 @@ class DirectionTally:
             "rejected_inputs": self.rejected,
             "exact_file_rate": rate(self.exact),
             "valid_rate": rate(self.valid),
+            "valid_finished_rate": rate(self.valid_finished),
             "note_precision": micro.precision if k else None,
             "note_recall": micro.recall if k else None,
             "note_f1": micro.f1 if k else None,

@@ -280,6 +280,7 @@ def test_a_perfect_model_scores_one_everywhere(pairs_dir):
         assert r["converted"] == 3 and r["cut_at_limit"] == 0
         for key in ("exact_file_rate", "valid_rate", "note_precision", "note_recall", "note_f1"):
             assert r[key] == 1.0, (d, key)
+        assert r["valid_finished_rate"] == 1.0
         assert r["mean_file_f1"] == 1.0 and r["notes_matched"] == r["notes_reference"] > 0
 
 
@@ -290,6 +291,15 @@ def test_a_model_that_never_stops_scores_invalid_cut_and_f1_zero(pairs_dir):
     assert r["cut_at_limit"] == 3 and len(r["invalid_examples"]) == 3
     assert r["bits_per_target_byte"] > 0
     assert "mid->abc" not in result
+
+
+def test_a_valid_output_cut_at_the_limit_counts_as_valid_but_not_as_valid_and_finished():
+    tally = nc.DirectionTally(files=2)
+    notes = nc.CompareResult(1, 1, 1)
+    tally.add("ended", nc.Conversion(b"x", True, 2, 1, 8, 0.1), nc.FileScore(False, True, notes))
+    tally.add("cut", nc.Conversion(b"y", False, 8, 1, 8, 0.1), nc.FileScore(False, True, notes))
+    r = tally.summary()
+    assert r["valid_rate"] == 1.0 and r["valid_finished_rate"] == 0.5 and r["cut_at_limit"] == 1
 
 
 def test_too_long_inputs_are_skipped_and_counted(pairs_dir):
