@@ -259,7 +259,7 @@ ROWS = (
     ("rejected inputs", "rejected_inputs", _fmt),
     ("exact files", "exact_file_rate", _percent),
     ("valid outputs", "valid_rate", _percent),
-    ("valid and not cut", "valid_finished_rate", _percent),
+    ("valid and ended by the model", "valid_finished_rate", _percent),
     ("note precision", "note_precision", _percent),
     ("note recall", "note_recall", _percent),
     ("note F1", "note_f1", _percent),
