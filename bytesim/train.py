@@ -47,6 +47,7 @@ from bytesim.data import (
     is_generated,
 )
 from bytesim.evaluate import LN2, autocast_for, classification_accuracy, evaluate, patch_mask_for
+from bytesim.files import replacing, write_atomic
 from bytesim.model import BGPT, PRESETS, ModelConfig
 
 EVAL_SEED_OFFSET = 1_000_003  # generated eval examples come from a stream the training never uses
@@ -176,7 +177,7 @@ def save_checkpoint(run: Path, model: BGPT, opt, step: int, cfg: TrainConfig, ex
     final = run / name
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
-    ckpt.atomic_write_bytes(run / ckpt.LATEST, (name + "\n").encode())
+    write_atomic(run / ckpt.LATEST, (name + "\n").encode())
     for old in run.glob("ckpt-*"):
         if old.name != name:
             shutil.rmtree(old, ignore_errors=True)
@@ -572,7 +573,7 @@ def _trim_metrics(path: Path, step: int) -> None:
         return
     lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
     kept = [ln for ln in lines if json.loads(ln).get("step", 0) <= step]
-    ckpt.atomic_write_bytes(path, ("\n".join(kept) + "\n" if kept else "").encode())
+    write_atomic(path, ("\n".join(kept) + "\n" if kept else "").encode())
 
 
 class _Emitter:
@@ -607,10 +608,11 @@ def _plot(run: Path) -> None:
     ax.set_ylabel(key.replace("_", " "))
     ax.grid(alpha=0.3)
     ax.legend()
-    tmp = run / ".loss.png.tmp.png"
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, run / "loss.png")
+    try:
+        with replacing(run / "loss.png") as tmp:
+            fig.savefig(tmp, dpi=100, format="png")
+    finally:
+        plt.close(fig)
 
 
 def parse_overrides(items: list[str]) -> dict:

@@ -7,7 +7,6 @@ commands that show CPU traces (e.g. a neural run of the same program).
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from bytesim import files
 from cpu.assembler import assemble, disassemble, disassemble_word
 from cpu.errors import CpuError
 from cpu.instance import Mismatch
@@ -53,13 +53,9 @@ def fail(path: Path | str, err: Exception) -> click.ClickException:
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write through a temporary file in the same folder, then rename."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        files.write_atomic(path, data)
     except OSError as err:
-        tmp.unlink(missing_ok=True)
         raise fail(path, err.strerror or err) from None
 
 

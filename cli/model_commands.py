@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import click
+
+from bytesim.files import write_atomic
 
 seed_option = click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 json_option = click.option(
@@ -40,14 +41,6 @@ def _load(model: str):
         return load_model(model)
     except CheckpointError as e:
         raise click.ClickException(str(e)) from None
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
 
 
 # ----------------------------------------------------------------------------- train
@@ -337,7 +330,8 @@ def generate_command(
     )
     report = []
     for path, r in zip(paths, results, strict=True):
-        _write_atomic(path, r.data)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, r.data)
         report.append(
             {"path": str(path), "bytes": len(r.data), "patches": r.patches, "finished": r.finished}
         )

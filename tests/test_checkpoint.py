@@ -100,3 +100,32 @@ def test_saving_leaves_no_temporary_files(model, tmp_path):
     save_model(model, tmp_path)
     save_model(model, tmp_path)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_saved_files_have_the_mode_of_a_plain_file(model, tmp_path):
+    # tempfile.mkstemp makes 0600 files; a checkpoint must be as readable as any file.
+    import os
+
+    old = os.umask(0o022)
+    try:
+        save_model(model, tmp_path / "m")
+    finally:
+        os.umask(old)
+    for name in ("config.json", "model.safetensors"):
+        assert (tmp_path / "m" / name).stat().st_mode & 0o777 == 0o644, name
+
+
+def test_replacing_keeps_the_old_file_and_no_temporary_on_error(tmp_path):
+    from bytesim.files import replacing, write_atomic
+
+    target = tmp_path / "out.bin"
+    write_atomic(target, b"old")
+    with pytest.raises(KeyboardInterrupt):
+        with replacing(target) as tmp:
+            tmp.write_bytes(b"half")
+            raise KeyboardInterrupt
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.bin"]
+    write_atomic(target, b"new")
+    assert target.read_bytes() == b"new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.bin"]
