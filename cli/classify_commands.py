@@ -43,7 +43,7 @@ def _console():
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON to stdout.")
 def gen_tune_types_command(out, sources, min_count, test_fraction, max_bytes, notes_only,
                            exclude, pretrain, seed, as_json):  # fmt: skip
-    """Build the tune-type dataset: MIDI files labelled reel, jig, hornpipe, ... from `R:`.
+    """Build the tune-type dataset: MIDI files labelled by the tune type (reel, jig, ...) in `R:`.
 
     Every tune with an `R:` field naming a tune type (docs/classify.md lists the mapping) is
     converted with the reference converter and written as OUT/train/TYPE_NAME.mid or

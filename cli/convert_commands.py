@@ -92,7 +92,7 @@ def midi2notes_command(midi_file: Path, as_json: bool) -> None:
     \b
     Example:
       bytesim midi2notes jig.mid
-      0.0000  67  0.5000
+      0.0000   67  1.5000
     """
     from convert import MidiError, midi_to_notes
 

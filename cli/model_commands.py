@@ -400,7 +400,7 @@ def import_bgpt_command(weights, out_dir, heads, byte_heads):
     \b
     Example:
       bytesim import-bgpt weights-cpu.pth models/bgpt-cpu
-      bytesim eval models/bgpt-cpu data/cpu/test
+      bytesim eval models/bgpt-cpu data/bgpt/test   # gen-cpu-dataset --layout bgpt
     """
     from bytesim.checkpoint import CheckpointError
     from bytesim.import_bgpt import import_bgpt

@@ -93,7 +93,8 @@ def eval_cpu(
     \b
     Examples:
       bytesim eval-cpu --random 1000
-      bytesim eval-cpu data/cpu/test --limit 500 --json
+      bytesim gen-cpu-dataset data/bgpt --layout bgpt --train 0 --test 2000
+      bytesim eval-cpu data/bgpt/test --limit 500 --json
     """
     from rich.console import Console
     from rich.progress import Progress

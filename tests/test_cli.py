@@ -18,3 +18,12 @@ def test_every_command_has_help_text():
         result = runner.invoke(cli, [name, "--help"])
         assert result.exit_code == 0, name
         assert command.help, f"{name} has no help text"
+
+
+def test_every_one_line_summary_is_a_whole_sentence():
+    # `bytesim --help` shows each command's first sentence; a ". " inside a list ("a, b, ... c")
+    # once cut gen-tune-types' summary mid-list.
+    for name, command in cli.commands.items():
+        summary = command.get_short_help_str(limit=1000)
+        assert summary and not summary.endswith((",", ":", ";", "(")), (name, summary)
+        assert summary.count("(") == summary.count(")"), (name, summary)
