@@ -4,8 +4,8 @@ renamed over it once complete (`os.replace` is atomic within a folder).
 torch-free, so the light commands (`bytesim run`, `asm`, ...) can use it. The temporary file
 gets the permissions a plain `open(path, "w")` would (0666 less the umask), not the 0600 of
 `tempfile.mkstemp`, so checkpoints and outputs are readable by whoever could read a normal file.
-The reference packages `cpu/` and `convert/` keep their own writers and do not depend on this
-one (`cpu.dataset` writes tar shards from many pieces with `writev`).
+`convert` uses it too (as `convert.write_file_atomic`); `cpu.dataset` keeps its own writer,
+which writes tar shards from many pieces with `writev`.
 """
 
 from __future__ import annotations

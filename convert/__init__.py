@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bytesim.files import write_atomic as write_file_atomic
 from convert.abc_parser import AbcError, Diagnostic, ParseResult, Tune, decode_abc, parse_abc
 from convert.compare import CompareResult, compare_notes
 from convert.events import Score, tune_to_score
@@ -94,17 +95,6 @@ def abc_to_midi(text: str | bytes) -> bytes:
         if not parsed.tunes:
             raise AbcError("no tune found")
     return convert_tune(parsed.tunes[0])
-
-
-def write_file_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then rename it into place."""
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.tmp")
-    try:
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def convert_to_dir(text: str | bytes, out_dir: str | os.PathLike, stem: str) -> list[TuneResult]:
