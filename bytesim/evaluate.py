@@ -65,12 +65,18 @@ def evaluate(
     batch_size: int = 8,
     precision: str = "fp32",
     on_batch: Callable[[int], None] | None = None,
+    roles: Callable[[Example], Sequence[str | None]] | None = None,
 ) -> dict:
-    """Bits per byte over the examples (cut to the model's patch_length, head window)."""
+    """Bits per byte over the examples (cut to the model's patch_length, head window).
+
+    `roles`, given, names each position of an example (None: not split); the result then
+    also has `per_role`: bits per byte of the counted targets (the loss mask) by role.
+    """
     model.eval()
     device = next(model.parameters()).device
     tally = Tally()
     files = 0
+    batch_roles: list[Sequence[str | None]] = []
 
     def run(batch: Sequence[Example]):
         nonlocal files
@@ -88,6 +94,16 @@ def evaluate(
                 tally.add(key, float(row[m].sum()), int(m.sum()))
                 if key == "all":
                     tally.add(f"kind:{e.kind}", float(row[m].sum()), int(m.sum()))
+            if roles is not None:
+                counted = target[i].clone()
+                counted[:PATCH] = False
+                where = counted.nonzero().flatten().tolist()
+                values = row[counted].tolist()
+                names = batch_roles[i]
+                for position, value in zip(where, values, strict=True):
+                    if names[position] is not None:
+                        tally.add(f"role:{names[position]}", value, 1)
+        batch_roles.clear()
         files += len(batch)
         if on_batch is not None:
             on_batch(len(batch))
@@ -98,13 +114,15 @@ def evaluate(
         if len(e.ids) > model.config.patch_length * PATCH:
             cut += 1
         batch.append(fit(e, model.config.patch_length))
+        if roles is not None:
+            batch_roles.append(roles(e)[: len(batch[-1].ids)])
         if len(batch) == batch_size:
             run(batch)
             batch = []
     if batch:
         run(batch)
     kinds = sorted(k[5:] for k in tally.count if k.startswith("kind:"))
-    return {
+    result = {
         "files": files,
         "bits_per_byte": tally.bits("all"),
         "bits_per_file_byte": tally.bits("file"),
@@ -118,6 +136,13 @@ def evaluate(
             for k in kinds
         },
     }
+    if roles is not None:
+        names = sorted(k[5:] for k in tally.count if k.startswith("role:"))
+        result["per_role"] = {
+            k: {"bits_per_byte": tally.bits(f"role:{k}"), "bytes": tally.count[f"role:{k}"]}
+            for k in names
+        }
+    return result
 
 
 @torch.no_grad()

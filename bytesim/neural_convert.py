@@ -34,12 +34,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bytesim.data import PATCH, DataError, FileSource, encode_pair
+from bytesim.data import PATCH, DataError, Example, FileSource, encode_pair
 from bytesim.generate import build_prompt, decode
 from convert import AbcError, MidiError, abc_to_midi, compare_notes, midi_to_notes, parse_abc
 from convert.abc_parser import decode_abc
 from convert.compare import CompareResult
 from convert.notes import Note
+from convert.roles import abc_byte_roles, midi_byte_roles
 
 DEFAULT_MODEL = "abc-midi"  # the shipped conversion model (bytesim/models/abc-midi)
 DIRECTIONS = ("abc->mid", "mid->abc")
@@ -448,7 +449,8 @@ def evaluate_conversion(
 
     Returns {"pairs", "warnings", "patch_length", "max_input_bytes", direction: summary...};
     each summary as `DirectionTally.summary` plus, with `bits`, `bits_per_target_byte` (the
-    teacher-forced bits per byte of the reference target, as `bytesim eval --conversion`).
+    teacher-forced bits per byte of the reference target, as `bytesim eval --conversion`) and
+    `bits_by_part`: the same bits split by what each target byte is (`target_roles`).
     `progress(n, total)` is called as n more of the total conversions are done.
     """
     check_model(model)
@@ -497,7 +499,9 @@ def _evaluate_direction(model, pairs, direction, batch_size, progress, bits) -> 
         done.append(pair)
     summary = tally.summary()
     if bits:
-        summary["bits_per_target_byte"] = target_bits(model, done, src, dst)
+        measured = target_bits_by_part(model, done, src, dst)
+        summary["bits_per_target_byte"] = measured["bits_per_target_byte"]
+        summary["bits_by_part"] = measured["per_role"]
     return summary
 
 
@@ -511,9 +515,32 @@ def _reference_notes(pair: Pair) -> list[Note]:
 
 def target_bits(model, pairs: Sequence[Pair], src: str, dst: str) -> float | None:
     """Teacher-forced bits per byte of the target side (as `bytesim eval --conversion`)."""
+    return target_bits_by_part(model, pairs, src, dst)["bits_per_target_byte"]
+
+
+def target_bits_by_part(model, pairs: Sequence[Pair], src: str, dst: str) -> dict:
+    """`bits_per_target_byte` and `per_role` ({part: {bits_per_byte, bytes}}, `target_roles`)."""
     from bytesim.evaluate import evaluate
 
     if not pairs:
-        return None
+        return {"bits_per_target_byte": None, "per_role": {}}
     examples = (encode_pair(p.side(src), src, p.side(dst), dst, "target", p.name) for p in pairs)
-    return evaluate(model, examples)["bits_per_target_byte"]
+    return evaluate(model, examples, roles=target_roles)
+
+
+def target_roles(example: Example) -> list[str | None]:
+    """What each target byte of a conversion example is (None outside the target).
+
+    The target file's bytes get `convert.roles`' parts (MIDI: header, delta, status, pitch,
+    velocity, meta, other; ABC: field, note, pitch mark, length, structure, space, other); its
+    padding and the final <eop> patch get `end` (predicting them is ending the file).
+    """
+    names: list[str | None] = [None] * len(example.ids)
+    for position in np.flatnonzero(example.loss_mask):
+        names[position] = "end"
+    own = np.flatnonzero(example.loss_mask & example.file_mask)
+    data = example.ids[own].astype(np.uint8).tobytes()
+    parts = midi_byte_roles(data) if example.kind.endswith("mid") else abc_byte_roles(data)
+    for position, part in zip(own, parts, strict=True):
+        names[position] = part
+    return names

@@ -214,7 +214,9 @@ def eval_conversion_command(model_name, data, direction, limit, batch_size, bits
     with notes), note precision / recall / F1 against the reference notes (SPEC 3.4), micro over
     all notes and mean per file, outputs cut at the length limit, inputs too long for the model
     (skipped and counted), throughput, and bits per target byte (the same figure as
-    `bytesim eval MODEL DATA --conversion A->B --json`; --no-bits skips it).
+    `bytesim eval MODEL DATA --conversion A->B --json`; --no-bits skips it), split by part of the
+    target file (MIDI: header, delta, status, pitch, velocity, meta; ABC: field, note, pitch mark,
+    length, structure, space; both: end, the padding and final <eop> patch).
 
     \b
     Examples:
@@ -286,6 +288,26 @@ def _print_direction(console, direction: str, summary: dict, result: dict) -> No
     console.print(table)
     for example in summary["invalid_examples"]:
         console.print(f"  invalid: {example}")
+    if summary.get("bits_by_part"):
+        console.print(_parts_table(direction, summary["bits_by_part"]))
+
+
+def _parts_table(direction: str, parts: dict):
+    """Where the teacher-forced bits go: per part of the target file, its bytes and bits."""
+    from rich.table import Table
+
+    table = Table(
+        "part",
+        "bytes",
+        "bits / byte",
+        "share of the bits",
+        title=f"{direction}: bits per target byte by part of the target file",
+    )
+    total = sum(p["bits_per_byte"] * p["bytes"] for p in parts.values()) or 1.0
+    for name, p in sorted(parts.items(), key=lambda kv: -kv[1]["bits_per_byte"] * kv[1]["bytes"]):
+        share = p["bits_per_byte"] * p["bytes"] / total
+        table.add_row(name, _fmt(p["bytes"]), _fmt(p["bits_per_byte"]), _percent(share))
+    return table
 
 
 COMMANDS.append(eval_conversion_command)

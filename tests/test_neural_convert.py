@@ -18,6 +18,7 @@ from bytesim.model import BGPT, PRESETS
 from cli import conversion_commands
 from cli.main import cli
 from convert import abc_to_midi, midi_to_notes
+from convert.roles import midi_byte_roles
 
 TUNES = {
     "scale": "X:1\nT:Scale\nL:1/8\nK:D\nDEFG ABcd|\n",
@@ -460,6 +461,40 @@ def test_bits_per_target_byte_equal_those_of_bytesim_eval(pairs_dir, model_dir, 
     assert result.exit_code == 0, result.output
     theirs = json.loads(result.stdout)["bits_per_target_byte"]
     assert ours[direction]["bits_per_target_byte"] == pytest.approx(theirs, rel=1e-9)
+
+
+@pytest.mark.parametrize("direction", nc.DIRECTIONS)
+def test_the_bits_by_part_add_up_to_the_bits_per_target_byte(pairs_dir, model_dir, direction):
+    r = nc.evaluate_conversion(nc.load_conversion_model(model_dir), pairs_dir, [direction])
+    summary = r[direction]
+    parts = summary["bits_by_part"]
+    src, dst = direction.split("->")
+    expected = {"mid": {"header", "delta", "status", "pitch", "velocity", "meta", "end"},
+                "abc": {"field", "note", "length", "structure", "space", "end"}}[dst]  # fmt: skip
+    assert set(parts) == expected
+    files = sorted(pairs_dir.glob(f"*.{dst}"))
+    padded = sum(-(-f.stat().st_size // PATCH) * PATCH + PATCH for f in files)
+    assert sum(p["bytes"] for p in parts.values()) == padded  # every target byte, once
+    assert parts["end"]["bytes"] == padded - sum(f.stat().st_size for f in files)
+    bits = sum(p["bits_per_byte"] * p["bytes"] for p in parts.values()) / padded
+    assert bits == pytest.approx(summary["bits_per_target_byte"], rel=1e-9)
+
+
+def test_target_roles_name_the_target_file_and_its_end_only():
+    example = nc.encode_pair(TUNES["scale"].encode(), "abc", SCALE_MIDI, "mid", "target")
+    names = nc.target_roles(example)
+    assert len(names) == len(example.ids)
+    counted = [n for n, m in zip(names, example.loss_mask, strict=True) if m]
+    assert all(n is None for n, m in zip(names, example.loss_mask, strict=True) if not m)
+    assert counted[: len(SCALE_MIDI)] == midi_byte_roles(SCALE_MIDI)
+    assert set(counted[len(SCALE_MIDI) :]) == {"end"}
+
+
+def test_eval_conversion_prints_where_the_bits_go(pairs_dir, model_dir):
+    result = run("eval-conversion", model_dir, pairs_dir, "--direction", "abc->mid")
+    assert result.exit_code == 0, result.output
+    assert "bits per target byte by part" in result.stderr
+    assert "pitch" in result.stderr and "share of the bits" in result.stderr
 
 
 def test_check_on_an_input_the_reference_cannot_read_fails_after_writing(tmp_path, model_dir):

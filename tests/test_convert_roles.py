@@ -1,0 +1,127 @@
+"""convert.roles: what each byte of a MIDI or ABC file is for."""
+
+import mido
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from convert import abc_to_midi, midi_to_notes
+from convert.roles import ABC_ROLES, MIDI_ROLES, abc_byte_roles, midi_byte_roles
+
+ONE_NOTE = abc_to_midi("X:1\nL:1/4\nK:C\nC\n")
+TUNES = [
+    "X:1\nL:1/4\nK:C\nC\n",
+    "X:2\nT:Jig\nM:6/8\nL:1/8\nK:G\nGAB c2d|e2d BAG|\n",
+    "X:3\nT:Chords\nL:1/4\nK:D\n[DFA]2 [EG]B|c4|]\n",
+    "X:4\nT:Two voices\nL:1/4\nK:C\nV:1\nCDEF|\nV:2\nC,D,E,F,|\n",
+]
+
+
+def test_the_one_note_file_is_named_byte_by_byte():
+    # MThd + header, MTrk + length; tempo, time and key signatures; note on, note off; end
+    expected = (
+        ["header"] * 22
+        + ["delta"] + ["meta"] * 6
+        + ["delta"] + ["meta"] * 7
+        + ["delta"] + ["meta"] * 5
+        + ["delta", "status", "pitch", "velocity"]
+        + ["delta", "delta", "status", "pitch", "velocity"]  # 480 ticks: two delta bytes
+        + ["delta"] + ["meta"] * 3
+    )  # fmt: skip
+    assert midi_byte_roles(ONE_NOTE) == expected
+
+
+def test_running_status_data_bytes_are_pitch_and_velocity():
+    track = mido.MidiTrack()
+    for note in (60, 62, 64):  # three note-ons in a row: the status byte is written once
+        track.append(mido.Message("note_on", note=note, velocity=80, time=0))
+    track.append(mido.MetaMessage("end_of_track", time=0))
+    midi = mido.MidiFile(type=0)
+    midi.tracks.append(track)
+    path_bytes = _save(midi)
+    roles = midi_byte_roles(path_bytes)
+    events = roles[22:]
+    assert events == ["delta", "status", "pitch", "velocity"] + [
+        "delta",
+        "pitch",
+        "velocity",
+    ] * 2 + ["delta", "meta", "meta", "meta"]
+
+
+def test_other_events_are_other():
+    track = mido.MidiTrack(
+        [
+            mido.Message("control_change", control=7, value=100, time=0),
+            mido.Message("program_change", program=5, time=0),
+            mido.MetaMessage("end_of_track", time=0),
+        ]
+    )
+    midi = mido.MidiFile(type=0)
+    midi.tracks.append(track)
+    roles = midi_byte_roles(_save(midi))[22:]
+    assert roles == ["delta"] + ["other"] * 3 + ["delta"] + ["other"] * 2 + ["delta"] + ["meta"] * 3
+
+
+@pytest.mark.parametrize("cut", range(len(ONE_NOTE) + 1))
+def test_a_file_cut_short_keeps_its_roles_up_to_the_cut_event_then_other(cut):
+    whole = midi_byte_roles(ONE_NOTE)
+    roles = midi_byte_roles(ONE_NOTE[:cut])
+    assert len(roles) == cut
+    first_other = roles.index("other") if "other" in roles else cut
+    assert roles[:first_other] == whole[:first_other]
+    assert set(roles[first_other:]) <= {"other"}
+    assert cut < 14 or first_other >= 14  # a whole MThd chunk is always named
+
+
+def test_bytes_that_are_not_midi_are_all_other():
+    assert midi_byte_roles(b"X:1\nK:C\nC\n") == ["other"] * 10
+    assert midi_byte_roles(b"") == []
+
+
+@pytest.mark.parametrize("text", TUNES)
+def test_every_note_of_a_reference_file_has_two_pitch_and_two_velocity_bytes(text):
+    data = abc_to_midi(text)
+    roles = midi_byte_roles(data)
+    assert len(roles) == len(data) and "other" not in roles
+    notes = len(midi_to_notes(data))
+    assert roles.count("pitch") == roles.count("velocity") == 2 * notes
+    assert [data[i] for i, r in enumerate(roles) if r == "velocity"].count(80) == notes
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.binary(max_size=300), st.binary(max_size=80).map(lambda b: ONE_NOTE[:30] + b)))
+def test_any_bytes_get_one_known_role_each(data):
+    roles = midi_byte_roles(data)
+    assert len(roles) == len(data) and set(roles) <= set(MIDI_ROLES)
+    abc = abc_byte_roles(data)
+    assert len(abc) == len(data) and set(abc) <= set(ABC_ROLES)
+
+
+def test_abc_bytes_are_named_by_what_they_notate():
+    text = b'T:x\nK:G\n"G"^F,2 [K:D] z/|: (3abc !trill!d>e-e :|]  % end\n'
+    roles = abc_byte_roles(text)
+    named = list(zip(text.decode(), roles, strict=True))
+    assert named[:8] == [(c, "field") for c in "T:x"] + [("\n", "space")] + [
+        (c, "field") for c in "K:G"
+    ] + [("\n", "space")]
+    assert [r for _, r in named[8:11]] == ["other"] * 3  # "G", a chord symbol
+    assert named[11:15] == [
+        ("^", "pitch mark"),
+        ("F", "note"),
+        (",", "pitch mark"),
+        ("2", "length"),
+    ]
+    assert [r for _, r in named[16:21]] == ["field"] * 5  # [K:D]
+    assert named[22:24] == [("z", "note"), ("/", "length")]
+    assert [r for c, r in named if c == "!"] == ["other", "other"]
+    assert [r for c, r in named[22:] if c in "|:]"] == ["structure"] * 5
+    assert named[27:29] == [("(", "structure"), ("3", "length")]  # a triplet
+    assert named[-1] == ("\n", "space") and roles[-6:-1] == ["other"] * 5  # the comment
+
+
+def _save(midi: mido.MidiFile) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    midi.save(file=buffer)
+    return buffer.getvalue()
