@@ -450,7 +450,9 @@ def evaluate_conversion(
     Returns {"pairs", "warnings", "patch_length", "max_input_bytes", direction: summary...};
     each summary as `DirectionTally.summary` plus, with `bits`, `bits_per_target_byte` (the
     teacher-forced bits per byte of the reference target, as `bytesim eval --conversion`) and
-    `bits_by_part`: the same bits split by what each target byte is (`target_roles`).
+    `bits_by_part`: the same bits split by what each target byte is (`target_roles`); with two
+    pairs or more also `bits_per_target_byte_other_input` and `bits_by_part_other_input`: the
+    same targets after another pair's input (`other_inputs`).
     `progress(n, total)` is called as n more of the total conversions are done.
     """
     check_model(model)
@@ -502,7 +504,27 @@ def _evaluate_direction(model, pairs, direction, batch_size, progress, bits) -> 
         measured = target_bits_by_part(model, done, src, dst)
         summary["bits_per_target_byte"] = measured["bits_per_target_byte"]
         summary["bits_by_part"] = measured["per_role"]
+        if len(done) >= 2:  # the same targets, each after the next pair's input
+            ablated = target_bits_by_part(model, other_inputs(done, src), src, dst)
+            summary["bits_per_target_byte_other_input"] = ablated["bits_per_target_byte"]
+            summary["bits_by_part_other_input"] = ablated["per_role"]
     return summary
+
+
+def other_inputs(pairs: Sequence[Pair], src: str) -> list[Pair]:
+    """Each pair's target after the next pair's input (the last after the first's).
+
+    The bits of a target that no longer follows from its input show how much of the model's
+    prediction reads the input: a part whose bits do not rise is predicted from the target's
+    own context (the file format, the tune so far), not converted.
+    """
+    out = []
+    for i, pair in enumerate(pairs):
+        other = pairs[(i + 1) % len(pairs)].side(src)
+        out.append(
+            Pair(pair.name, other, pair.mid) if src == "abc" else Pair(pair.name, pair.abc, other)
+        )
+    return out
 
 
 def _reference_notes(pair: Pair) -> list[Note]:
@@ -532,8 +554,8 @@ def target_roles(example: Example) -> list[str | None]:
     """What each target byte of a conversion example is (None outside the target).
 
     The target file's bytes get `convert.roles`' parts (MIDI: header, delta, status, pitch,
-    velocity, meta, other; ABC: field, note, pitch mark, length, structure, space, other); its
-    padding and the final <eop> patch get `end` (predicting them is ending the file).
+    off pitch, velocity, meta, other; ABC: field, note, pitch mark, length, structure, space,
+    other); its padding and the final <eop> patch get `end` (predicting them is ending the file).
     """
     names: list[str | None] = [None] * len(example.ids)
     for position in np.flatnonzero(example.loss_mask):

@@ -215,8 +215,10 @@ def eval_conversion_command(model_name, data, direction, limit, batch_size, bits
     all notes and mean per file, outputs cut at the length limit, inputs too long for the model
     (skipped and counted), throughput, and bits per target byte (the same figure as
     `bytesim eval MODEL DATA --conversion A->B --json`; --no-bits skips it), split by part of the
-    target file (MIDI: header, delta, status, pitch, velocity, meta; ABC: field, note, pitch mark,
-    length, structure, space; both: end, the padding and final <eop> patch).
+    target file (MIDI: header, delta, status, pitch, off pitch, velocity, meta; ABC: field,
+    note, pitch mark, length, structure, space; both: end, the padding and final <eop> patch),
+    and the same bits with each target after another pair's input (how much the model reads
+    its input).
 
     \b
     Examples:
@@ -289,24 +291,37 @@ def _print_direction(console, direction: str, summary: dict, result: dict) -> No
     for example in summary["invalid_examples"]:
         console.print(f"  invalid: {example}")
     if summary.get("bits_by_part"):
-        console.print(_parts_table(direction, summary["bits_by_part"]))
+        console.print(_parts_table(direction, summary))
 
 
-def _parts_table(direction: str, parts: dict):
-    """Where the teacher-forced bits go: per part of the target file, its bytes and bits."""
+def _parts_table(direction: str, summary: dict):
+    """Where the teacher-forced bits go: per part of the target file, its bytes and bits, and
+    its bits after another pair's input."""
     from rich.table import Table
 
+    parts = summary["bits_by_part"]
+    other = summary.get("bits_by_part_other_input", {})
     table = Table(
         "part",
         "bytes",
         "bits / byte",
         "share of the bits",
+        "bits / byte, another pair's input",
         title=f"{direction}: bits per target byte by part of the target file",
     )
     total = sum(p["bits_per_byte"] * p["bytes"] for p in parts.values()) or 1.0
     for name, p in sorted(parts.items(), key=lambda kv: -kv[1]["bits_per_byte"] * kv[1]["bytes"]):
         share = p["bits_per_byte"] * p["bytes"] / total
-        table.add_row(name, _fmt(p["bytes"]), _fmt(p["bits_per_byte"]), _percent(share))
+        ablated = other.get(name, {}).get("bits_per_byte")
+        row = (_fmt(p["bytes"]), _fmt(p["bits_per_byte"]), _percent(share), _fmt(ablated))
+        table.add_row(name, *row)
+    table.add_row(
+        "all",
+        _fmt(sum(p["bytes"] for p in parts.values())),
+        _fmt(summary["bits_per_target_byte"]),
+        _percent(1.0),
+        _fmt(summary.get("bits_per_target_byte_other_input")),
+    )
     return table
 
 

@@ -5,7 +5,8 @@
 - ``header``: the ``MThd`` chunk and each chunk's 8-byte ``MTrk`` + length header;
 - ``delta``: the delta-time (variable-length) before each event;
 - ``status``: the status byte of a note-on / note-off (absent under running status);
-- ``pitch`` and ``velocity``: the two data bytes of a note-on / note-off;
+- ``pitch``, ``velocity``: the two data bytes of a note-on (velocity 0 included); ``off pitch``,
+  ``velocity``: those of a note-off (its key repeats a key the file has already opened);
 - ``meta``: a whole meta event (``FF``, type, length, data), ``end_of_track`` included;
 - ``other``: any other event (controllers, sysex, ...), and every byte from the first one that
   does not parse (a file cut short, a bad status byte) to the end.
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 import re
 
-MIDI_ROLES = ("header", "delta", "status", "pitch", "velocity", "meta", "other")
+MIDI_ROLES = ("header", "delta", "status", "pitch", "off pitch", "velocity", "meta", "other")
 ABC_ROLES = ("field", "note", "pitch mark", "length", "structure", "space", "other")
 
 
@@ -99,8 +100,10 @@ def midi_byte_roles(data: bytes) -> list[str]:
             size = 1 if running & 0xF0 in (0xC0, 0xD0) else 2
             if pos + size > chunk_end:
                 return rest()
-            if running & 0xF0 in (0x80, 0x90):
+            if running & 0xF0 == 0x90:
                 roles += ["pitch", "velocity"]
+            elif running & 0xF0 == 0x80:
+                roles += ["off pitch", "velocity"]
             else:
                 roles += ["other"] * size
             pos += size

@@ -25,7 +25,7 @@ def test_the_one_note_file_is_named_byte_by_byte():
         + ["delta"] + ["meta"] * 7
         + ["delta"] + ["meta"] * 5
         + ["delta", "status", "pitch", "velocity"]
-        + ["delta", "delta", "status", "pitch", "velocity"]  # 480 ticks: two delta bytes
+        + ["delta", "delta", "status", "off pitch", "velocity"]  # 480 ticks: two delta bytes
         + ["delta"] + ["meta"] * 3
     )  # fmt: skip
     assert midi_byte_roles(ONE_NOTE) == expected
@@ -79,13 +79,17 @@ def test_bytes_that_are_not_midi_are_all_other():
 
 
 @pytest.mark.parametrize("text", TUNES)
-def test_every_note_of_a_reference_file_has_two_pitch_and_two_velocity_bytes(text):
+def test_every_note_of_a_reference_file_has_its_pitch_on_and_off_and_two_velocities(text):
     data = abc_to_midi(text)
     roles = midi_byte_roles(data)
     assert len(roles) == len(data) and "other" not in roles
     notes = len(midi_to_notes(data))
-    assert roles.count("pitch") == roles.count("velocity") == 2 * notes
+    assert roles.count("pitch") == roles.count("off pitch") == notes
+    assert roles.count("velocity") == 2 * notes
     assert [data[i] for i, r in enumerate(roles) if r == "velocity"].count(80) == notes
+    ons = sorted(data[i] for i, r in enumerate(roles) if r == "pitch")
+    offs = sorted(data[i] for i, r in enumerate(roles) if r == "off pitch")
+    assert ons == offs == sorted(pitch for _, pitch, _ in midi_to_notes(data))
 
 
 @settings(max_examples=300, deadline=None)

@@ -469,8 +469,9 @@ def test_the_bits_by_part_add_up_to_the_bits_per_target_byte(pairs_dir, model_di
     summary = r[direction]
     parts = summary["bits_by_part"]
     src, dst = direction.split("->")
-    expected = {"mid": {"header", "delta", "status", "pitch", "velocity", "meta", "end"},
-                "abc": {"field", "note", "length", "structure", "space", "end"}}[dst]  # fmt: skip
+    midi = {"header", "delta", "status", "pitch", "off pitch", "velocity", "meta", "end"}
+    abc = {"field", "note", "length", "structure", "space", "end"}
+    expected = midi if dst == "mid" else abc
     assert set(parts) == expected
     files = sorted(pairs_dir.glob(f"*.{dst}"))
     padded = sum(-(-f.stat().st_size // PATCH) * PATCH + PATCH for f in files)
@@ -478,6 +479,24 @@ def test_the_bits_by_part_add_up_to_the_bits_per_target_byte(pairs_dir, model_di
     assert parts["end"]["bytes"] == padded - sum(f.stat().st_size for f in files)
     bits = sum(p["bits_per_byte"] * p["bytes"] for p in parts.values()) / padded
     assert bits == pytest.approx(summary["bits_per_target_byte"], rel=1e-9)
+
+
+@pytest.mark.parametrize("src", ["abc", "mid"])
+def test_other_inputs_keep_each_target_and_rotate_the_inputs(src):
+    pairs = [nc.Pair(name, text.encode(), abc_to_midi(text)) for name, text in TUNES.items()]
+    dst = "mid" if src == "abc" else "abc"
+    moved = nc.other_inputs(pairs, src)
+    assert [p.side(dst) for p in moved] == [p.side(dst) for p in pairs]
+    assert [p.side(src) for p in moved] == [p.side(src) for p in pairs[1:] + pairs[:1]]
+
+
+def test_eval_conversion_reports_the_bits_after_another_pairs_input(pairs_dir, model_dir):
+    result = run("eval-conversion", model_dir, pairs_dir, "--direction", "abc->mid", "--json")
+    r = json.loads(result.stdout)["abc->mid"]
+    assert r["bits_per_target_byte_other_input"] > 0
+    assert set(r["bits_by_part_other_input"]) == set(r["bits_by_part"])
+    one = run("eval-conversion", model_dir, pairs_dir, "--limit", "1", "--json")
+    assert "bits_per_target_byte_other_input" not in json.loads(one.stdout)["abc->mid"]
 
 
 def test_target_roles_name_the_target_file_and_its_end_only():

@@ -1,0 +1,160 @@
+"""ABC <-> MIDI training pairs drawn fresh at every step: random tunes and their reference MIDI.
+
+`bytesim train gen:abc?...` writes a random tune in the style of the corpus (`random_tune`:
+X/M/L/K fields, notes with lengths, bars where the meter says), converts it with the reference
+converter (`convert.abc_to_midi`) and encodes the pair for one direction (SPEC 2.2), the loss
+on the target file only.
+
+Why: on real tunes the shipped conversion model learned to predict a melody from the melodies
+it has seen and not to read the input (docs/conversion.md, "Where the bits go"): its note-on
+pitches cost as many bits with another tune's ABC as the input. Random notes cannot be guessed
+from a prior, so every pitch has to be read from the input.
+
+Options (all optional), e.g. ``gen:abc?min=4&max=48&direction=both&curriculum=2000``:
+
+- ``min``, ``max``: notes per tune (rests included), default 4 and 48;
+- ``curriculum``: steps over which the upper bound grows linearly from ``min`` (at least
+  ``curriculum_start``, default 8) to ``max``; 0 (default) draws from the full range at once;
+- ``direction``: ``abc->mid``, ``mid->abc`` or ``both`` (default: each example one of the two,
+  drawn at random);
+- ``pairs``, ``real``: a folder of real pairs (``x.abc`` + ``x.mid``, as ``bytesim
+  gen-abc-dataset`` writes) and the share of examples drawn from it instead (default 0.5 when
+  ``pairs`` is given), in the same direction(s), so a run can learn to read the input without
+  forgetting real tunes.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bytesim.data import GENERATED_SOURCES, DataError, Example, FileSource, encode_pair
+from convert import abc_to_midi
+
+KEYS = ("C", "G", "D", "A", "E", "F", "Bb", "Am", "Em", "Bm", "Dm", "Gm", "Ador", "Dmix", "Edor")
+METERS = {"4/4": 8, "3/4": 6, "2/4": 4, "6/8": 6, "9/8": 9, "C": 8}  # meter -> eighths per bar
+PITCHES = ("G,", "A,", "B,", "C", "D", "E", "F", "G", "A", "B", "c", "d", "e", "f", "g", "a", "b")
+PITCHES += ("c'", "d'")
+LENGTHS = ((1, "", 10), (2, "2", 6), (3, "3", 2), (4, "4", 2), (6, "6", 1))  # eighths, text, weight
+DIRECTIONS = ("abc->mid", "mid->abc")
+
+
+def random_tune(rng: random.Random, notes: int) -> str:
+    """A random one-voice tune of `notes` notes and rests, the first a note (L:1/8, a bar line
+    after every full bar)."""
+    meter = rng.choice(list(METERS))
+    bar = METERS[meter]
+    lines = ["X:1", f"M:{meter}", "L:1/8"]
+    if rng.random() < 0.3:
+        lines.append(f"Q:1/4={rng.randrange(60, 181, 4)}")
+    lines.append(f"K:{rng.choice(KEYS)}")
+    body, line, filled, bars = [], "", 0, 0
+    weights = [w for _, _, w in LENGTHS]
+    for i in range(notes):
+        eighths, text, _ = rng.choices(LENGTHS, weights)[0]
+        if rng.random() < 0.06 and i > 0:  # a rest; never first, so every tune has a note
+            note = "z"
+        else:
+            note = rng.choice(PITCHES)
+            if rng.random() < 0.08:
+                note = rng.choice("^_=") + note
+        line += note + text
+        filled += eighths
+        if filled >= bar:
+            filled, bars = 0, bars + 1
+            line += "|"
+            if bars % 4 == 0:
+                body.append(line)
+                line = ""
+            else:
+                line += " "
+        elif rng.random() < 0.3:
+            line += " "
+    if line.strip():
+        body.append(line.rstrip())
+    body[-1] = body[-1].rstrip("|") + "|]"
+    return "\n".join(lines + body) + "\n"
+
+
+@dataclass(frozen=True)
+class AbcSource:
+    min_notes: int = 4
+    max_notes: int = 48
+    curriculum: int = 0
+    curriculum_start: int = 8
+    direction: str = "both"
+    pairs: str = ""  # a folder of real pairs to mix in
+    real: float = -1.0  # share of real pairs (-1: 0.5 with pairs, else 0)
+    _real_source: FileSource | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        if not 1 <= self.min_notes <= self.max_notes <= 1000:
+            raise DataError(
+                f"gen:abc needs 1 <= min <= max <= 1000, got {self.min_notes}..{self.max_notes}"
+            )
+        if self.direction not in (*DIRECTIONS, "both"):
+            raise DataError(
+                f"gen:abc direction must be abc->mid, mid->abc or both, not {self.direction!r}"
+            )
+        if self.curriculum < 0:
+            raise DataError("gen:abc curriculum must be >= 0 steps")
+        real = self.real if self.real >= 0 else (0.5 if self.pairs else 0.0)
+        if not 0.0 <= real <= 1.0:
+            raise DataError(f"gen:abc real must be a share between 0 and 1, not {self.real}")
+        if real > 0 and not self.pairs:
+            raise DataError("gen:abc real needs pairs=FOLDER (the real pairs to draw from)")
+        object.__setattr__(self, "real", real)
+        if self.pairs:
+            conversion = "abc&mid" if self.direction == "both" else self.direction
+            try:
+                source = FileSource([self.pairs], conversion, "target")
+            except DataError as e:
+                raise DataError(f"gen:abc pairs: {e}") from None
+            object.__setattr__(self, "_real_source", source)
+
+    @classmethod
+    def from_options(cls, options: dict[str, str]) -> AbcSource:
+        known = {
+            "min": "min_notes",
+            "max": "max_notes",
+            "curriculum": "curriculum",
+            "curriculum_start": "curriculum_start",
+            "direction": "direction",
+            "pairs": "pairs",
+            "real": "real",
+        }
+        kwargs: dict[str, object] = {}
+        for key, value in options.items():
+            if key not in known:
+                raise DataError(f"gen:abc: unknown option {key!r} (known: {', '.join(known)})")
+            if key in ("direction", "pairs"):
+                kwargs[key] = value
+                continue
+            try:
+                kwargs[known[key]] = float(value) if key == "real" else int(value)
+            except ValueError:
+                raise DataError(f"gen:abc: option {key} must be a number, not {value!r}") from None
+        return cls(**kwargs)
+
+    def upper_bound(self, step: int) -> int:
+        """The most notes drawn at `step` (the curriculum's current bound)."""
+        if self.curriculum <= 0 or step >= self.curriculum:
+            return self.max_notes
+        start = max(self.min_notes, min(self.curriculum_start, self.max_notes))
+        return start + (self.max_notes - start) * step // self.curriculum
+
+    def sample(self, rng: np.random.Generator, step: int) -> Example:
+        draw = random.Random(int(rng.integers(2**63)))
+        if self._real_source is not None and draw.random() < self.real:
+            return self._real_source.example(draw.randrange(len(self._real_source)))
+        text = random_tune(draw, draw.randint(self.min_notes, self.upper_bound(step)))
+        abc, mid = text.encode(), abc_to_midi(text)
+        direction = self.direction if self.direction != "both" else draw.choice(DIRECTIONS)
+        if direction == "abc->mid":
+            return encode_pair(abc, "abc", mid, "mid", "target", "random.abc")
+        return encode_pair(mid, "mid", abc, "abc", "target", "random.mid")
+
+
+GENERATED_SOURCES["abc"] = AbcSource.from_options

@@ -1,0 +1,103 @@
+"""gen:abc: random tunes and their reference MIDI as fresh conversion pairs."""
+
+import random
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bytesim.abc_task import AbcSource, random_tune
+from bytesim.data import PATCH, DataError, generated_source
+from cli.main import cli
+from convert import abc_to_midi, midi_to_notes, parse_abc
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 2**32), st.integers(1, 120))
+def test_a_random_tune_converts_to_one_midi_note_per_written_note(seed, notes):
+    text = random_tune(random.Random(seed), notes)
+    result = parse_abc(text)
+    assert len(result.tunes) == 1 and not result.errors
+    body = text.split("\n", 4)[-1] if "Q:" not in text else text.split("\n", 5)[-1]
+    written = sum(1 for c in body if c in "ABCDEFGabcdefg")
+    rests = body.count("z")
+    assert written + rests == notes
+    assert len(midi_to_notes(abc_to_midi(text))) == written
+    assert text.endswith("|]\n")
+
+
+def test_the_same_seed_gives_the_same_tune_and_another_seed_another():
+    assert random_tune(random.Random(3), 30) == random_tune(random.Random(3), 30)
+    assert random_tune(random.Random(3), 30) != random_tune(random.Random(4), 30)
+
+
+def test_samples_are_deterministic_and_count_only_the_target():
+    source = generated_source("gen:abc?min=5&max=9")
+    a = source.sample(np.random.default_rng([0, 5]), 5)
+    b = source.sample(np.random.default_rng([0, 5]), 5)
+    assert np.array_equal(a.ids, b.ids) and a.kind == b.kind
+    counted = np.flatnonzero(a.loss_mask)
+    second_header = counted[0] - PATCH  # the target's header patch is part of the prompt
+    ext = bytes(a.ids[second_header : second_header + 3].tolist()).decode()
+    assert a.kind.endswith(ext) and counted[-1] == len(a.ids) - 1
+
+
+@pytest.mark.parametrize("direction", ["abc->mid", "mid->abc"])
+def test_a_direction_option_draws_only_that_direction(direction):
+    source = generated_source(f"gen:abc?direction={direction}")
+    rng = np.random.default_rng(0)
+    assert {source.sample(rng, 0).kind for _ in range(20)} == {direction}
+
+
+def test_both_directions_are_drawn_by_default():
+    source = generated_source("gen:abc")
+    rng = np.random.default_rng(0)
+    assert {source.sample(rng, 0).kind for _ in range(40)} == {"abc->mid", "mid->abc"}
+
+
+def test_real_pairs_are_mixed_in_at_the_asked_share(tmp_path):
+    pairs = tmp_path / "pairs"
+    pairs.mkdir()
+    text = "X:1\nT:Real\nL:1/8\nK:G\nGABc dedB|\n"
+    (pairs / "real.abc").write_text(text)
+    (pairs / "real.mid").write_bytes(abc_to_midi(text))
+    source = generated_source(f"gen:abc?pairs={pairs}&real=0.25")
+    rng = np.random.default_rng(0)
+    names = [source.sample(rng, 0).name for _ in range(400)]
+    real = sum(1 for n in names if "real." in n)
+    assert 60 <= real <= 140  # 100 expected
+    assert generated_source(f"gen:abc?pairs={pairs}").real == 0.5
+
+
+@pytest.mark.parametrize(("step", "bound"), [(0, 8), (50, 8 + 40 * 50 // 100), (100, 48)])
+def test_curriculum_grows_the_most_notes_linearly(step, bound):
+    assert AbcSource(curriculum=100).upper_bound(step) == bound
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("gen:abc?min=0", "1 <= min <= max"),
+        ("gen:abc?min=9&max=3", "1 <= min <= max"),
+        ("gen:abc?direction=abc", "direction must be"),
+        ("gen:abc?real=0.5", "needs pairs="),
+        ("gen:abc?real=2&pairs=.", "share between 0 and 1"),
+        ("gen:abc?pairs=/no/such/folder", "gen:abc pairs: /no/such/folder"),
+        ("gen:abc?max=x", "must be a number"),
+        ("gen:abc?tempo=1", "unknown option 'tempo'"),
+    ],
+)
+def test_bad_abc_source_options_are_one_clear_error(spec, message):
+    with pytest.raises(DataError, match="gen:abc") as error:
+        generated_source(spec)
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_train_runs_on_gen_abc(tmp_path):
+    args = ["train", "gen:abc?max=6", "--preset", "tiny", "--steps", "2", "--warmup", "1",
+            "--threads", "1", "--eval-examples", "2", "--out", str(tmp_path / "run")]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "run" / "latest").exists()
