@@ -145,12 +145,16 @@ class AbcSource:
         start = max(self.min_notes, min(self.curriculum_start, self.max_notes))
         return start + (self.max_notes - start) * step // self.curriculum
 
+    def random_pair(self, draw: random.Random, step: int) -> tuple[bytes, bytes]:
+        """A random tune's (ABC, reference MIDI) bytes, its length as the curriculum says."""
+        text = random_tune(draw, draw.randint(self.min_notes, self.upper_bound(step)))
+        return text.encode(), abc_to_midi(text)
+
     def sample(self, rng: np.random.Generator, step: int) -> Example:
         draw = random.Random(int(rng.integers(2**63)))
         if self._real_source is not None and draw.random() < self.real:
             return self._real_source.example(draw.randrange(len(self._real_source)))
-        text = random_tune(draw, draw.randint(self.min_notes, self.upper_bound(step)))
-        abc, mid = text.encode(), abc_to_midi(text)
+        abc, mid = self.random_pair(draw, step)
         direction = self.direction if self.direction != "both" else draw.choice(DIRECTIONS)
         if direction == "abc->mid":
             return encode_pair(abc, "abc", mid, "mid", "target", "random.abc")

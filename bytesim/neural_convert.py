@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bytesim.data import PATCH, DataError, Example, FileSource, encode_pair
+from bytesim.data import PATCH, DataError, Example, FileSource, encode_pair, generated_source
 from bytesim.generate import build_prompt, decode
 from convert import AbcError, MidiError, abc_to_midi, compare_notes, midi_to_notes, parse_abc
 from convert.abc_parser import decode_abc
@@ -413,16 +413,23 @@ class Pair:
         return self.abc if ext == "abc" else self.mid
 
 
+RANDOM_PAIRS = 100  # pairs drawn from a gen:abc source when no limit is given
+
+
 def load_pairs(
-    sources: str | Path | Sequence[str | Path], limit: int | None = None
+    sources: str | Path | Sequence[str | Path], limit: int | None = None, seed: int = 0
 ) -> tuple[list[Pair], dict[str, int]]:
     """The x.abc + x.mid pairs under files, folders or tar shards, and the warning counts.
 
     `limit` keeps N pairs evenly spread over the sorted list (not the first N: dataset names
     start with their collection, so the first N would all come from one collection).
+    A single `gen:abc?...` source gives `limit` (default 100) random tunes and their reference
+    MIDI instead (`bytesim.abc_task`; at the end of any curriculum), drawn from `seed`.
     """
     if isinstance(sources, (str, Path)):
         sources = [sources]
+    if any(str(s).startswith("gen:") for s in sources):
+        return _random_pairs(sources, limit, seed), {}
     try:
         src = FileSource(list(sources), "abc->mid")
         records = src.records
@@ -436,6 +443,26 @@ def load_pairs(
     return pairs, dict(src.warnings.counts)
 
 
+def _random_pairs(sources, limit: int | None, seed: int) -> list[Pair]:
+    import random
+
+    spec = str(sources[0])
+    if len(sources) > 1 or not (spec == "gen:abc" or spec.startswith("gen:abc?")):
+        raise ConversionError(
+            f"{', '.join(map(str, sources))}: the only generated pairs are one gen:abc source"
+        )
+    try:
+        source = generated_source(spec)
+    except DataError as e:
+        raise ConversionError(str(e)) from None
+    if source.real > 0:
+        raise ConversionError(f"{spec}: evaluation draws random tunes only (drop pairs=, real=)")
+    draw = random.Random(seed)
+    n = limit if limit is not None else RANDOM_PAIRS
+    width = len(str(n - 1))
+    return [Pair(f"random-{i:0{width}d}", *source.random_pair(draw, 10**12)) for i in range(n)]
+
+
 def evaluate_conversion(
     model,
     data_dir_or_files: str | Path | Sequence[str | Path],
@@ -444,6 +471,8 @@ def evaluate_conversion(
     batch_size: int = DEFAULT_BATCH,
     progress: Callable[[int, int], None] | None = None,
     bits: bool = True,
+    generate: bool = True,
+    seed: int = 0,
 ) -> dict:
     """Greedy conversions of every pair in both (or the given) directions, scored.
 
@@ -453,13 +482,15 @@ def evaluate_conversion(
     `bits_by_part`: the same bits split by what each target byte is (`target_roles`); with two
     pairs or more also `bits_per_target_byte_other_input` and `bits_by_part_other_input`: the
     same targets after another pair's input (`other_inputs`).
-    `progress(n, total)` is called as n more of the total conversions are done.
+    `progress(n, total)` is called as n more of the total conversions are done. `generate`
+    False skips the conversions: only the inputs' checks and the bits. `seed` draws the pairs of
+    a `gen:abc` source (`load_pairs`).
     """
     check_model(model)
     for d in directions:
         if d not in DIRECTIONS:
             raise ConversionError(f"direction {d!r}: expected one of {', '.join(DIRECTIONS)}")
-    pairs, warnings = load_pairs(data_dir_or_files, limit)
+    pairs, warnings = load_pairs(data_dir_or_files, limit, seed)
     result: dict = {
         "pairs": len(pairs),
         "warnings": warnings,
@@ -473,8 +504,50 @@ def evaluate_conversion(
             progress(n, total)
 
     for d in directions:
-        result[d] = _evaluate_direction(model, pairs, d, batch_size, advance, bits)
+        if generate:
+            result[d] = _evaluate_direction(model, pairs, d, batch_size, advance, bits)
+        else:
+            result[d] = _bits_only(model, pairs, d, advance)
     return result
+
+
+def _bits_only(model, pairs, direction, progress) -> dict:
+    """The inputs' checks and the teacher-forced bits of a direction, nothing generated."""
+    src, dst = direction.split("->")
+    done, too_long, rejected = [], 0, 0
+    for pair in pairs:
+        name = f"{pair.name}.{src}"
+        try:
+            check_input(pair.side(src), src, name)
+            prompt_ids(model, pair.side(src), src, dst, name)
+            done.append(pair)
+        except InputTooLong:
+            too_long += 1
+        except ConversionError:
+            rejected += 1
+    summary = {
+        "files": len(pairs),
+        "scored": len(done),
+        "skipped_too_long": too_long,
+        "rejected_inputs": rejected,
+    }
+    summary.update(_bits(model, done, src, dst))
+    progress(len(pairs))
+    return summary
+
+
+def _bits(model, done, src, dst) -> dict:
+    """Bits per target byte, by part, and both again after another pair's input."""
+    measured = target_bits_by_part(model, done, src, dst)
+    out = {
+        "bits_per_target_byte": measured["bits_per_target_byte"],
+        "bits_by_part": measured["per_role"],
+    }
+    if len(done) >= 2:  # the same targets, each after the next pair's input
+        ablated = target_bits_by_part(model, other_inputs(done, src), src, dst)
+        out["bits_per_target_byte_other_input"] = ablated["bits_per_target_byte"]
+        out["bits_by_part_other_input"] = ablated["per_role"]
+    return out
 
 
 def _evaluate_direction(model, pairs, direction, batch_size, progress, bits) -> dict:
@@ -501,13 +574,7 @@ def _evaluate_direction(model, pairs, direction, batch_size, progress, bits) -> 
         done.append(pair)
     summary = tally.summary()
     if bits:
-        measured = target_bits_by_part(model, done, src, dst)
-        summary["bits_per_target_byte"] = measured["bits_per_target_byte"]
-        summary["bits_by_part"] = measured["per_role"]
-        if len(done) >= 2:  # the same targets, each after the next pair's input
-            ablated = target_bits_by_part(model, other_inputs(done, src), src, dst)
-            summary["bits_per_target_byte_other_input"] = ablated["bits_per_target_byte"]
-            summary["bits_by_part_other_input"] = ablated["per_role"]
+        summary.update(_bits(model, done, src, dst))
     return summary
 
 

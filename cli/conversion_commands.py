@@ -179,9 +179,17 @@ COMMANDS.append(convert_command)
 # ----------------------------------------------------------------------------- eval-conversion
 
 
+def _data_paths(ctx, param, values):
+    """Existing paths, or one `gen:abc?...` source (checked by the evaluation)."""
+    for value in values:
+        if not value.startswith("gen:") and not Path(value).exists():
+            raise click.BadParameter(f"{value}: no such file or folder", ctx, param)
+    return values
+
+
 @click.command("eval-conversion")
 @click.argument("model_name", metavar="MODEL")
-@click.argument("data", nargs=-1, required=True, type=click.Path(exists=True))
+@click.argument("data", nargs=-1, required=True, callback=_data_paths)
 @click.option(
     "--direction",
     type=click.Choice(DIRECTION_CHOICES),
@@ -205,8 +213,22 @@ COMMANDS.append(convert_command)
     show_default=True,
     help="Also report the teacher-forced bits per target byte (as bytesim eval --conversion).",
 )
+@click.option(
+    "--bits-only",
+    is_flag=True,
+    help="Generate nothing: only the bits per target byte, by part, and after another input.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed of the random tunes of a gen:abc DATA.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object to stdout.")
-def eval_conversion_command(model_name, data, direction, limit, batch_size, bits, as_json):
+def eval_conversion_command(
+    model_name, data, direction, limit, batch_size, bits, bits_only, seed, as_json
+):
     """Score greedy neural conversions of x.abc + x.mid pairs against the reference.
 
     Per direction: exact-file rate (output bytes == the pair's other file), valid rate (MIDI
@@ -220,10 +242,15 @@ def eval_conversion_command(model_name, data, direction, limit, batch_size, bits
     and the same bits with each target after another pair's input (how much the model reads
     its input).
 
+    DATA is folders, files or tar shards of pairs, or one `gen:abc?...` source: --limit (default
+    100) random tunes and their reference MIDI drawn from --seed (docs/conversion.md).
+    --bits-only skips the conversions (seconds instead of minutes).
+
     \b
     Examples:
       bytesim eval-conversion abc-midi data/abc/test
       bytesim eval-conversion runs/conv data/abc/test --direction 'abc->mid' --limit 50 --json
+      bytesim eval-conversion abc-midi 'gen:abc?max=32' --direction 'abc->mid' --bits-only
     """
     from rich.progress import Progress
 
@@ -242,7 +269,9 @@ def eval_conversion_command(model_name, data, direction, limit, batch_size, bits
                 limit,
                 batch_size,
                 progress=lambda n, total: bar.update(task, advance=n, total=total),
-                bits=bits,
+                bits=bits or bits_only,
+                generate=not bits_only,
+                seed=seed,
             )
         except ConversionError as e:
             raise click.ClickException(str(e)) from None
@@ -259,6 +288,7 @@ def eval_conversion_command(model_name, data, direction, limit, batch_size, bits
 ROWS = (
     ("files", "files", _fmt),
     ("converted", "converted", _fmt),
+    ("scored (nothing generated)", "scored", _fmt),
     ("skipped: input too long", "skipped_too_long", _fmt),
     ("rejected inputs", "rejected_inputs", _fmt),
     ("exact files", "exact_file_rate", _percent),
@@ -288,7 +318,7 @@ def _print_direction(console, direction: str, summary: dict, result: dict) -> No
         if key in summary:
             table.add_row(label, fmt(summary[key]))
     console.print(table)
-    for example in summary["invalid_examples"]:
+    for example in summary.get("invalid_examples", []):
         console.print(f"  invalid: {example}")
     if summary.get("bits_by_part"):
         console.print(_parts_table(direction, summary))

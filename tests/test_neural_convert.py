@@ -499,6 +499,56 @@ def test_eval_conversion_reports_the_bits_after_another_pairs_input(pairs_dir, m
     assert "bits_per_target_byte_other_input" not in json.loads(one.stdout)["abc->mid"]
 
 
+def test_bits_only_gives_the_bits_of_the_full_evaluation_and_generates_nothing(
+    pairs_dir, model_dir
+):
+    full = json.loads(run("eval-conversion", model_dir, pairs_dir, "--json").stdout)
+    result = run("eval-conversion", model_dir, pairs_dir, "--bits-only", "--json")
+    assert result.exit_code == 0, result.output
+    quick = json.loads(result.stdout)
+    for d in nc.DIRECTIONS:
+        assert quick[d]["scored"] == 3 and "note_f1" not in quick[d]
+        for key in ("bits_per_target_byte", "bits_per_target_byte_other_input"):
+            assert quick[d][key] == pytest.approx(full[d][key], rel=1e-9)
+        for part, figures in full[d]["bits_by_part"].items():
+            assert quick[d]["bits_by_part"][part]["bytes"] == figures["bytes"]
+            assert quick[d]["bits_by_part"][part]["bits_per_byte"] == pytest.approx(
+                figures["bits_per_byte"], rel=1e-9
+            )
+
+
+def test_gen_abc_data_is_random_tunes_drawn_from_the_seed(model_dir):
+    def report(*extra):
+        args = ("eval-conversion", model_dir, "gen:abc?max=6", "--bits-only", "--json")
+        result = run(*args, "--limit", "4", *extra)
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    first = report()
+    assert first["pairs"] == 4 and first["abc->mid"]["scored"] == 4
+    assert report() == first
+    assert report("--seed", "1") != first
+    pairs, _ = nc.load_pairs("gen:abc?max=6", 3, seed=2)
+    assert [p.name for p in pairs] == ["random-0", "random-1", "random-2"]
+    assert all(p.mid == abc_to_midi(p.abc.decode()) for p in pairs)
+    assert len(nc.load_pairs("gen:abc", None)[0]) == nc.RANDOM_PAIRS
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ("gen:cpu", "the only generated pairs are one gen:abc source"),
+        ("gen:abc?max=0", "1 <= min <= max"),
+        ("gen:abc?pairs={pairs}", "evaluation draws random tunes only"),
+        ("no/such/folder", "no such file or folder"),
+    ],
+)
+def test_eval_conversion_refuses_other_data_with_one_line(model_dir, pairs_dir, data, message):
+    result = run("eval-conversion", model_dir, data.format(pairs=pairs_dir), "--bits-only")
+    assert result.exit_code != 0
+    assert message in result.output
+
+
 def test_target_roles_name_the_target_file_and_its_end_only():
     example = nc.encode_pair(TUNES["scale"].encode(), "abc", SCALE_MIDI, "mid", "target")
     names = nc.target_roles(example)
