@@ -145,9 +145,11 @@ class AbcSource:
         start = max(self.min_notes, min(self.curriculum_start, self.max_notes))
         return start + (self.max_notes - start) * step // self.curriculum
 
-    def random_pair(self, draw: random.Random, step: int) -> tuple[bytes, bytes]:
-        """A random tune's (ABC, reference MIDI) bytes, its length as the curriculum says."""
-        text = random_tune(draw, draw.randint(self.min_notes, self.upper_bound(step)))
+    def random_pair(self, draw: random.Random, step: int | None = None) -> tuple[bytes, bytes]:
+        """A random tune's (ABC, reference MIDI) bytes, as long as the curriculum allows at
+        `step` (None: its end, up to `max` notes)."""
+        most = self.max_notes if step is None else self.upper_bound(step)
+        text = random_tune(draw, draw.randint(self.min_notes, most))
         return text.encode(), abc_to_midi(text)
 
     def sample(self, rng: np.random.Generator, step: int) -> Example:

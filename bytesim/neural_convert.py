@@ -460,7 +460,7 @@ def _random_pairs(sources, limit: int | None, seed: int) -> list[Pair]:
     draw = random.Random(seed)
     n = limit if limit is not None else RANDOM_PAIRS
     width = len(str(n - 1))
-    return [Pair(f"random-{i:0{width}d}", *source.random_pair(draw, 10**12)) for i in range(n)]
+    return [Pair(f"random-{i:0{width}d}", *source.random_pair(draw)) for i in range(n)]
 
 
 def evaluate_conversion(
