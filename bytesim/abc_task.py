@@ -42,8 +42,9 @@ DIRECTIONS = ("abc->mid", "mid->abc")
 
 
 def random_tune(rng: random.Random, notes: int) -> str:
-    """A random one-voice tune of `notes` notes and rests, the first a note (L:1/8, a bar line
-    after every full bar)."""
+    """A random one-voice tune of `notes` notes and rests, the first a note (L:1/8; a bar line
+    once the notes since the last one fill the meter's bar or more: a long note may overrun it,
+    and the next bar counts from zero, as notation that ignores the meter would)."""
     meter = rng.choice(list(METERS))
     bar = METERS[meter]
     lines = ["X:1", f"M:{meter}", "L:1/8"]
