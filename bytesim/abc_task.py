@@ -30,7 +30,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bytesim.data import GENERATED_SOURCES, DataError, Example, FileSource, encode_pair
+from bytesim.data import (
+    GENERATED_SOURCES,
+    DataError,
+    Example,
+    FileSource,
+    curriculum_bound,
+    encode_pair,
+)
 from convert import abc_to_midi
 
 KEYS = ("C", "G", "D", "A", "E", "F", "Bb", "Am", "Em", "Bm", "Dm", "Gm", "Ador", "Dmix", "Edor")
@@ -141,10 +148,9 @@ class AbcSource:
 
     def upper_bound(self, step: int) -> int:
         """The most notes drawn at `step` (the curriculum's current bound)."""
-        if self.curriculum <= 0 or step >= self.curriculum:
-            return self.max_notes
-        start = max(self.min_notes, min(self.curriculum_start, self.max_notes))
-        return start + (self.max_notes - start) * step // self.curriculum
+        return curriculum_bound(
+            step, self.min_notes, self.max_notes, self.curriculum, self.curriculum_start
+        )
 
     def random_pair(self, draw: random.Random, step: int | None = None) -> tuple[bytes, bytes]:
         """A random tune's (ABC, reference MIDI) bytes, as long as the curriculum allows at

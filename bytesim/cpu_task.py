@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bytesim.data import GENERATED_SOURCES, DataError, Example, encode_file
+from bytesim.data import GENERATED_SOURCES, DataError, Example, curriculum_bound, encode_file
 from cpu.generate import random_instances
 
 
@@ -69,10 +69,9 @@ class CpuSource:
 
     def upper_bound(self, step: int) -> int:
         """The longest program drawn at `step` (the curriculum's current bound)."""
-        if self.curriculum <= 0 or step >= self.curriculum:
-            return self.max_len
-        start = max(self.min_len, min(self.curriculum_start, self.max_len))
-        return start + (self.max_len - start) * step // self.curriculum
+        return curriculum_bound(
+            step, self.min_len, self.max_len, self.curriculum, self.curriculum_start
+        )
 
     def sample(self, rng: np.random.Generator, step: int) -> Example:
         seed = int(rng.integers(2**63))

@@ -355,6 +355,15 @@ class Source(Protocol):
     def sample(self, rng: np.random.Generator, step: int) -> Example: ...
 
 
+def curriculum_bound(step: int, low: int, high: int, steps: int, start: int) -> int:
+    """The upper length bound at `step` of a curriculum that grows it linearly from `start`
+    (clamped to low..high) to `high` over `steps` steps; `steps` <= 0 means no curriculum."""
+    if steps <= 0 or step >= steps:
+        return high
+    start = max(low, min(start, high))
+    return start + (high - start) * step // steps
+
+
 GENERATED_SOURCES: dict[str, Callable[[dict[str, str]], Source]] = {}
 """name -> factory(options); `gen:NAME?key=value` asks for one. Modules register themselves;
 `gen:NAME` for an unknown NAME first imports `bytesim.NAME_task` (e.g. bytesim.cpu_task)."""

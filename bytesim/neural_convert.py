@@ -25,6 +25,7 @@ Scoring (`score_output`, used by `evaluate_conversion`), per converted file:
 
 from __future__ import annotations
 
+import random
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -444,8 +445,6 @@ def load_pairs(
 
 
 def _random_pairs(sources, limit: int | None, seed: int) -> list[Pair]:
-    import random
-
     spec = str(sources[0])
     if len(sources) > 1 or not (spec == "gen:abc" or spec.startswith("gen:abc?")):
         raise ConversionError(

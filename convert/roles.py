@@ -66,27 +66,17 @@ def midi_byte_roles(data: bytes) -> list[str]:
             if pos >= chunk_end:
                 return rest()
             status = data[pos]
-            if status == 0xFF:  # meta: FF type length data
-                length_end = _vlq_end(data, pos + 2, chunk_end) if pos + 2 < chunk_end else None
+            if status in (0xFF, 0xF0, 0xF7):  # meta: FF type length data; sysex: F0 length data
+                length_at = pos + (2 if status == 0xFF else 1)
+                length_end = _vlq_end(data, length_at, chunk_end)
                 if length_end is None:
                     return rest()
-                event_end = length_end + _vlq_value(data, pos + 2, length_end)
+                event_end = length_end + _vlq_value(data, length_at, length_end)
                 if event_end > chunk_end:
                     return rest()
-                roles += ["meta"] * (event_end - pos)
+                roles += ["meta" if status == 0xFF else "other"] * (event_end - pos)
                 pos = event_end
-                running = None
-                continue
-            if status in (0xF0, 0xF7):  # sysex: F0 length data
-                length_end = _vlq_end(data, pos + 1, chunk_end)
-                if length_end is None:
-                    return rest()
-                event_end = length_end + _vlq_value(data, pos + 1, length_end)
-                if event_end > chunk_end:
-                    return rest()
-                roles += ["other"] * (event_end - pos)
-                pos = event_end
-                running = None
+                running = None  # both cancel running status
                 continue
             if status >= 0x80:
                 if status > 0xEF:  # system common / real-time: not in a file's tracks
