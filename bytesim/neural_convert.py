@@ -25,6 +25,7 @@ Scoring (`score_output`, used by `evaluate_conversion`), per converted file:
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import time
@@ -36,6 +37,7 @@ import numpy as np
 import torch
 
 from bytesim.data import PATCH, DataError, Example, FileSource, encode_pair, generated_source
+from bytesim.files import write_atomic
 from bytesim.generate import build_prompt, decode
 from convert import AbcError, MidiError, abc_to_midi, compare_notes, midi_to_notes, parse_abc
 from convert.abc_parser import decode_abc
@@ -387,11 +389,17 @@ def check_against_reference(data: bytes, src_ext: str, output: bytes, dst_ext: s
     except (AbcError, MidiError) as e:
         raise ConversionError(f"the reference converter cannot read the input: {e}") from None
     score = score_output(output, dst_ext, reference or b"", reference_notes)
+    return score_fields(score, identical=score.exact if reference is not None else None)
+
+
+def score_fields(score: FileScore, **first) -> dict:
+    """A file's score as named figures (after the `first` keys): valid, invalid_reason,
+    note_precision / recall / f1, notes_matched / output / reference."""
     n = score.notes
     return {
+        **first,
         "valid": score.valid,
         "invalid_reason": score.reason or None,
-        "identical": score.exact if reference is not None else None,
         "note_precision": n.precision,
         "note_recall": n.recall,
         "note_f1": n.f1,
@@ -472,6 +480,7 @@ def evaluate_conversion(
     bits: bool = True,
     generate: bool = True,
     seed: int = 0,
+    outputs: str | Path | None = None,
 ) -> dict:
     """Greedy conversions of every pair in both (or the given) directions, scored.
 
@@ -483,7 +492,8 @@ def evaluate_conversion(
     same targets after another pair's input (`other_inputs`).
     `progress(n, total)` is called as n more of the total conversions are done. `generate`
     False skips the conversions: only the inputs' checks and the bits. `seed` draws the pairs of
-    a `gen:abc` source (`load_pairs`).
+    a `gen:abc` source (`load_pairs`). `outputs`, a folder: every generated file is written
+    there (`save_outputs`) with one line per input in its `files.jsonl`.
     """
     check_model(model)
     for d in directions:
@@ -502,12 +512,45 @@ def evaluate_conversion(
         if progress is not None:
             progress(n, total)
 
+    records: list[dict] = []
     for d in directions:
         if generate:
-            result[d] = _evaluate_direction(model, pairs, d, batch_size, advance, bits)
+            result[d] = _evaluate_direction(model, pairs, d, batch_size, advance, bits, records)
         else:
             result[d] = _bits_only(model, pairs, d, advance)
+    if outputs is not None and generate:
+        save_outputs(outputs, records)
     return result
+
+
+def save_outputs(folder: str | Path, records: Sequence[dict]) -> None:
+    """Write each record's generated file to FOLDER/<direction>/<input name>.<ext> (`abc-to-mid`,
+    `mid-to-abc`) and every record, its file's bytes left out, as one JSON line in
+    FOLDER/files.jsonl (the record's `output`: the written file relative to FOLDER, or None for
+    an input that was not converted). Each file is written whole or not at all."""
+    folder = Path(folder)
+    lines, taken = [], set()
+    try:
+        for record in records:
+            record = dict(record)
+            data = record.pop("data")
+            record["output"] = None
+            if data is not None:
+                sub = record["direction"].replace("->", "-to-")
+                stem = Path(record["input"]).name.rsplit(".", 1)[0]
+                name, n = f"{sub}/{stem}.{record['direction'][-3:]}", 1
+                while name in taken:  # two inputs of one name from different folders
+                    n += 1
+                    name = f"{sub}/{stem}-{n}.{record['direction'][-3:]}"
+                taken.add(name)
+                (folder / sub).mkdir(parents=True, exist_ok=True)
+                write_atomic(folder / name, data)
+                record["output"] = name
+            lines.append(json.dumps(record) + "\n")
+        folder.mkdir(parents=True, exist_ok=True)
+        write_atomic(folder / "files.jsonl", "".join(lines).encode())
+    except OSError as e:
+        raise ConversionError(f"{e.filename or folder}: cannot write ({e.strerror})") from None
 
 
 def _bits_only(model, pairs, direction, progress) -> dict:
@@ -549,7 +592,9 @@ def _bits(model, done, src, dst) -> dict:
     return out
 
 
-def _evaluate_direction(model, pairs, direction, batch_size, progress, bits) -> dict:
+def _evaluate_direction(model, pairs, direction, batch_size, progress, bits, records) -> dict:
+    """Convert and score one direction; append one record per pair to `records` (the output
+    bytes under `data`, as `save_outputs` reads them)."""
     src, dst = direction.split("->")
     tally = DirectionTally(files=len(pairs))
     started = time.perf_counter()
@@ -566,15 +611,32 @@ def _evaluate_direction(model, pairs, direction, batch_size, progress, bits) -> 
                 tally.rejected += 1
                 if len(tally.invalid_examples) < 5:
                     tally.invalid_examples.append(f"input rejected: {conv}")
+            records.append(
+                {"direction": direction, "input": name, "data": None, "rejected": str(conv)}
+            )
             progress(1)
             continue
         reference_notes = _reference_notes(pair)
-        tally.add(name, conv, score_output(conv.data, dst, pair.side(dst), reference_notes))
+        score = score_output(conv.data, dst, pair.side(dst), reference_notes)
+        tally.add(name, conv, score)
+        records.append(_record(direction, name, conv, score))
         done.append(pair)
     summary = tally.summary()
     if bits:
         summary.update(_bits(model, done, src, dst))
     return summary
+
+
+def _record(direction: str, name: str, conv: Conversion, score: FileScore) -> dict:
+    return score_fields(
+        score,
+        direction=direction,
+        input=name,
+        data=conv.data,
+        output_bytes=len(conv.data),
+        finished=conv.finished,
+        exact=score.exact,
+    )
 
 
 def other_inputs(pairs: Sequence[Pair], src: str) -> list[Pair]:

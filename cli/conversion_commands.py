@@ -225,9 +225,15 @@ def _data_paths(ctx, param, values):
     show_default=True,
     help="Seed of the random tunes of a gen:abc DATA.",
 )
+@click.option(
+    "--outputs",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write every generated file into this folder (abc-to-mid/, mid-to-abc/) and one JSON "
+    "line per input, with its scores, into its files.jsonl.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object to stdout.")
 def eval_conversion_command(
-    model_name, data, direction, limit, batch_size, bits, bits_only, seed, as_json
+    model_name, data, direction, limit, batch_size, bits, bits_only, seed, outputs, as_json
 ):
     """Score greedy neural conversions of x.abc + x.mid pairs against the reference.
 
@@ -244,11 +250,14 @@ def eval_conversion_command(
 
     DATA is folders, files or tar shards of pairs, or one `gen:abc?...` source: --limit (default
     100) random tunes and their reference MIDI drawn from --seed (docs/conversion.md).
-    --bits-only skips the conversions (seconds instead of minutes).
+    --bits-only skips the conversions (seconds instead of minutes). --outputs DIR keeps the
+    generated files and a per-file record (finished or cut, valid and why not, note F1) to
+    look at.
 
     \b
     Examples:
       bytesim eval-conversion abc-midi data/abc/test
+      bytesim eval-conversion abc-midi data/abc/test --limit 20 --outputs out/conv
       bytesim eval-conversion runs/conv data/abc/test --direction 'abc->mid' --limit 50 --json
       bytesim eval-conversion abc-midi 'gen:abc?max=32' --direction 'abc->mid' --bits-only
     """
@@ -256,6 +265,8 @@ def eval_conversion_command(
 
     from bytesim.neural_convert import DIRECTIONS, ConversionError, evaluate_conversion
 
+    if outputs is not None and bits_only:
+        raise click.UsageError("--outputs keeps generated files: --bits-only generates none")
     directions = DIRECTIONS if direction == "both" else (direction,)
     model = _load(model_name)
     console = _console()
@@ -272,6 +283,7 @@ def eval_conversion_command(
                 bits=bits or bits_only,
                 generate=not bits_only,
                 seed=seed,
+                outputs=outputs,
             )
         except ConversionError as e:
             raise click.ClickException(str(e)) from None
@@ -283,6 +295,8 @@ def eval_conversion_command(
         console.print(f"[yellow]warning:[/] {count} x {line}")
     for d in directions:
         _print_direction(console, d, result[d], result)
+    if outputs is not None:
+        console.print(f"generated files and per-file scores in {outputs} (files.jsonl)")
 
 
 ROWS = (

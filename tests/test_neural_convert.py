@@ -582,3 +582,74 @@ def test_the_shipped_conversion_model_predicts_both_directions_of_a_real_pair():
     # a trained model, far from the 8 bits/byte of a uniform guess, in both directions
     assert nc.target_bits(model, [pair], "abc", "mid") < 3.0
     assert nc.target_bits(model, [pair], "mid", "abc") < 3.0
+
+
+# ----------------------------------------------------------------------------- --outputs
+
+
+def test_eval_conversion_outputs_keeps_every_file_and_its_scores(tmp_path, pairs_dir, model_dir):
+    out = tmp_path / "out"
+    result = run("eval-conversion", model_dir, pairs_dir, "--outputs", out, "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    records = [json.loads(line) for line in (out / "files.jsonl").read_text().splitlines()]
+    assert len(records) == 2 * len(TUNES)
+    for direction in ("abc->mid", "mid->abc"):
+        mine = [r for r in records if r["direction"] == direction]
+        src, dst = direction.split("->")
+        assert sorted(Path(r["input"]).name for r in mine) == sorted(f"{t}.{src}" for t in TUNES)
+        for r in mine:
+            written = (out / r["output"]).read_bytes()
+            assert r["output"].startswith(direction.replace("->", "-to-") + "/")
+            assert r["output"].endswith(f".{dst}") and len(written) == r["output_bytes"]
+            # the written file scores as the record says
+            source = Path(r["input"]).read_bytes()
+            again = nc.check_against_reference(source, src, written, dst)
+            assert again["valid"] == r["valid"] and again["note_f1"] == r["note_f1"]
+        summary = report[direction]
+        assert sum(r["valid"] for r in mine) == round(summary["valid_rate"] * len(mine))
+        assert sum(not r["finished"] for r in mine) == summary["cut_at_limit"]
+        mean_f1 = sum(r["note_f1"] for r in mine) / len(mine)
+        assert mean_f1 == pytest.approx(summary["mean_file_f1"])
+
+
+def test_eval_conversion_outputs_match_bytesim_convert(tmp_path, pairs_dir, model_dir):
+    out = tmp_path / "out"
+    args = ("eval-conversion", model_dir, pairs_dir, "--direction", "abc->mid", "--no-bits")
+    assert run(*args, "--outputs", out, "--batch-size", "1").exit_code == 0
+    for name in TUNES:
+        one = tmp_path / f"{name}.mid"
+        assert (
+            run("convert", pairs_dir / f"{name}.abc", "-o", one, "--model", model_dir).exit_code
+            == 0
+        )
+        assert (out / "abc-to-mid" / f"{name}.mid").read_bytes() == one.read_bytes()
+
+
+def test_eval_conversion_outputs_records_inputs_it_could_not_convert(
+    tmp_path, pairs_dir, model_dir
+):
+    (pairs_dir / "broken.abc").write_text("X:1\nT:no notes\nK:C\n")
+    (pairs_dir / "broken.mid").write_bytes(abc_to_midi(TUNES["scale"]))
+    out = tmp_path / "out"
+    args = ("eval-conversion", model_dir, pairs_dir, "--direction", "abc->mid", "--no-bits")
+    assert run(*args, "--outputs", out).exit_code == 0
+    records = [json.loads(line) for line in (out / "files.jsonl").read_text().splitlines()]
+    (broken,) = [r for r in records if r["input"].endswith("broken.abc")]
+    assert broken["output"] is None and broken["rejected"]
+    assert not (out / "abc-to-mid" / "broken.mid").exists()
+
+
+def test_eval_conversion_outputs_refuses_bits_only(tmp_path, pairs_dir, model_dir):
+    out = tmp_path / "out"
+    result = run("eval-conversion", model_dir, pairs_dir, "--outputs", out, "--bits-only")
+    assert result.exit_code == 2 and "--bits-only generates none" in result.output
+    assert not out.exists()
+
+
+def test_eval_conversion_outputs_refuses_a_file(tmp_path, pairs_dir, model_dir):
+    taken = tmp_path / "taken"
+    taken.write_text("keep me")
+    result = run("eval-conversion", model_dir, pairs_dir, "--outputs", taken)
+    assert result.exit_code == 2 and "taken" in result.output and "is a file" in result.output
+    assert taken.read_text() == "keep me"
