@@ -681,9 +681,10 @@ def target_bits_by_part(model, pairs: Sequence[Pair], src: str, dst: str) -> dic
 def target_roles(example: Example) -> list[str | None]:
     """What each target byte of a conversion example is (None outside the target).
 
-    The target file's bytes get `convert.roles`' parts (MIDI: header, delta, status, pitch,
-    off pitch, velocity, meta, other; ABC: field, note, pitch mark, length, structure, space,
-    other); its padding and the final <eop> patch get `end` (predicting them is ending the file).
+    The target file's bytes get `convert.roles`' parts (MIDI: header, track length, delta,
+    status, pitch, off pitch, velocity, meta, other; ABC: field, note, pitch mark, length,
+    structure, space, other); its padding and the final <eop> patch get `end` (predicting them
+    is ending the file).
     """
     names: list[str | None] = [None] * len(example.ids)
     for position in np.flatnonzero(example.loss_mask):

@@ -243,10 +243,10 @@ def eval_conversion_command(
     all notes and mean per file, outputs cut at the length limit, inputs too long for the model
     (skipped and counted), throughput, and bits per target byte (the same figure as
     `bytesim eval MODEL DATA --conversion A->B --json`; --no-bits skips it), split by part of the
-    target file (MIDI: header, delta, status, pitch, off pitch, velocity, meta; ABC: field,
-    note, pitch mark, length, structure, space; both: end, the padding and final <eop> patch),
-    and the same bits with each target after another pair's input (how much the model reads
-    its input).
+    target file (MIDI: header, track length, delta, status, pitch, off pitch, velocity, meta;
+    ABC: field, note, pitch mark, length, structure, space; both: end, the padding and final
+    <eop> patch), and the same bits with each target after another pair's input (how much the
+    model reads its input).
 
     DATA is folders, files or tar shards of pairs, or one `gen:abc?...` source: --limit (default
     100) random tunes and their reference MIDI drawn from --seed (docs/conversion.md).

@@ -2,7 +2,9 @@
 
 ``midi_byte_roles`` walks a Standard MIDI File and names every byte:
 
-- ``header``: the ``MThd`` chunk and each chunk's 8-byte ``MTrk`` + length header;
+- ``header``: the ``MThd`` chunk and each chunk's ``MTrk`` tag;
+- ``track length``: the 4-byte length after each ``MTrk`` tag (the size of the events that
+  follow, which a writer must know before it writes them);
 - ``delta``: the delta-time (variable-length) before each event;
 - ``status``: the status byte of a note-on / note-off (absent under running status);
 - ``pitch``, ``velocity``: the two data bytes of a note-on (velocity 0 included); ``off pitch``,
@@ -11,7 +13,8 @@
 - ``other``: any other event (controllers, sysex, ...), and every byte from the first one that
   does not parse (a file cut short, a bad status byte) to the end.
 
-The one-note file of ``convert.midi``'s docstring starts ``header`` x 22, then ``delta``,
+The one-note file of ``convert.midi``'s docstring starts ``header`` x 18, ``track length`` x 4,
+then ``delta``,
 ``meta`` x 6 (set_tempo), ...; its note reads ``delta status pitch velocity``.
 
 ``abc_byte_roles`` names every byte of ABC text:
@@ -32,7 +35,17 @@ from __future__ import annotations
 
 import re
 
-MIDI_ROLES = ("header", "delta", "status", "pitch", "off pitch", "velocity", "meta", "other")
+MIDI_ROLES = (
+    "header",
+    "track length",
+    "delta",
+    "status",
+    "pitch",
+    "off pitch",
+    "velocity",
+    "meta",
+    "other",
+)
 ABC_ROLES = ("field", "note", "pitch mark", "length", "structure", "space", "other")
 
 
@@ -53,7 +66,7 @@ def midi_byte_roles(data: bytes) -> list[str]:
     while pos < n:
         if pos + 8 > n or data[pos : pos + 4] != b"MTrk":
             return rest()
-        roles += ["header"] * 8
+        roles += ["header"] * 4 + ["track length"] * 4
         chunk_end = min(n, pos + 8 + int.from_bytes(data[pos + 4 : pos + 8], "big"))
         pos += 8
         running = None

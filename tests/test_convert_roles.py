@@ -20,7 +20,7 @@ TUNES = [
 def test_the_one_note_file_is_named_byte_by_byte():
     # MThd + header, MTrk + length; tempo, time and key signatures; note on, note off; end
     expected = (
-        ["header"] * 22
+        ["header"] * 18 + ["track length"] * 4
         + ["delta"] + ["meta"] * 6
         + ["delta"] + ["meta"] * 7
         + ["delta"] + ["meta"] * 5

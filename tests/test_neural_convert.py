@@ -469,7 +469,17 @@ def test_the_bits_by_part_add_up_to_the_bits_per_target_byte(pairs_dir, model_di
     summary = r[direction]
     parts = summary["bits_by_part"]
     src, dst = direction.split("->")
-    midi = {"header", "delta", "status", "pitch", "off pitch", "velocity", "meta", "end"}
+    midi = {
+        "header",
+        "track length",
+        "delta",
+        "status",
+        "pitch",
+        "off pitch",
+        "velocity",
+        "meta",
+        "end",
+    }
     abc = {"field", "note", "length", "structure", "space", "end"}
     expected = midi if dst == "mid" else abc
     assert set(parts) == expected
