@@ -37,6 +37,7 @@ from bytesim.data import (
     FileSource,
     curriculum_bound,
     encode_pair,
+    source_options,
 )
 from convert import abc_to_midi
 
@@ -124,27 +125,16 @@ class AbcSource:
 
     @classmethod
     def from_options(cls, options: dict[str, str]) -> AbcSource:
-        known = {
-            "min": "min_notes",
-            "max": "max_notes",
-            "curriculum": "curriculum",
-            "curriculum_start": "curriculum_start",
-            "direction": "direction",
-            "pairs": "pairs",
-            "real": "real",
+        fields = {
+            "min": ("min_notes", int),
+            "max": ("max_notes", int),
+            "curriculum": ("curriculum", int),
+            "curriculum_start": ("curriculum_start", int),
+            "direction": ("direction", str),
+            "pairs": ("pairs", str),
+            "real": ("real", float),
         }
-        kwargs: dict[str, object] = {}
-        for key, value in options.items():
-            if key not in known:
-                raise DataError(f"gen:abc: unknown option {key!r} (known: {', '.join(known)})")
-            if key in ("direction", "pairs"):
-                kwargs[key] = value
-                continue
-            try:
-                kwargs[known[key]] = float(value) if key == "real" else int(value)
-            except ValueError:
-                raise DataError(f"gen:abc: option {key} must be a number, not {value!r}") from None
-        return cls(**kwargs)
+        return cls(**source_options("abc", options, fields))
 
     def upper_bound(self, step: int) -> int:
         """The most notes drawn at `step` (the curriculum's current bound)."""

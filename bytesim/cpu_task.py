@@ -21,7 +21,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bytesim.data import GENERATED_SOURCES, DataError, Example, curriculum_bound, encode_file
+from bytesim.data import (
+    GENERATED_SOURCES,
+    DataError,
+    Example,
+    curriculum_bound,
+    encode_file,
+    source_options,
+)
 from cpu.generate import random_instances
 
 
@@ -45,27 +52,14 @@ class CpuSource:
 
     @classmethod
     def from_options(cls, options: dict[str, str]) -> CpuSource:
-        known = {
-            "min": "min_len",
-            "max": "max_len",
-            "curriculum": "curriculum",
-            "curriculum_start": "curriculum_start",
-            "loss": "loss",
+        fields = {
+            "min": ("min_len", int),
+            "max": ("max_len", int),
+            "curriculum": ("curriculum", int),
+            "curriculum_start": ("curriculum_start", int),
+            "loss": ("loss", str),
         }
-        kwargs = {}
-        for key, value in options.items():
-            if key not in known:
-                raise DataError(f"gen:cpu: unknown option {key!r} (known: {', '.join(known)})")
-            if key == "loss":
-                kwargs["loss"] = value
-                continue
-            try:
-                kwargs[known[key]] = int(value)
-            except ValueError:
-                raise DataError(
-                    f"gen:cpu: option {key} must be an integer, not {value!r}"
-                ) from None
-        return cls(**kwargs)
+        return cls(**source_options("cpu", options, fields))
 
     def upper_bound(self, step: int) -> int:
         """The longest program drawn at `step` (the curriculum's current bound)."""

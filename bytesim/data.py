@@ -364,6 +364,27 @@ def curriculum_bound(step: int, low: int, high: int, steps: int, start: int) -> 
     return start + (high - start) * step // steps
 
 
+def source_options(
+    name: str, options: dict[str, str], fields: dict[str, tuple[str, type]]
+) -> dict[str, object]:
+    """The keyword arguments of a `gen:NAME?key=value` source: `fields` maps each option to
+    (argument name, int, float or str). An unknown option or a value of the wrong type is a
+    one-line DataError naming the source, the option and the value."""
+    kinds = {int: "an integer", float: "a number"}
+    kwargs: dict[str, object] = {}
+    for key, value in options.items():
+        if key not in fields:
+            raise DataError(f"gen:{name}: unknown option {key!r} (known: {', '.join(fields)})")
+        argument, kind = fields[key]
+        try:
+            kwargs[argument] = kind(value)
+        except ValueError:
+            raise DataError(
+                f"gen:{name}: option {key} must be {kinds[kind]}, not {value!r}"
+            ) from None
+    return kwargs
+
+
 GENERATED_SOURCES: dict[str, Callable[[dict[str, str]], Source]] = {}
 """name -> factory(options); `gen:NAME?key=value` asks for one. Modules register themselves;
 `gen:NAME` for an unknown NAME first imports `bytesim.NAME_task` (e.g. bytesim.cpu_task)."""

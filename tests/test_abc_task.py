@@ -85,7 +85,8 @@ def test_curriculum_grows_the_most_notes_linearly(step, bound):
         ("gen:abc?real=0.5", "needs pairs="),
         ("gen:abc?real=2&pairs=.", "share between 0 and 1"),
         ("gen:abc?pairs=/no/such/folder", "gen:abc pairs: /no/such/folder"),
-        ("gen:abc?max=x", "must be a number"),
+        ("gen:abc?max=x", "must be an integer"),
+        ("gen:abc?real=most", "must be a number"),
         ("gen:abc?tempo=1", "unknown option 'tempo'"),
     ],
 )
