@@ -15,12 +15,18 @@ no room in the model's patch_length; a classifier or a model too short to conver
 
 Scoring (`score_output`, used by `evaluate_conversion`), per converted file:
 - exact: the output bytes equal the reference target file (the pair's other side);
-- valid: a MIDI output is read by mido and has at least one note; an ABC output is UTF-8 text
-  that the reference parser reads and the reference converter turns into MIDI with at least one
-  note;
+- readable: a MIDI output is read by mido and has at least one note; an ABC output is UTF-8
+  text that the reference parser reads and the reference converter turns into MIDI with at
+  least one note;
+- valid: readable and, for MIDI, laid out as the standard says (`convert.midi_layout_error`:
+  every track exactly as long as its header states, ending with end-of-track, nothing after
+  it). mido reads a track only as far as its stated length, so a model that states a track
+  shorter than what it writes gives a readable file whose tail mido drops; that is readable,
+  not valid. For ABC, valid = readable;
 - notes (SPEC 3.4, `convert.compare_notes`): abc->mid compares the notes of the output with the
   notes of the pair's .mid; mid->abc converts the output with the reference converter and
-  compares its notes with the notes of the source .mid. An invalid output has no notes.
+  compares its notes with the notes of the source .mid (a readable MIDI output's notes are
+  the ones mido reads). An unreadable output has no notes.
 """
 
 from __future__ import annotations
@@ -39,7 +45,15 @@ import torch
 from bytesim.data import PATCH, DataError, Example, FileSource, encode_pair, generated_source
 from bytesim.files import write_atomic
 from bytesim.generate import build_prompt, decode
-from convert import AbcError, MidiError, abc_to_midi, compare_notes, midi_to_notes, parse_abc
+from convert import (
+    AbcError,
+    MidiError,
+    abc_to_midi,
+    compare_notes,
+    midi_layout_error,
+    midi_to_notes,
+    parse_abc,
+)
 from convert.abc_parser import decode_abc
 from convert.compare import CompareResult
 from convert.notes import Note
@@ -271,6 +285,7 @@ class FileScore:
     valid: bool  # see the module docstring
     notes: CompareResult  # output notes (a) against the reference notes (b)
     reason: str = ""  # why the output is invalid
+    readable: bool = False  # see the module docstring (valid implies readable)
 
 
 def notes_of(data: bytes, ext: str) -> list[Note]:
@@ -292,10 +307,18 @@ def score_output(
 ) -> FileScore:
     """Score one generated file against the reference target and the reference notes."""
     try:
-        notes, valid, reason = notes_of(output, dst_ext), True, ""
+        notes, readable, reason = notes_of(output, dst_ext), True, ""
     except ConversionError as e:
-        notes, valid, reason = [], False, str(e)
-    return FileScore(output == reference, valid, compare_notes(notes, reference_notes), reason)
+        notes, readable, reason = [], False, str(e)
+    valid = readable
+    if dst_ext == "mid":
+        layout = midi_layout_error(output)
+        if readable:
+            valid, reason = layout is None, layout or ""
+        elif layout and not reason.endswith(layout):  # why mido could not read it, when known
+            reason = f"{reason.rstrip(': ')}: {layout}"
+    compared = compare_notes(notes, reference_notes)
+    return FileScore(output == reference, valid, compared, reason, readable)
 
 
 @dataclass
@@ -307,6 +330,7 @@ class DirectionTally:
     rejected: int = 0  # inputs failing another check (counted, never converted)
     exact: int = 0
     valid: int = 0
+    readable: int = 0
     valid_finished: int = 0  # valid and ended by the model, not cut at the length limit
     cut: int = 0
     matched: int = 0
@@ -326,6 +350,7 @@ class DirectionTally:
     def add(self, name: str, conv: Conversion, score: FileScore) -> None:
         self.exact += score.exact
         self.valid += score.valid
+        self.readable += score.readable
         self.valid_finished += score.valid and conv.finished
         self.cut += not conv.finished
         n = score.notes
@@ -353,6 +378,7 @@ class DirectionTally:
             "rejected_inputs": self.rejected,
             "exact_file_rate": rate(self.exact),
             "valid_rate": rate(self.valid),
+            "readable_rate": rate(self.readable),
             "valid_finished_rate": rate(self.valid_finished),
             "note_precision": micro.precision if k else None,
             "note_recall": micro.recall if k else None,
@@ -399,6 +425,7 @@ def score_fields(score: FileScore, **first) -> dict:
     return {
         **first,
         "valid": score.valid,
+        "readable": score.readable,
         "invalid_reason": score.reason or None,
         "note_precision": n.precision,
         "note_recall": n.recall,

@@ -162,7 +162,8 @@ def convert_command(
 
 def _print_check(console, report: dict) -> None:
     if not report["valid"]:
-        console.print(f"[red]invalid output:[/] {report['invalid_reason']}")
+        readable = " (mido reads it, notes below)" if report["readable"] else ""
+        console.print(f"[red]invalid output{readable}:[/] {report['invalid_reason']}")
     if report["identical"] is not None:
         console.print("bytes identical to the reference converter's: " + _fmt(report["identical"]))
     console.print(
@@ -237,9 +238,11 @@ def eval_conversion_command(
 ):
     """Score greedy neural conversions of x.abc + x.mid pairs against the reference.
 
-    Per direction: exact-file rate (output bytes == the pair's other file), valid rate (MIDI
-    that mido reads with at least one note / ABC that the reference converter turns into MIDI
-    with notes), note precision / recall / F1 against the reference notes (SPEC 3.4), micro over
+    Per direction: exact-file rate (output bytes == the pair's other file), valid rate (MIDI laid
+    out as the standard says, every track as long as its header states, that mido reads with at
+    least one note / ABC that the reference converter turns into MIDI with notes), readable rate
+    (the same without the layout check: mido drops a track's bytes past its stated length), note
+    precision / recall / F1 against the reference notes (SPEC 3.4), micro over
     all notes and mean per file, outputs cut at the length limit, inputs too long for the model
     (skipped and counted), throughput, and bits per target byte (the same figure as
     `bytesim eval MODEL DATA --conversion A->B --json`; --no-bits skips it), split by part of the
@@ -307,6 +310,7 @@ ROWS = (
     ("rejected inputs", "rejected_inputs", _fmt),
     ("exact files", "exact_file_rate", _percent),
     ("valid outputs", "valid_rate", _percent),
+    ("readable outputs (mido / the parser reads them)", "readable_rate", _percent),
     ("valid and ended by the model", "valid_finished_rate", _percent),
     ("note precision", "note_precision", _percent),
     ("note recall", "note_recall", _percent),

@@ -19,7 +19,7 @@ from convert.abc_parser import AbcError, Diagnostic, ParseResult, Tune, decode_a
 from convert.compare import CompareResult, compare_notes
 from convert.events import Score, tune_to_score
 from convert.midi import score_to_midi
-from convert.notes import MidiError, midi_to_notes
+from convert.notes import MidiError, midi_layout_error, midi_to_notes
 
 __all__ = [
     "AbcError",
@@ -36,6 +36,7 @@ __all__ = [
     "convert_to_dir",
     "convert_tune",
     "decode_abc",
+    "midi_layout_error",
     "midi_to_notes",
     "parse_abc",
     "score_to_midi",

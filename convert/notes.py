@@ -54,3 +54,46 @@ def _notes(midi: mido.MidiFile, channels: frozenset[int] | None) -> list[Note]:
                 notes.append((start / per_quarter, pitch, (now - start) / per_quarter))
     notes.sort()
     return notes
+
+
+END_OF_TRACK = b"\xff\x2f\x00"
+
+
+def midi_layout_error(data: bytes) -> str | None:
+    """Why ``data`` is not laid out as a Standard MIDI File says it must be, or None.
+
+    Checks the chunk structure only, as a strict reader would and mido does not: an ``MThd``
+    chunk, then as many ``MTrk`` chunks as it announces, each exactly as long as its header
+    states and ending with the end-of-track event (``FF 2F 00``), and nothing after the last
+    one. (mido reads a track until it has consumed its stated length and ignores what follows
+    the last track, so a track that states fewer bytes than it holds can still be read, with
+    its tail dropped.) The events themselves are left to a reader such as ``midi_to_notes``.
+
+    >>> from convert import abc_to_midi
+    >>> midi = abc_to_midi("X:1\\nL:1/4\\nK:C\\nCDEF|\\n")
+    >>> midi_layout_error(midi) is None
+    True
+    >>> midi_layout_error(midi + b"\\x00")
+    'track 0 states 61 bytes (at byte offset 18) but 62 follow'
+    """
+    n = len(data)
+    if n < 14 or data[:4] != b"MThd":
+        return "no MThd header chunk"
+    pos = 8 + int.from_bytes(data[4:8], "big")
+    tracks = int.from_bytes(data[10:12], "big")
+    for track in range(tracks):
+        if data[pos : pos + 4] != b"MTrk" or pos + 8 > n:
+            return f"track {track}: no MTrk chunk at byte offset {pos}"
+        size = int.from_bytes(data[pos + 4 : pos + 8], "big")
+        end = pos + 8 + size
+        if end > n or (track == tracks - 1 and end != n):
+            return (
+                f"track {track} states {size} bytes (at byte offset {pos + 4}) "
+                f"but {n - pos - 8} follow"
+            )
+        if size < 3 or data[end - 3 : end] != END_OF_TRACK:
+            return f"track {track} does not end with end-of-track at its stated end (byte {end})"
+        pos = end
+    if pos < n:
+        return f"{n - pos} bytes after the header and its {tracks} tracks (byte offset {pos})"
+    return None

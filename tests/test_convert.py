@@ -17,6 +17,7 @@ from convert import (
     abc_to_midi,
     compare_notes,
     convert_abc,
+    midi_layout_error,
     midi_to_notes,
     parse_abc,
     tune_to_score,
@@ -244,3 +245,48 @@ def test_compare_notes_counts_matches_within_tolerance():
 
 def test_text_without_x_field_is_read_as_one_tune():
     assert midi_to_notes(abc_to_midi("L:1/4\nK:D\nFA|\n")) == [(0.0, 66, 1.0), (1.0, 69, 1.0)]
+
+
+# ----------------------------------------------------------------------------- layout
+
+
+def _with_track_size(midi: bytes, size: int) -> bytes:
+    return midi[:18] + size.to_bytes(4, "big") + midi[22:]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "X:1\nL:1/4\nK:C\nCDEF|\n",
+        "X:2\nM:6/8\nL:1/8\nK:G\nGAB c2d|e2d BAG|\n",
+        "X:4\nT:Two voices\nL:1/4\nK:C\nV:1\nCDEF|\nV:2\nC,D,E,F,|\n",
+    ],
+)
+def test_reference_midi_is_laid_out_as_the_standard_says(text):
+    midi = abc_to_midi(text)
+    assert midi_layout_error(midi) is None
+
+
+def test_layout_errors_name_the_track_and_the_byte():
+    midi = abc_to_midi("X:1\nL:1/4\nK:C\nCDEF|\n")
+    size = int.from_bytes(midi[18:22], "big")
+    follow = len(midi) - 22
+    assert follow == size
+    # states fewer bytes than it holds (mido reads up to there, drops the end-of-track)
+    shorter = _with_track_size(midi, size - 4)
+    assert midi_to_notes(shorter) == midi_to_notes(midi)  # readable ...
+    assert midi_layout_error(shorter) == (
+        f"track 0 states {size - 4} bytes (at byte offset 18) but {follow} follow"
+    )  # ... but not valid
+    assert "states" in midi_layout_error(_with_track_size(midi, size + 9))
+    assert midi_layout_error(midi + b"\x00\x90") == (
+        f"track 0 states {size} bytes (at byte offset 18) but {follow + 2} follow"
+    )
+    no_end = _with_track_size(midi[:-4], size - 4)  # the end-of-track event cut off
+    assert midi_layout_error(no_end) == (
+        f"track 0 does not end with end-of-track at its stated end (byte {len(midi) - 4})"
+    )
+    assert midi_layout_error(b"RIFF" + midi[4:]) == "no MThd header chunk"
+    two = abc_to_midi("X:4\nL:1/4\nK:C\nV:1\nCDEF|\nV:2\nC,D,E,F,|\n")
+    broken = two[:-8]  # the second track's header announces bytes that are not there
+    assert midi_layout_error(broken).startswith("track 1 states")

@@ -244,6 +244,45 @@ def test_an_invalid_output_counts_as_invalid_with_f1_zero(output, ext):
     assert score.notes.f1 == 0.0 and score.notes.count_a == 0
 
 
+def test_a_midi_longer_than_its_track_header_states_is_readable_not_valid():
+    ref = abc_to_midi("X:1\nL:1/4\nK:C\nCDEF|\n")
+    size = int.from_bytes(ref[18:22], "big")
+    # the end-of-track event (4 bytes) stated away: mido stops reading before it
+    out = ref[:18] + (size - 4).to_bytes(4, "big") + ref[22:]
+    score = nc.score_output(out, "mid", ref, midi_to_notes(ref))
+    assert score.readable and not score.valid
+    assert score.reason == f"track 0 states {size - 4} bytes (at byte offset 18) but {size} follow"
+    assert score.notes.f1 == 1.0  # the notes mido reads count
+    report = nc.check_against_reference(b"X:1\nL:1/4\nK:C\nCDEF|\n", "abc", out, "mid")
+    assert report["readable"] and not report["valid"] and "states" in report["invalid_reason"]
+
+
+def test_an_unreadable_midi_says_what_is_wrong_with_its_layout():
+    ref = abc_to_midi("X:1\nL:1/4\nK:C\nCDEF|\n")
+    size = int.from_bytes(ref[18:22], "big")
+    out = ref[:18] + (size + 9).to_bytes(4, "big") + ref[22:]  # runs off the end of the file
+    score = nc.score_output(out, "mid", ref, midi_to_notes(ref))
+    assert not score.readable and not score.valid and score.notes.count_a == 0
+    assert score.reason == (
+        f"not a readable MIDI file: track 0 states {size + 9} bytes (at byte offset 18) "
+        f"but {size} follow"
+    )
+
+
+def test_valid_and_readable_rates_are_reported_apart():
+    tally = nc.DirectionTally(files=2)
+    ref = abc_to_midi("X:1\nL:1/4\nK:C\nCDEF|\n")
+    short = ref[:18] + (int.from_bytes(ref[18:22], "big") - 4).to_bytes(4, "big") + ref[22:]
+    notes = midi_to_notes(ref)
+    conv = nc.Conversion(ref, True, 5, 2, 64, 0.1)
+    tally.add("a", conv, nc.score_output(ref, "mid", ref, notes))
+    tally.add("b", conv, nc.score_output(short, "mid", ref, notes))
+    summary = tally.summary()
+    assert summary["valid_rate"] == 0.5 and summary["readable_rate"] == 1.0
+    assert summary["valid_finished_rate"] == 0.5
+    assert summary["invalid_examples"] == [f"b: {nc.midi_layout_error(short)}"]
+
+
 def test_a_valid_midi_with_other_notes_scores_partial_f1():
     ref = abc_to_midi("X:1\nL:1/4\nK:C\nCDEF|\n")
     out = abc_to_midi("X:1\nL:1/4\nK:C\nCDGA|\n")  # two of four notes right
