@@ -419,8 +419,8 @@ def check_against_reference(data: bytes, src_ext: str, output: bytes, dst_ext: s
 
 
 def score_fields(score: FileScore, **first) -> dict:
-    """A file's score as named figures (after the `first` keys): valid, invalid_reason,
-    note_precision / recall / f1, notes_matched / output / reference."""
+    """A file's score as named figures (after the `first` keys): valid, readable,
+    invalid_reason, note_precision / recall / f1, notes_matched / output / reference."""
     n = score.notes
     return {
         **first,
