@@ -702,3 +702,16 @@ def test_eval_conversion_outputs_refuses_a_file(tmp_path, pairs_dir, model_dir):
     result = run("eval-conversion", model_dir, pairs_dir, "--outputs", taken)
     assert result.exit_code == 2 and "taken" in result.output and "is a file" in result.output
     assert taken.read_text() == "keep me"
+
+
+def test_convert_check_says_an_invalid_midi_is_still_readable():
+    from rich.console import Console
+
+    ref = abc_to_midi("X:1\nL:1/4\nK:C\nCDEF|\n")
+    short = ref[:18] + (int.from_bytes(ref[18:22], "big") - 4).to_bytes(4, "big") + ref[22:]
+    report = nc.check_against_reference(b"X:1\nL:1/4\nK:C\nCDEF|\n", "abc", short, "mid")
+    console = Console(record=True, width=200)
+    conversion_commands._print_check(console, report)
+    text = console.export_text()
+    assert "invalid output (mido reads it, notes below): track 0 states" in text
+    assert "F1 100.00 %" in text
