@@ -315,7 +315,7 @@ def score_output(
         layout = midi_layout_error(output)
         if readable:
             valid, reason = layout is None, layout or ""
-        elif layout and not reason.endswith(layout):  # why mido could not read it, when known
+        elif layout:  # why mido could not read it, when the layout says
             reason = f"{reason.rstrip(': ')}: {layout}"
     compared = compare_notes(notes, reference_notes)
     return FileScore(output == reference, valid, compared, reason, readable)
@@ -565,10 +565,11 @@ def save_outputs(folder: str | Path, records: Sequence[dict]) -> None:
             if data is not None:
                 sub = record["direction"].replace("->", "-to-")
                 stem = Path(record["input"]).name.rsplit(".", 1)[0]
-                name, n = f"{sub}/{stem}.{record['direction'][-3:]}", 1
+                ext = record["direction"][-3:]
+                name, n = f"{sub}/{stem}.{ext}", 1
                 while name in taken:  # two inputs of one name from different folders
                     n += 1
-                    name = f"{sub}/{stem}-{n}.{record['direction'][-3:]}"
+                    name = f"{sub}/{stem}-{n}.{ext}"
                 taken.add(name)
                 (folder / sub).mkdir(parents=True, exist_ok=True)
                 write_atomic(folder / name, data)
