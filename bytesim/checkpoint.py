@@ -16,7 +16,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from bytesim.files import replacing, write_atomic
-from bytesim.model import BGPT, ModelConfig
+from bytesim.model import BGPT, NEW_OK, ModelConfig
 
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
@@ -77,10 +77,13 @@ def read_config(directory: str | Path) -> dict:
     return config
 
 
-def load_model(path_or_name: str | Path, device: str = "cpu", **overrides) -> BGPT:
+def load_model(
+    path_or_name: str | Path, device: str = "cpu", new_ok: bool = False, **overrides
+) -> BGPT:
     """Load a model directory, a run directory's latest checkpoint, or a shipped model.
 
-    The model comes back in eval mode. `overrides` replace config fields (e.g. dropout=0.0).
+    The model comes back in eval mode. `overrides` replace config fields (e.g. dropout=0.0);
+    `new_ok` lets an override add zero-initialised parts the weights lack (`bit_features`).
     """
     directory = resolve(path_or_name)
     raw = read_config(directory)
@@ -93,15 +96,19 @@ def load_model(path_or_name: str | Path, device: str = "cpu", **overrides) -> BG
         state = load_file(directory / WEIGHTS, device=device)
     except (SafetensorError, OSError) as e:
         raise CheckpointError(f"{directory / WEIGHTS}: not a safetensors file ({e})") from None
-    load_state(model, state, directory / WEIGHTS)
+    load_state(model, state, directory / WEIGHTS, new_ok)
     model.labels = list(raw.get("labels", []))
     model.label_counts = dict(raw.get("label_counts") or {})
     return model.to(device).eval()
 
 
-def load_state(model: BGPT, state: dict[str, torch.Tensor], where) -> None:
-    """Load weights, with one clear error for missing, unexpected or wrongly shaped tensors."""
+def load_state(model: BGPT, state: dict[str, torch.Tensor], where, new_ok: bool = False) -> None:
+    """Load weights, with one clear error for missing, unexpected or wrongly shaped tensors.
+
+    new_ok: tensors that start at zero (`model.NEW_OK`) may be missing and keep their zeros."""
     own = model.state_dict()
+    if new_ok:
+        state = {**{k: own[k] for k in NEW_OK if k in own}, **state}
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
     if missing or unexpected:

@@ -23,6 +23,13 @@ embeddings of the patches it attends to, position by position, into 16 more pref
 the byte decoder. The byte decoder thus reads exact bytes of any earlier patch the patch level
 points at (a CPU state's next instruction in a memory patch, a repeated bar), instead of
 recovering them from a feature where all 16 bytes of a patch are superposed.
+
+`bit_features` gives the byte decoder the binary digits of every byte, on the way in and out: each
+byte embedding gets a learned projection of its 8 bits (as +-1; <eop> has none), and the logits
+get 8 learned bit scores, added with the sign of that bit in each candidate byte. Bitwise
+instructions (XOR, AND, OR) act on single bits, which a table of 257 embeddings learns only
+value by value. Both projections start at zero, so a model without them loads into one with them
+and computes the same function until training moves them (`load_state(..., new_ok=True)`).
 """
 
 from __future__ import annotations
@@ -41,6 +48,16 @@ EOP = 256
 RETRIEVE_DIM = 64  # query/key width of the retrieval attention (config `retrieve`)
 SMALL_BATCH = 64  # generate() runs up to this many sequences on one thread: its one-token steps
 # lose more to thread hand-offs than they gain (see docs/model.md for the measurement)
+
+NEW_OK = ("bit_in.weight", "bit_out.weight")  # zero-initialised: a checkpoint may lack them
+
+
+def _bit_signs() -> torch.Tensor:
+    """(257, 8): bit i of byte b as +1 / -1; all zeros for <eop>."""
+    values = torch.arange(VOCAB - 1)[:, None]
+    bits = ((values >> torch.arange(8)) & 1).float() * 2 - 1
+    return torch.cat((bits, torch.zeros(1, 8)))
+
 
 # ----------------------------------------------------------------------------- blocks
 
@@ -180,6 +197,7 @@ class ModelConfig:
     dropout: float = 0.1  # dropout on embeddings, attention and residual branches
     prev_patch: str = "none"  # copy path from the previous patch: "none" | "add" | "prefix"
     retrieve: bool = False  # learned copy path from any earlier patch (see the module docstring)
+    bit_features: bool = False  # byte decoder reads and scores the bits of bytes (docstring)
     num_labels: int = 0  # classification labels (0 = no classification head)
     vocab_size: int = 257  # byte values 0..255 and <eop> (fixed)
 
@@ -192,6 +210,8 @@ class ModelConfig:
             )
         if not isinstance(self.retrieve, bool):
             raise ValueError(f"retrieve must be true or false, not {self.retrieve!r}")
+        if not isinstance(self.bit_features, bool):
+            raise ValueError(f"bit_features must be true or false, not {self.bit_features!r}")
         if self.hidden_size % self.heads or self.byte_width % self.byte_head_count:
             raise ValueError("hidden sizes must be multiples of their head counts")
         if min(self.patch_length, self.hidden_size, self.heads, self.patch_layers) < 1:
@@ -259,6 +279,10 @@ class BGPT(nn.Module):
         if c.retrieve:
             self.retr_q = nn.Linear(H, RETRIEVE_DIM)
             self.retr_k = nn.Linear(H, RETRIEVE_DIM)
+        if c.bit_features:
+            self.bit_in = nn.Linear(8, Hb, bias=False)
+            self.bit_out = nn.Linear(Hb, 8, bias=False)
+            self.register_buffer("_bits", _bit_signs(), persistent=False)
         self.classifier = nn.Linear(H, c.num_labels) if c.num_labels else None
         self.labels: list[str] = []  # classification label names (set by training or loading)
         self.register_buffer("_offsets", torch.arange(PATCH) * VOCAB, persistent=False)
@@ -277,6 +301,8 @@ class BGPT(nn.Module):
                     else self.config.byte_layers
                 )
                 nn.init.normal_(p, std=0.02 / math.sqrt(2 * layers))
+            elif name in NEW_OK:  # starts at zero: see `bit_features` in the module docstring
+                nn.init.zeros_(p)
             elif name in ("patch_embed", "prev_embed.weight"):
                 nn.init.normal_(p, std=0.02 / math.sqrt(PATCH))  # the sum of 16 rows has std 0.02
             else:
@@ -299,6 +325,13 @@ class BGPT(nn.Module):
         x = self.embed_patches(ids.view(B * P, PATCH)).view(B, P, -1)
         return self.patch(x, torch.arange(P, device=ids.device))
 
+    def byte_embed(self, values: torch.Tensor) -> torch.Tensor:
+        """Byte-decoder input embeddings of byte values 0..256: (...) -> (..., Hb)."""
+        x = self.byte_wte(values)
+        if self.config.bit_features:
+            x = x + self.bit_in(self._bits[values])
+        return x
+
     def retrieval_scores(self, queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
         """Retrieval logits: queries (B, Tq, H) and keys (B, Tk, H) features -> (B, Tq, Tk)."""
         q, k = self.retr_q(queries), self.retr_k(keys)
@@ -317,7 +350,7 @@ class BGPT(nn.Module):
             eye = torch.eye(P, dtype=torch.bool, device=features.device)[None]
             allowed = (allowed & key_ok[:, None, :]) | eye
         weights = scores.masked_fill(~allowed, float("-inf")).softmax(dim=-1)
-        emb = self.byte_wte(patches).flatten(2)  # (B, P, 16 * Hb)
+        emb = self.byte_embed(patches).flatten(2)  # (B, P, 16 * Hb)
         return (weights.to(emb.dtype) @ emb).view(B, P, PATCH, -1)
 
     def byte_inputs(self, feature, prev, patch_bytes, retrieved=None):
@@ -328,12 +361,12 @@ class BGPT(nn.Module):
         retrieved byte embeddings (config `retrieve`).
         Returns (N, prefix + 1 + j, Hb): [retrieved], [prev bytes (prefix mode)], feature, bytes.
         """
-        x = torch.cat((feature.unsqueeze(1), self.byte_wte(patch_bytes)), dim=1)
+        x = torch.cat((feature.unsqueeze(1), self.byte_embed(patch_bytes)), dim=1)
         if self.prev_embed is not None:
             n = x.size(1)
             x = x + self.prev_embed(prev[:, :n] + self._offsets[:n])
         if self.prefix > self.retrieved:
-            x = torch.cat((self.byte_wte(prev), x), dim=1)
+            x = torch.cat((self.byte_embed(prev), x), dim=1)
         if self.retrieved:
             if retrieved is None:
                 raise ValueError("this model reads retrieved bytes: pass `retrieved`")
@@ -341,7 +374,10 @@ class BGPT(nn.Module):
         return x
 
     def byte_logits(self, h: torch.Tensor) -> torch.Tensor:
-        return F.linear(h, self.byte_wte.weight)  # tied LM head, no bias
+        logits = F.linear(h, self.byte_wte.weight)  # tied LM head, no bias
+        if self.config.bit_features:  # + each bit's score, signed by that bit of the candidate
+            logits = logits + F.linear(self.bit_out(h), self._bits.to(h.dtype))
+        return logits
 
     # --- training
 
@@ -564,7 +600,7 @@ class BGPT(nn.Module):
             patch[:, i] = pick(self.byte_logits(h))
             if i == PATCH - 1:
                 break
-            x = self.byte_wte(patch[:, i : i + 1])  # (B, 1, Hb)
+            x = self.byte_embed(patch[:, i : i + 1])  # (B, 1, Hb)
             if self.prev_embed is not None:
                 x = x + self.prev_embed(prev[:, i + 1 : i + 2] + self._offsets[i + 1])
             pos = torch.full((1,), self.prefix + i + 1, device=x.device)
@@ -608,7 +644,7 @@ class _RetrievalMemory:
     def __init__(self, model: BGPT, features, patches, key_ok):
         self.model = model
         self.keys = model.retr_k(features)  # (B, L, RETRIEVE_DIM)
-        self.emb = model.byte_wte(patches).flatten(2)  # (B, L, 16 * Hb)
+        self.emb = model.byte_embed(patches).flatten(2)  # (B, L, 16 * Hb)
         self.ok = key_ok.clone()  # (B, L)
 
     def read(self, feature):
@@ -622,7 +658,7 @@ class _RetrievalMemory:
 
     def append(self, feature, patch):
         self.keys = torch.cat((self.keys, self.model.retr_k(feature)[:, None]), dim=1)
-        self.emb = torch.cat((self.emb, self.model.byte_wte(patch).flatten(1)[:, None]), dim=1)
+        self.emb = torch.cat((self.emb, self.model.byte_embed(patch).flatten(1)[:, None]), dim=1)
         self.ok = torch.cat((self.ok, self.ok.new_ones(self.ok.size(0), 1)), dim=1)
 
     def keep(self, rows):

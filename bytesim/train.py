@@ -239,7 +239,7 @@ def _precision(cfg: TrainConfig, device: str) -> str:
 
 def build_model(cfg: TrainConfig, labels: list[str]) -> BGPT:
     if cfg.init:
-        model = ckpt.load_model(cfg.init, **cfg.overrides)
+        model = ckpt.load_model(cfg.init, new_ok=True, **cfg.overrides)
         if cfg.task == "classify":
             model = with_classifier(model, labels, cfg.seed)
         model.train()

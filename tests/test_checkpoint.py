@@ -73,6 +73,18 @@ def test_weights_of_another_architecture_are_one_clear_error(model, tmp_path):
         load_model(tmp_path, prev_patch="add")
 
 
+def test_bit_features_load_onto_weights_without_them_only_when_new_parts_are_allowed(
+    model, tmp_path
+):
+    save_model(model, tmp_path)
+    with pytest.raises(CheckpointError, match="missing .'bit_in.weight'"):
+        load_model(tmp_path, bit_features=True)
+    grown = load_model(tmp_path, new_ok=True, bit_features=True)
+    assert grown.config.bit_features and not grown.bit_out.weight.any()
+    ids = torch.randint(0, 257, (2, 64))
+    assert torch.equal(grown(ids)[0], model(ids)[0])
+
+
 def test_a_run_directory_resolves_to_its_latest_checkpoint(model, tmp_path):
     save_model(model, tmp_path / "ckpt-000010")
     (tmp_path / "latest").write_text("ckpt-000010\n")

@@ -6,17 +6,23 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bytesim.model import BGPT, EOP, PRESETS, ModelConfig
+from bytesim.model import BGPT, EOP, PRESETS, ModelConfig, _bit_signs
 
-MODES = ["none", "add", "prefix", "none+retrieve", "prefix+retrieve"]
+MODES = ["none", "add", "prefix", "none+retrieve", "prefix+retrieve", "prefix+retrieve+bits"]
 
 
 def tiny(**overrides) -> BGPT:
-    """A tiny model; prev_patch "MODE+retrieve" also turns on the retrieval copy path."""
-    mode = overrides.get("prev_patch", "none")
-    if mode.endswith("+retrieve"):
-        overrides.update(prev_patch=mode.removesuffix("+retrieve"), retrieve=True)
+    """A tiny model; prev_patch "MODE+retrieve" also turns on the retrieval copy path, "+bits"
+    the bit features (given random weights here, as if trained, so that they matter)."""
+    mode, *extras = overrides.get("prev_patch", "none").split("+")
+    overrides.update(prev_patch=mode, retrieve="retrieve" in extras, bit_features="bits" in extras)
     torch.manual_seed(0)
+    model = BGPT(PRESETS["tiny"].with_overrides(**overrides)).eval()
+    if model.config.bit_features:
+        with torch.no_grad():
+            model.bit_in.weight.normal_(std=0.02)
+            model.bit_out.weight.normal_(std=0.02)
+    return model
     return BGPT(PRESETS["tiny"].with_overrides(**overrides)).eval()
 
 
@@ -138,6 +144,7 @@ def test_config_round_trips_through_a_dict():
     [
         {"prev_patch": "copy"},
         {"retrieve": "yes"},
+        {"bit_features": 1},
         {"patch_size": 8},
         {"vocab_size": 256},
         {"hidden_size": 33},
@@ -257,3 +264,32 @@ def test_teacher_forced_guesses_equal_the_first_greedy_patch(mode):
     assert guesses.shape == (2, 3, 16)
     generated = model.generate([ids[0, :48]], 4)[0]
     assert torch.equal(guesses[0, 2, 0], generated[48])  # the first byte sees only true bytes
+
+
+def test_bit_signs_spell_each_byte_lowest_bit_first_and_eop_has_none():
+    signs = _bit_signs()
+    assert signs.shape == (257, 8)
+    assert signs[0].tolist() == [-1.0] * 8
+    assert signs[255].tolist() == [1.0] * 8
+    assert signs[0b10000101].tolist() == [1, -1, 1, -1, -1, -1, -1, 1]
+    assert signs[EOP].tolist() == [0.0] * 8
+
+
+def test_bit_features_start_at_zero_and_change_nothing_until_trained():
+    plain = tiny(prev_patch="prefix+retrieve")
+    with_bits = BGPT(plain.config.with_overrides(bit_features=True)).eval()
+    assert not with_bits.bit_in.weight.any() and not with_bits.bit_out.weight.any()
+    missing, unexpected = with_bits.load_state_dict(plain.state_dict(), strict=False)
+    assert sorted(missing) == ["bit_in.weight", "bit_out.weight"] and not unexpected
+    ids = random_ids(patches=5)
+    assert torch.equal(plain(ids)[0], with_bits(ids)[0])
+
+
+def test_bit_output_scores_add_a_signed_bit_score_to_every_candidate_byte():
+    model = tiny(prev_patch="prefix+bits")
+    h = torch.randn(3, model.config.byte_width)
+    bit_scores = model.bit_out(h)  # (3, 8)
+    expected = F.linear(h, model.byte_wte.weight)
+    expected[:, 5] += (bit_scores * torch.tensor([1, -1, 1, -1, -1, -1, -1, -1.0])).sum(1)
+    assert torch.allclose(model.byte_logits(h)[:, 5], expected[:, 5], atol=1e-6)
+    assert torch.allclose(model.byte_logits(h)[:, EOP], expected[:, EOP])

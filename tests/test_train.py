@@ -105,6 +105,17 @@ def test_training_lowers_the_loss(tmp_path):
     assert np.mean([r["loss"] for r in steps[-5:]]) < np.mean([r["loss"] for r in steps[:5]]) - 1
 
 
+def test_init_can_add_bit_features_to_a_model_trained_without_them(tmp_path):
+    train(config(tmp_path / "a", steps=4))
+    train(
+        config(tmp_path / "b", steps=4, init=str(tmp_path / "a"), overrides={"bit_features": True})
+    )
+    config_b = json.loads((tmp_path / "b" / "ckpt-000004" / "config.json").read_text())
+    grown = weights(tmp_path / "b", 4)
+    assert config_b["bit_features"] is True
+    assert grown["bit_out.weight"].abs().sum() > 0  # trained away from its zero start
+
+
 def test_max_minutes_stops_cleanly_with_a_checkpoint(tmp_path):
     summary = train(config(tmp_path, steps=1000, max_minutes=0.0))
     assert summary["stopped"] == "time limit" and summary["step"] == 1
