@@ -24,6 +24,8 @@ import mido
 
 from convert.events import QUARTER, Score
 
+END_OF_TRACK = b"\xff\x2f\x00"  # the meta event every track ends with
+
 TICKS_PER_QUARTER = 480
 VELOCITY = 80
 CHANNEL = 0
@@ -84,7 +86,7 @@ def score_to_midi(score: Score) -> bytes:
             else:
                 data += bytes(message.bytes())
                 running = None
-        data += b"\x00\xff\x2f\x00"  # delta 0, end_of_track
+        data += b"\x00" + END_OF_TRACK  # delta 0
         out += b"MTrk" + struct.pack(">L", len(data)) + data
     return bytes(out)
 

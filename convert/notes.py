@@ -15,6 +15,8 @@ import io
 
 import mido
 
+from convert.midi import END_OF_TRACK
+
 Note = tuple[float, int, float]
 
 
@@ -54,9 +56,6 @@ def _notes(midi: mido.MidiFile, channels: frozenset[int] | None) -> list[Note]:
                 notes.append((start / per_quarter, pitch, (now - start) / per_quarter))
     notes.sort()
     return notes
-
-
-END_OF_TRACK = b"\xff\x2f\x00"
 
 
 def midi_layout_error(data: bytes) -> str | None:
