@@ -416,10 +416,7 @@ class BGPT(nn.Module):
                 targets, prev, feats, mask = targets[rows], prev[rows], feats[rows], mask[rows]
                 if retrieved is not None:
                     retrieved = retrieved[rows]
-        x = self.byte_inputs(self.byte_proj(feats), prev, targets[:, :-1], retrieved)
-        positions = torch.arange(x.size(1), device=ids.device)
-        h = self.byte(x, positions)[:, self.prefix :]  # (N, 16, Hb)
-        logits = self.byte_logits(h)  # (N, 16, 257)
+        logits = self._patch_logits(feats, prev, targets, retrieved)  # (N, 16, 257)
         if mask is None:
             loss = F.cross_entropy(logits.reshape(-1, VOCAB), targets.reshape(-1))
         elif targets.numel():
@@ -431,6 +428,22 @@ class BGPT(nn.Module):
             full[rows] = logits
             logits = full
         return logits.view(B, P - 1, PATCH, VOCAB), loss
+
+    def _patch_logits(self, feats, prev, targets, retrieved=None) -> torch.Tensor:
+        """Byte-decoder logits (N, 16, 257) of whole patches `targets` (N, 16), each byte given
+        the feature (N, H), the previous patch (N, 16) and the target bytes before it."""
+        x = self.byte_inputs(self.byte_proj(feats), prev, targets[:, :-1], retrieved)
+        positions = torch.arange(x.size(1), device=x.device)
+        return self.byte_logits(self.byte(x, positions)[:, self.prefix :])
+
+    @torch.no_grad()
+    def patch_log_probs(self, features, prev, targets, retrieved=None) -> torch.Tensor:
+        """Log-probability in nats (N,) float32 of each whole patch `targets` (N, 16) under the
+        byte decoder, from patch-level features (N, H) and previous patches (N, 16): the score a
+        search over whole patches would rank candidates by (`decode_patches` picks bytewise)."""
+        logits = self._patch_logits(features, prev, targets, retrieved).float()
+        picked = F.log_softmax(logits, dim=-1).gather(-1, targets.unsqueeze(-1))
+        return picked.squeeze(-1).sum(-1)
 
     @torch.no_grad()
     def teacher_forced(self, ids: torch.Tensor, loss_mask: torch.Tensor | None = None):

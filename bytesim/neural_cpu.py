@@ -13,6 +13,8 @@ Scores (SPEC 2.4): the share of reference state bytes, state 1 onward, that the 
 right, a missing byte counting as wrong; exact states; exact traces; per field and per instruction
 variant. A state is attributed to the variant of the instruction whose effect it shows: state k
 (k >= 2) to word k-2; state 1 shows the initial registers (variant "(fetch only)").
+Teacher-forced, a search check: how many wrong states a search over whole states (beam search)
+could mend at most, those whose reference state is more probable than the greedy one.
 Two per-step baselines, each from the true previous state, say what a model must beat:
 `copy` repeats the previous state; `pc_ir` sets PC and IR right and copies ACC and registers.
 """
@@ -125,14 +127,42 @@ def free_run(
     return out
 
 
+@dataclass
+class SearchCheck:
+    """Could a search over whole states (e.g. beam search) mend teacher-forced errors?
+
+    For every wrongly predicted state, the log-probability of the greedy state and of the
+    reference state under the byte decoder. Where the reference is not the more probable one, no
+    search that ranks whole states by probability can pick it."""
+
+    greedy: list[float] = field(default_factory=list)
+    reference: list[float] = field(default_factory=list)
+
+    def add(self, greedy: torch.Tensor, reference: torch.Tensor) -> None:
+        self.greedy.extend(greedy.tolist())
+        self.reference.extend(reference.tolist())
+
+    def summary(self) -> dict:
+        g, r = np.array(self.greedy), np.array(self.reference)
+        return {
+            "wrong_states": len(g),
+            "wrong_states_reference_more_probable": int((r > g).sum()),
+            "wrong_state_probability_median": float(np.exp(np.median(g))) if len(g) else None,
+        }
+
+
 @torch.no_grad()
 def teacher_forced(
     model,
     traces: Sequence[Trace],
     batch_size: int = 16,
     progress: Callable[[int], None] | None = None,
+    search: SearchCheck | None = None,
 ) -> list[np.ndarray]:
-    """Greedy predictions of states 1..N, each from the reference states before it."""
+    """Greedy predictions of states 1..N, each from the reference states before it.
+
+    With `search`, also records how probable the greedy and the reference states are wherever
+    they differ (`SearchCheck`)."""
     check_model(model)
     was_training = model.training
     model.eval()
@@ -157,9 +187,21 @@ def teacher_forced(
                 if retrieved is not None:
                     rows_r.append(retrieved[i, first : first + n])
                 counts.append(n)
-            predicted = model.decode_patches(
-                torch.cat(rows_f), torch.cat(rows_p), torch.cat(rows_r) if rows_r else None
-            )
+            feats, prev = torch.cat(rows_f), torch.cat(rows_p)
+            got = torch.cat(rows_r) if rows_r else None
+            predicted = model.decode_patches(feats, prev, got)
+            if search is not None:
+                truth = torch.cat(
+                    [patches[i, PROMPT_PATCHES : PROMPT_PATCHES + n] for i, n in enumerate(counts)]
+                )
+                bad = (predicted != truth).any(dim=1).nonzero().squeeze(1)
+                if len(bad):
+                    args = (feats[bad], prev[bad])
+                    rest = got[bad] if got is not None else None
+                    search.add(
+                        model.patch_log_probs(*args, predicted[bad], rest),
+                        model.patch_log_probs(*args, truth[bad], rest),
+                    )
             for part in predicted.split(counts):
                 out.append(part.cpu().numpy())
             if progress:
@@ -276,10 +318,11 @@ def evaluate_cpu(
         result[f"baseline_{kind}_byte_accuracy"] = s["byte_accuracy"]
         result[f"baseline_{kind}_exact_state_rate"] = s["exact_state_rate"]
     common = ("byte_accuracy", "exact_state_rate", "field_accuracy", "variants")
+    search = SearchCheck()
     runs = [
         (
             "teacher_forced",
-            lambda: teacher_forced(model, traces, max(1, batch_size // 4), progress),
+            lambda: teacher_forced(model, traces, max(1, batch_size // 4), progress, search),
             common,
         ),
     ]
@@ -297,6 +340,7 @@ def evaluate_cpu(
         seconds = time.perf_counter() - start
         result.update({f"{mode}_{key}": s[key] for key in keys})
         result[f"{mode}_states_per_second"] = s["states"] / seconds if seconds else 0.0
+    result.update({f"teacher_forced_{k}": v for k, v in search.summary().items()})
     return result
 
 

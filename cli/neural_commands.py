@@ -159,6 +159,14 @@ def render_cpu_eval(result: dict, console) -> None:
             f"exact traces (free-running): {_percent(result['free_running_exact_trace_rate'])}"
             f"   speed: {result['free_running_states_per_second']:.0f} states/s"
         )
+    if result.get("teacher_forced_wrong_states"):
+        console.print(
+            f"search over whole states could mend at most "
+            f"{result['teacher_forced_wrong_states_reference_more_probable']} of the "
+            f"{result['teacher_forced_wrong_states']} wrong teacher-forced states (those whose "
+            f"reference is more probable than the greedy state; the greedy one's probability: "
+            f"{result['teacher_forced_wrong_state_probability_median']:.2f} at the median)"
+        )
     worst = sorted(
         result["teacher_forced_variants"].items(), key=lambda kv: kv[1]["exact_state_rate"]
     )

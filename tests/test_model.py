@@ -23,7 +23,6 @@ def tiny(**overrides) -> BGPT:
             model.bit_in.weight.normal_(std=0.02)
             model.bit_out.weight.normal_(std=0.02)
     return model
-    return BGPT(PRESETS["tiny"].with_overrides(**overrides)).eval()
 
 
 def random_ids(batch=2, patches=5, seed=1):
@@ -264,6 +263,26 @@ def test_teacher_forced_guesses_equal_the_first_greedy_patch(mode):
     assert guesses.shape == (2, 3, 16)
     generated = model.generate([ids[0, :48]], 4)[0]
     assert torch.equal(guesses[0, 2, 0], generated[48])  # the first byte sees only true bytes
+
+
+@pytest.mark.parametrize("mode", ["add", "prefix+retrieve+bits"])
+def test_patch_log_probs_sum_to_the_training_loss(mode):
+    model = tiny(prev_patch=mode)
+    ids = random_ids(batch=2, patches=4)
+    _, loss = model(ids)
+    features = model.patch_features(ids)
+    patches = ids.view(2, 4, 16)
+    retrieved = None
+    if model.retrieved:
+        retrieved = model.retrieve(features[:, :-1], patches[:, :-1]).reshape(6, 16, -1)
+    log_probs = model.patch_log_probs(
+        features[:, :-1].reshape(6, -1),
+        patches[:, :-1].reshape(6, 16),
+        patches[:, 1:].reshape(6, 16),
+        retrieved,
+    )
+    assert log_probs.shape == (6,)
+    assert torch.allclose(-log_probs.sum() / (6 * 16), loss, atol=1e-5)
 
 
 def test_bit_signs_spell_each_byte_lowest_bit_first_and_eop_has_none():

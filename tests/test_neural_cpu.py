@@ -14,6 +14,7 @@ from bytesim.model import BGPT, PRESETS
 from bytesim.neural_cpu import (
     PROMPT_PATCHES,
     Score,
+    SearchCheck,
     Trace,
     baseline,
     evaluate_cpu,
@@ -195,6 +196,21 @@ def test_teacher_forced_batches_match_single_runs(retrieve):
         assert np.array_equal(teacher_forced(model, [t])[0], p)
 
 
+def test_search_check_compares_greedy_and_reference_states_where_they_differ():
+    model = tiny_cpu_model(prev_patch="prefix", retrieve=True)
+    traces = random_traces(3, seed=4, max_len=6)
+    search = SearchCheck()
+    predicted = teacher_forced(model, traces, batch_size=2, search=search)
+    wrong = sum(
+        int((p != t.states[1:]).any(axis=1).sum()) for p, t in zip(predicted, traces, strict=True)
+    )
+    summary = search.summary()
+    assert summary["wrong_states"] == wrong > 0  # an untrained model gets states wrong
+    assert 0 <= summary["wrong_states_reference_more_probable"] <= wrong
+    assert 0.0 < summary["wrong_state_probability_median"] <= 1.0
+    assert all(g <= 0.0 and r <= 0.0 for g, r in zip(search.greedy, search.reference, strict=True))
+
+
 def test_free_run_stops_at_max_states():
     model = tiny_cpu_model()
     out = free_run(model, [Trace.from_instance(INSTANCE)], max_states=3)[0]
@@ -212,6 +228,11 @@ def test_evaluate_cpu_reports_every_figure():
         "baseline_pc_ir_byte_accuracy",
     ):
         assert 0.0 <= result[key] <= 1.0, key
+    assert 0 <= result["teacher_forced_wrong_states_reference_more_probable"]
+    assert (
+        result["teacher_forced_wrong_states_reference_more_probable"]
+        <= (result["teacher_forced_wrong_states"])
+    )
 
 
 def test_a_model_too_short_for_cpu_traces_is_refused():
