@@ -23,6 +23,8 @@ Scoring (`score_output`, used by `evaluate_conversion`), per converted file:
   it). mido reads a track only as far as its stated length, so a model that states a track
   shorter than what it writes gives a readable file whose tail mido drops; that is readable,
   not valid. For ABC, valid = readable;
+- valid restated (MIDI only): valid once every track's length is re-stated from its events
+  (`convert.restate_track_lengths`): how many outputs only the stated track length spoils;
 - notes (SPEC 3.4, `convert.compare_notes`): abc->mid compares the notes of the output with the
   notes of the pair's .mid; mid->abc converts the output with the reference converter and
   compares its notes with the notes of the source .mid (a readable MIDI output's notes are
@@ -53,6 +55,7 @@ from convert import (
     midi_layout_error,
     midi_to_notes,
     parse_abc,
+    restate_track_lengths,
 )
 from convert.abc_parser import decode_abc
 from convert.compare import CompareResult
@@ -286,6 +289,7 @@ class FileScore:
     notes: CompareResult  # output notes (a) against the reference notes (b)
     reason: str = ""  # why the output is invalid
     readable: bool = False  # see the module docstring (valid implies readable)
+    valid_restated: bool | None = None  # MIDI: valid once its track lengths are re-stated
 
 
 def notes_of(data: bytes, ext: str) -> list[Note]:
@@ -317,8 +321,16 @@ def score_output(
             valid, reason = layout is None, layout or ""
         elif layout:  # why mido could not read it, when the layout says
             reason = f"{reason.rstrip(': ')}: {layout}"
+    restated = valid if dst_ext == "mid" else None
+    if dst_ext == "mid" and not valid:
+        fixed = restate_track_lengths(output)
+        if fixed != output and midi_layout_error(fixed) is None:
+            try:
+                restated = bool(notes_of(fixed, "mid"))
+            except ConversionError:
+                restated = False
     compared = compare_notes(notes, reference_notes)
-    return FileScore(output == reference, valid, compared, reason, readable)
+    return FileScore(output == reference, valid, compared, reason, readable, restated)
 
 
 @dataclass
@@ -332,6 +344,7 @@ class DirectionTally:
     valid: int = 0
     readable: int = 0
     valid_finished: int = 0  # valid and ended by the model, not cut at the length limit
+    valid_restated: int | None = None  # MIDI targets only: valid once lengths are re-stated
     cut: int = 0
     matched: int = 0
     count_out: int = 0
@@ -352,6 +365,8 @@ class DirectionTally:
         self.valid += score.valid
         self.readable += score.readable
         self.valid_finished += score.valid and conv.finished
+        if score.valid_restated is not None:
+            self.valid_restated = (self.valid_restated or 0) + score.valid_restated
         self.cut += not conv.finished
         n = score.notes
         self.matched += n.matched
@@ -380,6 +395,11 @@ class DirectionTally:
             "valid_rate": rate(self.valid),
             "readable_rate": rate(self.readable),
             "valid_finished_rate": rate(self.valid_finished),
+            **(
+                {"valid_restated_rate": rate(self.valid_restated)}
+                if self.valid_restated is not None
+                else {}
+            ),
             "note_precision": micro.precision if k else None,
             "note_recall": micro.recall if k else None,
             "note_f1": micro.f1 if k else None,
@@ -427,6 +447,7 @@ def score_fields(score: FileScore, **first) -> dict:
         "valid": score.valid,
         "readable": score.readable,
         "invalid_reason": score.reason or None,
+        **({} if score.valid_restated is None else {"valid_restated": score.valid_restated}),
         "note_precision": n.precision,
         "note_recall": n.recall,
         "note_f1": n.f1,

@@ -19,7 +19,7 @@ from convert.abc_parser import AbcError, Diagnostic, ParseResult, Tune, decode_a
 from convert.compare import CompareResult, compare_notes
 from convert.events import Score, tune_to_score
 from convert.midi import score_to_midi
-from convert.notes import MidiError, midi_layout_error, midi_to_notes
+from convert.notes import MidiError, midi_layout_error, midi_to_notes, restate_track_lengths
 
 __all__ = [
     "AbcError",
@@ -39,6 +39,7 @@ __all__ = [
     "midi_layout_error",
     "midi_to_notes",
     "parse_abc",
+    "restate_track_lengths",
     "score_to_midi",
     "tune_to_score",
     "write_file_atomic",

@@ -96,3 +96,50 @@ def midi_layout_error(data: bytes) -> str | None:
     if pos < n:
         return f"{n - pos} bytes after the header and its {tracks} tracks (byte offset {pos})"
     return None
+
+
+def restate_track_lengths(data: bytes) -> bytes:
+    """``data`` with each ``MTrk`` length re-stated as the bytes up to its end-of-track event.
+
+    A writer must state a track's length before its events; a model that writes MIDI byte by
+    byte guesses it. This re-states every track's length from its events, walking them from the
+    ``MTrk`` tag to the first end-of-track meta event (``FF 2F 00``) as a reader would; the next
+    track is looked for right after it. Tracks from the first one without an end-of-track event
+    (or without an ``MTrk`` tag where one is due) keep the length they state. Bytes, order and
+    events are otherwise unchanged: a file ``midi_layout_error`` passes comes back as it was.
+
+    >>> from convert import abc_to_midi
+    >>> midi = abc_to_midi("X:1\\nL:1/4\\nK:C\\nCDEF|\\n")
+    >>> wrong = midi[:18] + (7).to_bytes(4, "big") + midi[22:]
+    >>> midi_layout_error(wrong)
+    'track 0 states 7 bytes (at byte offset 18) but 61 follow'
+    >>> restate_track_lengths(wrong) == midi
+    True
+    """
+    from convert.roles import midi_byte_roles
+
+    out = bytearray(data)
+    n = len(out)
+    if n < 14 or out[:4] != b"MThd":
+        return bytes(data)
+    pos = 8 + int.from_bytes(out[4:8], "big")
+    for _ in range(int.from_bytes(out[10:12], "big")):
+        if pos + 8 > n or out[pos : pos + 4] != b"MTrk":
+            break
+        stated = bytes(out[pos + 4 : pos + 8])
+        out[pos + 4 : pos + 8] = (n - pos - 8).to_bytes(4, "big")  # walk to the end of the file
+        roles = midi_byte_roles(bytes(out))
+        end = next(
+            (
+                i + 3
+                for i in range(pos + 9, n - 2)
+                if roles[i] == "meta" and roles[i - 1] == "delta" and out[i : i + 3] == END_OF_TRACK
+            ),
+            None,
+        )
+        if end is None:
+            out[pos + 4 : pos + 8] = stated
+            break
+        out[pos + 4 : pos + 8] = (end - pos - 8).to_bytes(4, "big")
+        pos = end
+    return bytes(out)

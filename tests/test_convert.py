@@ -20,6 +20,7 @@ from convert import (
     midi_layout_error,
     midi_to_notes,
     parse_abc,
+    restate_track_lengths,
     tune_to_score,
 )
 from convert.midi import score_to_midi_mido
@@ -290,3 +291,55 @@ def test_layout_errors_name_the_track_and_the_byte():
     two = abc_to_midi("X:4\nL:1/4\nK:C\nV:1\nCDEF|\nV:2\nC,D,E,F,|\n")
     broken = two[:-8]  # the second track's header announces bytes that are not there
     assert midi_layout_error(broken).startswith("track 1 states")
+
+
+def _track_sizes(midi: bytes) -> list[tuple[int, int]]:
+    """(offset of the length, stated length) of each MTrk chunk, by the stated lengths."""
+    out, pos = [], 8 + int.from_bytes(midi[4:8], "big")
+    while pos + 8 <= len(midi) and midi[pos : pos + 4] == b"MTrk":
+        size = int.from_bytes(midi[pos + 4 : pos + 8], "big")
+        out.append((pos + 4, size))
+        pos += 8 + size
+    return out
+
+
+def _restated(midi: bytes, offset: int, size: int) -> bytes:
+    return midi[:offset] + size.to_bytes(4, "big") + midi[offset + 4 :]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "X:1\nL:1/4\nK:C\nCDEF|\n",
+        "X:4\nT:Two voices\nL:1/4\nK:C\nV:1\nCDEF|\nV:2\nC,D,E,F,|\n",
+        "X:5\nL:1/4\nK:C\nV:1\nCDEF|\nV:2\nC,D,E,F,|\nV:3\nc2 d2|\n",
+    ],
+)
+def test_restating_track_lengths_mends_every_wrong_length_and_keeps_right_ones(text):
+    midi = abc_to_midi(text)
+    assert restate_track_lengths(midi) == midi
+    sizes = _track_sizes(midi)
+    for offset, size in sizes:
+        for wrong in (0, 3, size - 4, size + 1, size + 9, 2**32 - 1):
+            broken = _restated(midi, offset, wrong)
+            assert midi_layout_error(broken) is not None
+            assert restate_track_lengths(broken) == midi, (offset, wrong)
+    every = midi
+    for offset, size in sizes:  # every track wrong at once
+        every = _restated(every, offset, size // 2)
+    assert restate_track_lengths(every) == midi
+
+
+def test_restating_leaves_what_it_cannot_mend():
+    midi = abc_to_midi("X:1\nL:1/4\nK:C\nCDEF|\n")
+    no_end = _with_track_size(midi[:-4], 5)  # no end-of-track event to measure up to
+    assert restate_track_lengths(no_end) == no_end
+    assert restate_track_lengths(b"RIFF" + midi[4:]) == b"RIFF" + midi[4:]
+    assert restate_track_lengths(b"") == b""
+    junk = _with_track_size(midi, 3) + b"\x00\x90\x3c"  # bytes after the end-of-track stay
+    fixed = restate_track_lengths(junk)
+    assert fixed == midi + b"\x00\x90\x3c"
+    size = len(midi) - 22
+    assert midi_layout_error(fixed) == (  # mended as far as it goes: the tail is still there
+        f"track 0 states {size} bytes (at byte offset 18) but {size + 3} follow"
+    )

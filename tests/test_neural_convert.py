@@ -281,6 +281,23 @@ def test_valid_and_readable_rates_are_reported_apart():
     assert summary["valid_rate"] == 0.5 and summary["readable_rate"] == 1.0
     assert summary["valid_finished_rate"] == 0.5
     assert summary["invalid_examples"] == [f"b: {nc.midi_layout_error(short)}"]
+    assert summary["valid_restated_rate"] == 1.0  # b is valid once its length is re-stated
+
+
+def test_valid_once_restated_is_for_midi_outputs_only():
+    ref = abc_to_midi("X:1\nL:1/4\nK:C\nCDEF|\n")
+    notes = midi_to_notes(ref)
+    assert nc.score_output(ref, "mid", ref, notes).valid_restated is True
+    long = ref[:18] + (int.from_bytes(ref[18:22], "big") + 2).to_bytes(4, "big") + ref[22:]
+    score = nc.score_output(long, "mid", ref, notes)
+    assert not score.readable and score.valid_restated is True
+    no_end = ref[:18] + (len(ref) - 26).to_bytes(4, "big") + ref[22:-4]
+    assert nc.score_output(no_end, "mid", ref, notes).valid_restated is False
+    abc = b"X:1\nL:1/4\nK:C\nCDEF|\n"
+    assert nc.score_output(abc, "abc", ref, notes).valid_restated is None
+    tally = nc.DirectionTally(files=1)
+    tally.add("a", nc.Conversion(abc, True, 5, 2, 64, 0.1), nc.score_output(abc, "abc", ref, notes))
+    assert "valid_restated_rate" not in tally.summary()
 
 
 def test_a_valid_midi_with_other_notes_scores_partial_f1():
@@ -434,6 +451,36 @@ def test_convert_says_on_stderr_when_the_output_is_cut(tmp_path):
     assert result.exit_code == 0
     assert "is cut" in result.stderr and "64 patches" in result.stderr
     assert (tmp_path / "y.abc").read_bytes().startswith(b"AAAA")
+
+
+def test_convert_restate_lengths_writes_the_file_with_its_track_length_mended(
+    tmp_path, model_dir, monkeypatch
+):
+    ref = abc_to_midi(TUNES["scale"])
+    short = ref[:18] + (5).to_bytes(4, "big") + ref[22:]  # what a model might write
+
+    def fake_convert(model, data, src, dst, *args):
+        return nc.Conversion(short, True, 9, 3, 64, 0.1)
+
+    monkeypatch.setattr(nc, "convert_bytes", fake_convert)
+    (tmp_path / "x.abc").write_text(TUNES["scale"])
+    args = ["convert", tmp_path / "x.abc", "-o", tmp_path / "y.mid", "--model", model_dir]
+    plain = run(*args, "--check", "--json")
+    assert (tmp_path / "y.mid").read_bytes() == short
+    check = json.loads(plain.stdout)["check"]
+    assert not check["valid"] and check["valid_restated"]
+    mended = run(*args, "--check", "--json", "--restate-lengths")
+    assert mended.exit_code == 0, mended.output
+    assert (tmp_path / "y.mid").read_bytes() == ref
+    report = json.loads(mended.stdout)
+    assert report["lengths_restated"] and report["check"]["valid"]
+    assert report["check"]["identical"] and report["check"]["note_f1"] == 1.0
+    text = run(*args, "--restate-lengths")
+    assert "re-stated" in text.stderr
+    back = ["convert", tmp_path / "y.mid", "-o", tmp_path / "z.abc", "--model", model_dir]
+    misuse = run(*back, "--restate-lengths")
+    assert misuse.exit_code == 2 and "--restate-lengths is for ABC -> MIDI" in misuse.stderr
+    assert not (tmp_path / "z.abc").exists()
 
 
 def test_convert_check_prints_note_agreement(tmp_path, model_dir):
