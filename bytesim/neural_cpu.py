@@ -356,19 +356,50 @@ def _score(traces: Sequence[Trace], predictions: Sequence[np.ndarray]) -> dict:
 DEFAULT_MODEL = "cpu-small"  # the shipped CPU-state model (bytesim/models/cpu-small)
 
 
-def load_traces(sources: Sequence[str], limit: int | None = None) -> list[Trace]:
+SPLITS = ("train", "test")
+
+
+def split_of(blob) -> str | None:
+    """The dataset split an instance file belongs to, from where it lies (`gen-cpu-dataset`:
+    `train/` or `test/` folders in the bgpt layout, member names in shards), or None."""
+    from pathlib import PurePosixPath
+
+    where = (
+        PurePosixPath(blob.member).parts[0] if blob.member else PurePosixPath(blob.path).parent.name
+    )
+    return where if where in SPLITS else None
+
+
+def load_traces(
+    sources: Sequence[str], limit: int | None = None, split: str | None = None
+) -> list[Trace]:
     """Instances from files, folders (e.g. the bgpt layout) and tar shards, in a stable order.
 
     Files that are not `.bin` are skipped; a `.bin` that is not an instance is an error.
+    `split` ("train" or "test") keeps the instances of that split only; without it, sources
+    that hold both splits of a dataset are an error (scoring the training split with the test
+    one by mistake would flatter a model).
     """
     from bytesim.data import DataError, list_blobs
 
+    where = ", ".join(map(str, sources))
     try:
         blobs = [b for b in list_blobs(sources) if b.inner.endswith(".bin")]
     except DataError as e:
         raise NeuralCpuError(str(e)) from None
+    if split is not None:
+        blobs = [b for b in blobs if split_of(b) == split]
+        if not blobs:
+            raise NeuralCpuError(f"{where}: no .bin instance files of the {split} split")
+    else:
+        counts = {s: sum(split_of(b) == s for b in blobs) for s in SPLITS}
+        if all(counts.values()):
+            raise NeuralCpuError(
+                f"{where}: holds both the train ({counts['train']}) and the test "
+                f"({counts['test']}) split; choose one with --split test"
+            )
     if not blobs:
-        raise NeuralCpuError(f"{', '.join(map(str, sources))}: no .bin instance files found")
+        raise NeuralCpuError(f"{where}: no .bin instance files found")
     traces = []
     for blob in blobs[:limit]:
         data = blob.read()

@@ -72,6 +72,11 @@ def _percent(x: float) -> str:
 )
 @click.option("--limit", type=click.IntRange(1), default=None, help="Use the first N instances.")
 @click.option(
+    "--split",
+    type=click.Choice(["train", "test"]),
+    help="Only this split of a gen-cpu-dataset folder (needed when DATA holds both).",
+)
+@click.option(
     "--batch-size",
     type=click.IntRange(1),
     default=64,
@@ -81,7 +86,17 @@ def _percent(x: float) -> str:
 @click.option("--no-free", is_flag=True, help="Skip the (slower) free-running evaluation.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object to stdout.")
 def eval_cpu(
-    data, model_name, random_count, seed, min_len, max_len, limit, batch_size, no_free, as_json
+    data,
+    model_name,
+    random_count,
+    seed,
+    min_len,
+    max_len,
+    limit,
+    split,
+    batch_size,
+    no_free,
+    as_json,
 ):
     """Score a model's CPU simulation against the reference interpreter.
 
@@ -95,6 +110,8 @@ def eval_cpu(
       bytesim eval-cpu --random 1000
       bytesim gen-cpu-dataset data/bgpt --layout bgpt --train 0 --test 2000
       bytesim eval-cpu data/bgpt/test --limit 500 --json
+      bytesim gen-cpu-dataset data/shards --train 10000 --test 1000
+      bytesim eval-cpu data/shards --split test
     """
     from rich.console import Console
     from rich.progress import Progress
@@ -103,11 +120,13 @@ def eval_cpu(
 
     if bool(data) == (random_count is not None):
         raise click.UsageError("give DATA (instance files or folders) or --random N, not both")
+    if split and random_count is not None:
+        raise click.UsageError("--split picks instances of DATA; --random draws its own")
     try:
         if random_count is not None:
             traces = random_traces(random_count, seed, min_len, min(max_len, 255))
         else:
-            traces = load_traces(list(data), limit)
+            traces = load_traces(list(data), limit, split)
         traces = traces[:limit] if limit else traces
     except NeuralCpuError as e:
         raise click.ClickException(str(e)) from None

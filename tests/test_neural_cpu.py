@@ -13,6 +13,7 @@ from bytesim.data import EOP, DataError, generated_source
 from bytesim.model import BGPT, PRESETS
 from bytesim.neural_cpu import (
     PROMPT_PATCHES,
+    NeuralCpuError,
     Score,
     SearchCheck,
     Trace,
@@ -20,6 +21,7 @@ from bytesim.neural_cpu import (
     evaluate_cpu,
     first_divergence,
     free_run,
+    load_traces,
     prompt_ids,
     random_traces,
     teacher_forced,
@@ -273,6 +275,31 @@ def test_eval_cpu_on_instance_files(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "teacher-forced" in result.stderr
+
+
+@pytest.mark.parametrize("layout", ["shards", "bgpt"])
+def test_a_dataset_with_both_splits_needs_split_and_split_picks_one(tmp_path, layout):
+    from cpu.dataset import write_bgpt, write_shards
+
+    data = tmp_path / "data"
+    write = write_shards if layout == "shards" else write_bgpt
+    write(data, train=5, test=3, seed=1, max_len=64)
+    with pytest.raises(NeuralCpuError, match=r"both the train \(5\) and the test \(3\)"):
+        load_traces([str(data)])
+    test = load_traces([str(data)], split="test")
+    assert len(test) == 3 and len(load_traces([str(data)], split="train")) == 5
+    assert len(load_traces([str(data)], limit=2, split="test")) == 2
+    if layout == "bgpt":
+        assert len(load_traces([str(data / "test")])) == 3  # one split's folder: no question
+    save_model(tiny_cpu_model(), tmp_path / "m")
+    args = ["eval-cpu", str(data), "--model", str(tmp_path / "m"), "--no-free", "--json"]
+    refused = CliRunner().invoke(cli, args)
+    assert refused.exit_code == 1 and "choose one with --split test" in refused.stderr
+    chosen = CliRunner().invoke(cli, [*args, "--split", "test"])
+    assert chosen.exit_code == 0, chosen.output
+    assert json.loads(chosen.stdout)["instances"] == 3
+    misuse = CliRunner().invoke(cli, ["eval-cpu", "--random", "2", "--split", "test"])
+    assert misuse.exit_code == 2 and "--split" in misuse.stderr
 
 
 def test_eval_cpu_with_a_missing_model_is_one_clear_error(tmp_path):
