@@ -376,9 +376,9 @@ def load_traces(
     """Instances from files, folders (e.g. the bgpt layout) and tar shards, in a stable order.
 
     Files that are not `.bin` are skipped; a `.bin` that is not an instance is an error.
-    `split` ("train" or "test") keeps the instances of that split only; without it, sources
-    that hold both splits of a dataset are an error (scoring the training split with the test
-    one by mistake would flatter a model).
+    `split` ("train" or "test") keeps the instances of that split only, "all" keeps every one;
+    without it, sources that hold both splits of a dataset are an error (scoring the training
+    split with the test one by mistake would flatter a model).
     """
     from bytesim.data import DataError, list_blobs
 
@@ -387,16 +387,16 @@ def load_traces(
         blobs = [b for b in list_blobs(sources) if b.inner.endswith(".bin")]
     except DataError as e:
         raise NeuralCpuError(str(e)) from None
-    if split is not None:
+    if split in SPLITS:
         blobs = [b for b in blobs if split_of(b) == split]
         if not blobs:
             raise NeuralCpuError(f"{where}: no .bin instance files of the {split} split")
-    else:
+    elif split is None:
         counts = {s: sum(split_of(b) == s for b in blobs) for s in SPLITS}
         if all(counts.values()):
             raise NeuralCpuError(
                 f"{where}: holds both the train ({counts['train']}) and the test "
-                f"({counts['test']}) split; choose one with --split test"
+                f"({counts['test']}) split; choose with --split test (or train, or all)"
             )
     if not blobs:
         raise NeuralCpuError(f"{where}: no .bin instance files found")

@@ -73,8 +73,8 @@ def _percent(x: float) -> str:
 @click.option("--limit", type=click.IntRange(1), default=None, help="Use the first N instances.")
 @click.option(
     "--split",
-    type=click.Choice(["train", "test"]),
-    help="Only this split of a gen-cpu-dataset folder (needed when DATA holds both).",
+    type=click.Choice(["train", "test", "all"]),
+    help="Which split of a gen-cpu-dataset folder (needed when DATA holds both).",
 )
 @click.option(
     "--batch-size",

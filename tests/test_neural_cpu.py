@@ -289,12 +289,13 @@ def test_a_dataset_with_both_splits_needs_split_and_split_picks_one(tmp_path, la
     test = load_traces([str(data)], split="test")
     assert len(test) == 3 and len(load_traces([str(data)], split="train")) == 5
     assert len(load_traces([str(data)], limit=2, split="test")) == 2
+    assert len(load_traces([str(data)], split="all")) == 8
     if layout == "bgpt":
         assert len(load_traces([str(data / "test")])) == 3  # one split's folder: no question
     save_model(tiny_cpu_model(), tmp_path / "m")
     args = ["eval-cpu", str(data), "--model", str(tmp_path / "m"), "--no-free", "--json"]
     refused = CliRunner().invoke(cli, args)
-    assert refused.exit_code == 1 and "choose one with --split test" in refused.stderr
+    assert refused.exit_code == 1 and "choose with --split test" in refused.stderr
     chosen = CliRunner().invoke(cli, [*args, "--split", "test"])
     assert chosen.exit_code == 0, chosen.output
     assert json.loads(chosen.stdout)["instances"] == 3
