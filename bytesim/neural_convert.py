@@ -28,7 +28,12 @@ Scoring (`score_output`, used by `evaluate_conversion`), per converted file:
 - notes (SPEC 3.4, `convert.compare_notes`): abc->mid compares the notes of the output with the
   notes of the pair's .mid; mid->abc converts the output with the reference converter and
   compares its notes with the notes of the source .mid (a readable MIDI output's notes are
-  the ones mido reads). An unreadable output has no notes.
+  the ones mido reads). An unreadable output has no notes;
+- melody (`convert.compare_pitch_order`): the same notes compared by pitch order alone, timing
+  ignored (the longest common subsequence of the pitches): one wrong duration shifts every
+  later onset, and then the note match counts nothing after it while this still does. Two
+  tunes in one key share much of their pitch order by chance, so `melody_f1_other_reference`
+  scores each output against the next pair's reference too: the chance level to beat.
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ from convert import (
     MidiError,
     abc_to_midi,
     compare_notes,
+    compare_pitch_order,
     midi_layout_error,
     midi_to_notes,
     parse_abc,
@@ -290,6 +296,8 @@ class FileScore:
     reason: str = ""  # why the output is invalid
     readable: bool = False  # see the module docstring (valid implies readable)
     valid_restated: bool | None = None  # MIDI: valid once its track lengths are re-stated
+    melody: CompareResult = CompareResult(0, 0, 0)  # pitch order only (module docstring)
+    output_notes: list[Note] = field(default_factory=list)
 
 
 def notes_of(data: bytes, ext: str) -> list[Note]:
@@ -330,7 +338,10 @@ def score_output(
             except ConversionError:
                 restated = False
     compared = compare_notes(notes, reference_notes)
-    return FileScore(output == reference, valid, compared, reason, readable, restated)
+    melody = compare_pitch_order(notes, reference_notes)
+    return FileScore(
+        output == reference, valid, compared, reason, readable, restated, melody, notes
+    )
 
 
 @dataclass
@@ -349,6 +360,7 @@ class DirectionTally:
     matched: int = 0
     count_out: int = 0
     count_ref: int = 0
+    melody_matched: int = 0
     file_precision: float = 0.0
     file_recall: float = 0.0
     file_f1: float = 0.0
@@ -372,6 +384,7 @@ class DirectionTally:
         self.matched += n.matched
         self.count_out += n.count_a
         self.count_ref += n.count_b
+        self.melody_matched += score.melody.matched
         self.file_precision += n.precision
         self.file_recall += n.recall
         self.file_f1 += n.f1
@@ -386,6 +399,7 @@ class DirectionTally:
             return x / k if k else None
 
         micro = CompareResult(self.matched, self.count_out, self.count_ref)
+        melody = CompareResult(self.melody_matched, self.count_out, self.count_ref)
         return {
             "files": self.files,
             "converted": k,
@@ -403,6 +417,9 @@ class DirectionTally:
             "note_precision": micro.precision if k else None,
             "note_recall": micro.recall if k else None,
             "note_f1": micro.f1 if k else None,
+            "melody_precision": melody.precision if k else None,
+            "melody_recall": melody.recall if k else None,
+            "melody_f1": melody.f1 if k else None,
             "mean_file_precision": rate(self.file_precision),
             "mean_file_recall": rate(self.file_recall),
             "mean_file_f1": rate(self.file_f1),
@@ -440,7 +457,8 @@ def check_against_reference(data: bytes, src_ext: str, output: bytes, dst_ext: s
 
 def score_fields(score: FileScore, **first) -> dict:
     """A file's score as named figures (after the `first` keys): valid, readable,
-    invalid_reason, note_precision / recall / f1, notes_matched / output / reference."""
+    invalid_reason, [valid_restated], note_precision / recall / f1, notes_matched / output /
+    reference, melody_f1 / matched."""
     n = score.notes
     return {
         **first,
@@ -454,6 +472,8 @@ def score_fields(score: FileScore, **first) -> dict:
         "notes_matched": n.matched,
         "notes_output": n.count_a,
         "notes_reference": n.count_b,
+        "melody_f1": score.melody.f1,
+        "melody_matched": score.melody.matched,
     }
 
 
@@ -652,6 +672,7 @@ def _evaluate_direction(model, pairs, direction, batch_size, progress, bits, rec
     convs = convert_many(model, jobs, batch_size, progress, names)
     tally.seconds = time.perf_counter() - started
     done = []
+    melodies: list[tuple[list[Note], list[Note]]] = []
     for pair, name, conv in zip(pairs, names, convs, strict=True):
         if isinstance(conv, ConversionError):
             if isinstance(conv, InputTooLong):
@@ -670,7 +691,18 @@ def _evaluate_direction(model, pairs, direction, batch_size, progress, bits, rec
         tally.add(name, conv, score)
         records.append(_record(direction, name, conv, score))
         done.append(pair)
+        melodies.append((score.output_notes, reference_notes))
     summary = tally.summary()
+    if len(melodies) >= 2:  # chance level: each output against the next pair's reference
+        other = [
+            compare_pitch_order(out, melodies[(i + 1) % len(melodies)][1])
+            for i, (out, _) in enumerate(melodies)
+        ]
+        summary["melody_f1_other_reference"] = CompareResult(
+            sum(c.matched for c in other),
+            sum(c.count_a for c in other),
+            sum(c.count_b for c in other),
+        ).f1
     if bits:
         summary.update(_bits(model, done, src, dst))
     return summary

@@ -198,6 +198,7 @@ def _print_check(console, report: dict) -> None:
         f"({report['notes_matched']} matched; {report['notes_output']} in the output, "
         f"{report['notes_reference']} in the reference)"
     )
+    console.print(f"melody (pitch order only, timing ignored): F1 {_percent(report['melody_f1'])}")
 
 
 COMMANDS.append(convert_command)
@@ -342,6 +343,8 @@ ROWS = (
     ("note precision", "note_precision", _percent),
     ("note recall", "note_recall", _percent),
     ("note F1", "note_f1", _percent),
+    ("melody F1 (pitch order only, timing ignored)", "melody_f1", _percent),
+    ("melody F1 against another pair's reference (chance)", "melody_f1_other_reference", _percent),
     ("mean file F1", "mean_file_f1", _percent),
     ("cut at the length limit", "cut_at_limit", _fmt),
     ("bits per target byte", "bits_per_target_byte", _fmt),

@@ -16,6 +16,7 @@ from convert import (
     AbcError,
     abc_to_midi,
     compare_notes,
+    compare_pitch_order,
     convert_abc,
     midi_layout_error,
     midi_to_notes,
@@ -343,3 +344,38 @@ def test_restating_leaves_what_it_cannot_mend():
     assert midi_layout_error(fixed) == (  # mended as far as it goes: the tail is still there
         f"track 0 states {size} bytes (at byte offset 18) but {size + 3} follow"
     )
+
+
+def _lcs(x: list[int], y: list[int]) -> int:
+    table = [[0] * (len(y) + 1) for _ in range(len(x) + 1)]
+    for i, p in enumerate(x):
+        for j, q in enumerate(y):
+            table[i + 1][j + 1] = (
+                table[i][j] + 1 if p == q else max(table[i][j + 1], table[i + 1][j])
+            )
+    return table[-1][-1]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_pitch_order_match_is_the_longest_common_subsequence(seed):
+    import random
+
+    r = random.Random(seed)
+    for _ in range(50):
+        x = [r.randrange(r.choice([1, 3, 12])) + 60 for _ in range(r.randrange(0, 40))]
+        y = [r.randrange(5) + 60 for _ in range(r.randrange(0, 40))]
+        a = [(float(i) * r.choice([0.5, 1.0]), p, 1.0) for i, p in enumerate(x)]
+        b = [(float(i), p, 2.0) for i, p in enumerate(y)]
+        result = compare_pitch_order(a, b)
+        a_pitches = [p for _, p, _ in sorted(a)]
+        assert result.matched == _lcs(a_pitches, y)
+        assert (result.count_a, result.count_b) == (len(a), len(b))
+
+
+def test_pitch_order_ignores_timing_but_not_order():
+    tune = midi_to_notes(abc_to_midi("X:1\nL:1/4\nK:C\nCDEF GABc|\n"))
+    late = [(onset + 0.5, pitch, duration * 2) for onset, pitch, duration in tune]
+    assert compare_notes(late, tune).matched == 0
+    assert compare_pitch_order(late, tune).agree
+    backwards = [(7.0 - onset, pitch, duration) for onset, pitch, duration in tune]
+    assert compare_pitch_order(backwards, tune).matched == 1
