@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from bytesim.data import EOP, PATCH, eop_patch, header_patch
+from cpu.dataset import SPLITS  # ("train", "test"), as gen-cpu-dataset names them
 from cpu.isa import variant_of
 
 MEMORY = 1024
@@ -354,9 +355,6 @@ def _score(traces: Sequence[Trace], predictions: Sequence[np.ndarray]) -> dict:
 # ----------------------------------------------------------------------------- loading
 
 DEFAULT_MODEL = "cpu-small"  # the shipped CPU-state model (bytesim/models/cpu-small)
-
-
-SPLITS = ("train", "test")
 
 
 def split_of(blob) -> str | None:
