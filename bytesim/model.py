@@ -14,8 +14,8 @@ Patch 0 (the header naming the file type) is never a target.
               embedding of byte i of the previous patch, from its own (16 x 257, Hb) table.
   - "prefix": the byte decoder runs over the 16 bytes of the previous patch first (word
               embeddings shared with the byte decoder, positions 0..15 of its own position table),
-              then the feature and the bytes (positions 16..32); only the last 17 positions
-              predict, and attention can read any byte of the previous patch.
+              then the feature and the bytes (positions 16..31 in training); only the last 16
+              positions predict, and attention can read any byte of the previous patch.
 
 `retrieve` adds a second, learned copy path: a one-head attention over the patch-level features
 (query from the feature of patch k, keys from the features of patches 0..k) mixes the raw byte
