@@ -29,11 +29,17 @@ Scoring (`score_output`, used by `evaluate_conversion`), per converted file:
   notes of the pair's .mid; mid->abc converts the output with the reference converter and
   compares its notes with the notes of the source .mid (a readable MIDI output's notes are
   the ones mido reads). An unreadable output has no notes;
-- melody (`convert.compare_pitch_order`): the same notes compared by pitch order alone, timing
-  ignored (the longest common subsequence of the pitches): one wrong duration shifts every
-  later onset, and then the note match counts nothing after it while this still does. Two
-  tunes in one key share much of their pitch order by chance, so `melody_f1_other_reference`
-  scores each output against the next pair's reference too: the chance level to beat.
+- melody (`convert.compare_pitch_order`, `convert.match_pitch_order`): the same notes compared
+  by pitch order alone, timing ignored (the longest common subsequence of the pitches): one
+  wrong duration shifts every later onset, and then the note match counts nothing after it
+  while this still does. Two tunes in one key share much of their pitch order by chance, so
+  `melody_f1_other_reference` scores each output against the next pair's reference too: the
+  chance level to beat;
+- melody durations (`convert.match_pitch_order`): of the notes the melody match pairs up, the
+  share whose duration is the reference note's (within SPEC 3.4's tolerance): whether the notes
+  the model gets in the right order also get the right length. Most notes of these tunes are
+  eighths, so `melody_duration_accuracy_other_reference` (against the next pair's reference)
+  is its chance level too.
 """
 
 from __future__ import annotations
@@ -57,14 +63,14 @@ from convert import (
     MidiError,
     abc_to_midi,
     compare_notes,
-    compare_pitch_order,
+    match_pitch_order,
     midi_layout_error,
     midi_to_notes,
     parse_abc,
     restate_track_lengths,
 )
 from convert.abc_parser import decode_abc
-from convert.compare import CompareResult
+from convert.compare import TOLERANCE, CompareResult
 from convert.notes import Note
 from convert.roles import abc_byte_roles, midi_byte_roles
 
@@ -298,6 +304,11 @@ class FileScore:
     valid_restated: bool | None = None  # MIDI: valid once its track lengths are re-stated
     melody: CompareResult = CompareResult(0, 0, 0)  # pitch order only (module docstring)
     output_notes: list[Note] = field(default_factory=list)
+    melody_durations: int = 0  # melody-matched notes with the reference note's duration
+
+    @property
+    def melody_duration_accuracy(self) -> float | None:
+        return self.melody_durations / self.melody.matched if self.melody.matched else None
 
 
 def notes_of(data: bytes, ext: str) -> list[Note]:
@@ -338,10 +349,17 @@ def score_output(
             except ConversionError:
                 restated = False
     compared = compare_notes(notes, reference_notes)
-    melody = compare_pitch_order(notes, reference_notes)
+    melody, durations = melody_match(notes, reference_notes)
     return FileScore(
-        output == reference, valid, compared, reason, readable, restated, melody, notes
+        output == reference, valid, compared, reason, readable, restated, melody, notes, durations
     )
+
+
+def melody_match(notes: list[Note], reference_notes: list[Note]) -> tuple[CompareResult, int]:
+    """The melody match (pitch order only) and how many of its pairs share the duration."""
+    pairs = match_pitch_order(notes, reference_notes)
+    durations = sum(abs(x[2] - y[2]) <= TOLERANCE + 1e-9 for x, y in pairs)
+    return CompareResult(len(pairs), len(notes), len(reference_notes)), durations
 
 
 @dataclass
@@ -361,6 +379,7 @@ class DirectionTally:
     count_out: int = 0
     count_ref: int = 0
     melody_matched: int = 0
+    melody_durations: int = 0
     file_precision: float = 0.0
     file_recall: float = 0.0
     file_f1: float = 0.0
@@ -385,6 +404,7 @@ class DirectionTally:
         self.count_out += n.count_a
         self.count_ref += n.count_b
         self.melody_matched += score.melody.matched
+        self.melody_durations += score.melody_durations
         self.file_precision += n.precision
         self.file_recall += n.recall
         self.file_f1 += n.f1
@@ -420,6 +440,9 @@ class DirectionTally:
             "melody_precision": melody.precision if k else None,
             "melody_recall": melody.recall if k else None,
             "melody_f1": melody.f1 if k else None,
+            "melody_duration_accuracy": (
+                self.melody_durations / self.melody_matched if self.melody_matched else None
+            ),
             "mean_file_precision": rate(self.file_precision),
             "mean_file_recall": rate(self.file_recall),
             "mean_file_f1": rate(self.file_f1),
@@ -458,7 +481,7 @@ def check_against_reference(data: bytes, src_ext: str, output: bytes, dst_ext: s
 def score_fields(score: FileScore, **first) -> dict:
     """A file's score as named figures (after the `first` keys): valid, readable,
     invalid_reason, [valid_restated], note_precision / recall / f1, notes_matched / output /
-    reference, melody_f1 / matched."""
+    reference, melody_f1 / matched / duration_accuracy."""
     n = score.notes
     return {
         **first,
@@ -474,6 +497,7 @@ def score_fields(score: FileScore, **first) -> dict:
         "notes_reference": n.count_b,
         "melody_f1": score.melody.f1,
         "melody_matched": score.melody.matched,
+        "melody_duration_accuracy": score.melody_duration_accuracy,
     }
 
 
@@ -695,14 +719,16 @@ def _evaluate_direction(model, pairs, direction, batch_size, progress, bits, rec
     summary = tally.summary()
     if len(melodies) >= 2:  # chance level: each output against the next pair's reference
         other = [
-            compare_pitch_order(out, melodies[(i + 1) % len(melodies)][1])
+            melody_match(out, melodies[(i + 1) % len(melodies)][1])
             for i, (out, _) in enumerate(melodies)
         ]
+        matched = sum(c.matched for c, _ in other)
         summary["melody_f1_other_reference"] = CompareResult(
-            sum(c.matched for c in other),
-            sum(c.count_a for c in other),
-            sum(c.count_b for c in other),
+            matched, sum(c.count_a for c, _ in other), sum(c.count_b for c, _ in other)
         ).f1
+        summary["melody_duration_accuracy_other_reference"] = (
+            sum(d for _, d in other) / matched if matched else None
+        )
     if bits:
         summary.update(_bits(model, done, src, dst))
     return summary

@@ -198,7 +198,10 @@ def _print_check(console, report: dict) -> None:
         f"({report['notes_matched']} matched; {report['notes_output']} in the output, "
         f"{report['notes_reference']} in the reference)"
     )
-    console.print(f"melody (pitch order only, timing ignored): F1 {_percent(report['melody_f1'])}")
+    console.print(
+        f"melody (pitch order only, timing ignored): F1 {_percent(report['melody_f1'])}; "
+        f"durations of its matched notes right: {_percent(report['melody_duration_accuracy'])}"
+    )
 
 
 COMMANDS.append(convert_command)
@@ -268,9 +271,12 @@ def eval_conversion_command(
     Per direction: exact-file rate (output bytes == the pair's other file), valid rate (MIDI laid
     out as the standard says, every track as long as its header states, that mido reads with at
     least one note / ABC that the reference converter turns into MIDI with notes), readable rate
-    (the same without the layout check: mido drops a track's bytes past its stated length), note
-    precision / recall / F1 against the reference notes (SPEC 3.4), micro over
-    all notes and mean per file, outputs cut at the length limit, inputs too long for the model
+    (the same without the layout check: mido drops a track's bytes past its stated length), MIDI
+    valid once its track lengths are re-stated, note precision / recall / F1 against the
+    reference notes (SPEC 3.4), micro over all notes and mean per file, the melody F1 (pitch
+    order only) and the share of its matched notes with the right duration, each with its chance
+    level against another pair's reference, outputs cut at the length limit, inputs too long for
+    the model
     (skipped and counted), throughput, and bits per target byte (the same figure as
     `bytesim eval MODEL DATA --conversion A->B --json`; --no-bits skips it), split by part of the
     target file (MIDI: header, track length, delta, status, pitch, off pitch, velocity, meta;
@@ -345,6 +351,12 @@ ROWS = (
     ("note F1", "note_f1", _percent),
     ("melody F1 (pitch order only, timing ignored)", "melody_f1", _percent),
     ("melody F1 against another pair's reference (chance)", "melody_f1_other_reference", _percent),
+    ("melody notes with the right duration", "melody_duration_accuracy", _percent),
+    (
+        "the same against another pair's reference (chance)",
+        "melody_duration_accuracy_other_reference",
+        _percent,
+    ),
     ("mean file F1", "mean_file_f1", _percent),
     ("cut at the length limit", "cut_at_limit", _fmt),
     ("bits per target byte", "bits_per_target_byte", _fmt),

@@ -64,17 +64,54 @@ def compare_pitch_order(a: list[Note], b: list[Note]) -> CompareResult:
     2
     """
     first = [pitch for _, pitch, _ in sorted(a)]
-    second = [pitch for _, pitch, _ in sorted(b)]
-    width = len(first)
-    everything = (1 << width) - 1
+    row = (1 << len(first)) - 1  # a 0 bit marks a position where the common subsequence grew
+    for row in _pitch_order_rows(first, [pitch for _, pitch, _ in sorted(b)]):  # noqa: B007
+        pass  # only the last row counts
+    return CompareResult(len(first) - row.bit_count(), len(a), len(b))
+
+
+def match_pitch_order(a: list[Note], b: list[Note]) -> list[tuple[Note, Note]]:
+    """The pairs (note of ``a``, note of ``b``) of one longest common subsequence of their
+    pitches, each list in order of onset (then pitch): ``compare_pitch_order``'s match, note by
+    note, so that what the matched notes got wrong (their durations, say) can be counted.
+
+    >>> match_pitch_order([(0.0, 60, 1.0), (1.0, 62, 1.0), (2.0, 64, 1.0)],
+    ...                   [(0.0, 60, 2.0), (2.0, 64, 1.0)])
+    [((0.0, 60, 1.0), (0.0, 60, 2.0)), ((2.0, 64, 1.0), (2.0, 64, 1.0))]
+    """
+    first, second = sorted(a), sorted(b)
+    rows = [(1 << len(first)) - 1]
+    rows += _pitch_order_rows([p for _, p, _ in first], [p for _, p, _ in second])
+
+    def common(i: int, j: int) -> int:  # LCS of first[:i] and second[:j]: 0 bits below i
+        return (~rows[j] & ((1 << i) - 1)).bit_count()
+
+    pairs = []
+    i, j = len(first), len(second)
+    while i and j:
+        if first[i - 1][1] == second[j - 1][1]:  # equal last items always end some LCS
+            pairs.append((first[i - 1], second[j - 1]))
+            i, j = i - 1, j - 1
+        elif common(i - 1, j) >= common(i, j - 1):
+            i -= 1
+        else:
+            j -= 1
+    return pairs[::-1]
+
+
+def _pitch_order_rows(first: list[int], second: list[int]):
+    """The LCS table of two pitch sequences, one row per item of ``second``: the row after
+    ``second[:j]`` is an integer whose 0 bits below position i count the LCS of ``first[:i]``
+    and ``second[:j]`` (each 0 bit marks a position of ``first`` where that LCS grew)."""
+    everything = (1 << len(first)) - 1
     where: dict[int, int] = defaultdict(int)  # pitch -> bits of the positions it has in `first`
     for i, pitch in enumerate(first):
         where[pitch] |= 1 << i
-    row = everything  # a 0 bit marks a position where the common subsequence grew
+    row = everything
     for pitch in second:
         hits = row & where.get(pitch, 0)
         row = ((row + hits) | (row - hits)) & everything
-    return CompareResult(width - row.bit_count(), len(a), len(b))
+        yield row
 
 
 def compare_notes(a: list[Note], b: list[Note], tol: float = TOLERANCE) -> CompareResult:

@@ -18,6 +18,7 @@ from convert import (
     compare_notes,
     compare_pitch_order,
     convert_abc,
+    match_pitch_order,
     midi_layout_error,
     midi_to_notes,
     parse_abc,
@@ -370,6 +371,11 @@ def test_pitch_order_match_is_the_longest_common_subsequence(seed):
         a_pitches = [p for _, p, _ in sorted(a)]
         assert result.matched == _lcs(a_pitches, y)
         assert (result.count_a, result.count_b) == (len(a), len(b))
+        pairs = match_pitch_order(a, b)
+        assert len(pairs) == result.matched
+        assert all(x[1] == y[1] for x, y in pairs)  # same pitches
+        for (x, y), (x2, y2) in zip(pairs, pairs[1:], strict=False):  # in order on both sides
+            assert x <= x2 and y[0] < y2[0]  # (a may hold equal notes; b's onsets differ)
 
 
 def test_pitch_order_ignores_timing_but_not_order():
@@ -379,3 +385,12 @@ def test_pitch_order_ignores_timing_but_not_order():
     assert compare_pitch_order(late, tune).agree
     backwards = [(7.0 - onset, pitch, duration) for onset, pitch, duration in tune]
     assert compare_pitch_order(backwards, tune).matched == 1
+
+
+def test_match_pitch_order_pairs_the_notes_a_shifted_melody_keeps():
+    tune = midi_to_notes(abc_to_midi("X:1\nL:1/4\nK:C\nCDEF GABc|\n"))
+    late = [(onset + 0.5, pitch, duration) for onset, pitch, duration in tune]
+    assert match_pitch_order(late, tune) == list(zip(late, tune, strict=True))
+    assert match_pitch_order([], tune) == match_pitch_order(tune, []) == []
+    one_extra = tune[:3] + [(2.5, 30, 0.5)] + tune[3:]
+    assert [x for x, _ in match_pitch_order(one_extra, tune)] == sorted(tune)

@@ -289,10 +289,13 @@ def test_a_wrong_duration_loses_the_later_notes_but_not_the_melody():
     out = abc_to_midi("X:1\nL:1/4\nK:C\nC2DEF GABc|\n")  # the first note too long
     score = nc.score_output(out, "mid", ref, midi_to_notes(ref))
     assert score.notes.matched == 0 and score.melody.matched == 8
+    assert score.melody_durations == 7 and score.melody_duration_accuracy == 7 / 8
     tally = nc.DirectionTally(files=1)
     tally.add("a", nc.Conversion(out, True, 5, 2, 64, 0.1), score)
     summary = tally.summary()
     assert summary["note_f1"] == 0.0 and summary["melody_f1"] == 1.0
+    assert summary["melody_duration_accuracy"] == 7 / 8
+    assert nc.score_fields(score)["melody_duration_accuracy"] == 7 / 8
 
 
 def test_valid_once_restated_is_for_midi_outputs_only():
@@ -351,6 +354,8 @@ def test_a_perfect_model_scores_one_everywhere(pairs_dir):
         assert r["valid_finished_rate"] == 1.0
         assert r["mean_file_f1"] == 1.0 and r["notes_matched"] == r["notes_reference"] > 0
         assert r["melody_f1"] == 1.0 and r["melody_f1_other_reference"] < 1.0
+        assert r["melody_duration_accuracy"] == 1.0
+        assert 0 <= r["melody_duration_accuracy_other_reference"] <= 1.0
 
 
 def test_a_model_that_never_stops_scores_invalid_cut_and_f1_zero(pairs_dir):
