@@ -17,6 +17,10 @@ Options (all optional), e.g. ``gen:abc?min=4&max=48&direction=both&curriculum=20
   ``curriculum_start``, default 8) to ``max``; 0 (default) draws from the full range at once;
 - ``direction``: ``abc->mid``, ``mid->abc`` or ``both`` (default: each example one of the two,
   drawn at random);
+- ``lengths``: ``plain`` (default: L:1/8 and whole multiples of it, as every run so far) or
+  ``rich``: also L:1/16 and L:1/4, lengths ``/2``, ``/`` and ``3/2``, broken rhythm (``>``, ``<``)
+  and triplets (``(3``), the ways the corpus writes lengths (of the bundled training tunes 39 %
+  use L:1/16, 13 % ``/``, 13 % broken rhythm, 8 % triplets), which plain tunes never show;
 - ``pairs``, ``real``: a folder of real pairs (``x.abc`` + ``x.mid``, as ``bytesim
   gen-abc-dataset`` writes) and the share of examples drawn from it instead (default 0.5 when
   ``pairs`` is given), in the same direction(s), so a run can learn to read the input without
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 import numpy as np
 
@@ -47,12 +52,28 @@ PITCHES = ("G,", "A,", "B,", "C", "D", "E", "F", "G", "A", "B", "c", "d", "e", "
 PITCHES += ("c'", "d'")
 LENGTHS = ((1, "", 10), (2, "2", 6), (3, "3", 2), (4, "4", 2), (6, "6", 1))  # eighths, text, weight
 DIRECTIONS = ("abc->mid", "mid->abc")
+LENGTH_STYLES = ("plain", "rich")
+# lengths="rich": the unit (L:, weight) and the lengths in units of it (factor, text, weight)
+RICH_UNITS = ((Fraction(1, 8), 5), (Fraction(1, 16), 4), (Fraction(1, 4), 1))
+RICH_LENGTHS = (
+    (Fraction(1), "", 10),
+    (Fraction(2), "2", 5),
+    (Fraction(3), "3", 2),
+    (Fraction(4), "4", 2),
+    (Fraction(6), "6", 1),
+    (Fraction(1, 2), "/2", 2),
+    (Fraction(1, 2), "/", 2),
+    (Fraction(3, 2), "3/2", 2),
+)
 
 
-def random_tune(rng: random.Random, notes: int) -> str:
+def random_tune(rng: random.Random, notes: int, lengths: str = "plain") -> str:
     """A random one-voice tune of `notes` notes and rests, the first a note (L:1/8; a bar line
     once the notes since the last one fill the meter's bar or more: a long note may overrun it,
-    and the next bar counts from zero, as notation that ignores the meter would)."""
+    and the next bar counts from zero, as notation that ignores the meter would).
+    `lengths="rich"` writes lengths the ways the corpus does (`rich_tune`)."""
+    if lengths == "rich":
+        return rich_tune(rng, notes)[0]
     meter = rng.choice(list(METERS))
     bar = METERS[meter]
     lines = ["X:1", f"M:{meter}", "L:1/8"]
@@ -87,6 +108,65 @@ def random_tune(rng: random.Random, notes: int) -> str:
     return "\n".join(lines + body) + "\n"
 
 
+def rich_tune(rng: random.Random, notes: int) -> tuple[str, list[Fraction | None]]:
+    """A random tune as `random_tune` writes one, with the corpus's ways of writing a length:
+    L:1/8, 1/16 or 1/4; lengths from `RICH_LENGTHS`; now and then two notes in broken rhythm
+    (`a>b`: 3/2 and 1/2 of the length; `a<b` the other way) or a triplet (`(3abc`: three notes
+    in the time of two). Returns the text and, per note or rest written, its length in whole
+    notes (None for a rest): what the reference converter must play."""
+    meter = rng.choice(list(METERS))
+    bar = Fraction(METERS[meter], 8)
+    unit = rng.choices([u for u, _ in RICH_UNITS], [w for _, w in RICH_UNITS])[0]
+    lines = ["X:1", f"M:{meter}", f"L:{unit}"]
+    if rng.random() < 0.3:
+        lines.append(f"Q:1/4={rng.randrange(60, 181, 4)}")
+    lines.append(f"K:{rng.choice(KEYS)}")
+    weights = [w for _, _, w in RICH_LENGTHS]
+    body, line, filled, bars, played = [], "", Fraction(0), 0, []
+
+    def pitch() -> str:
+        note = rng.choice(PITCHES)
+        return rng.choice("^_=") + note if rng.random() < 0.08 else note
+
+    while len(played) < notes:
+        factor, text, _ = rng.choices(RICH_LENGTHS, weights)[0]
+        length = factor * unit
+        left = notes - len(played)
+        group = rng.random()
+        if group < 0.08 and left >= 2 and played:  # broken rhythm
+            sign = rng.choice("><")
+            first, second = (3, 1) if sign == ">" else (1, 3)
+            line += pitch() + text + sign + pitch() + text
+            played += [length * first / 2, length * second / 2]
+            filled += 2 * length
+        elif group < 0.13 and left >= 3:  # a triplet: three notes in the time of two
+            line += "(3" + "".join(pitch() + text for _ in range(3))
+            played += [length * 2 / 3] * 3
+            filled += 2 * length
+        else:
+            if rng.random() < 0.06 and played:  # a rest; never first
+                line += "z" + text
+                played.append(None)
+            else:
+                line += pitch() + text
+                played.append(length)
+            filled += length
+        if filled >= bar:
+            filled, bars = Fraction(0), bars + 1
+            line += "|"
+            if bars % 4 == 0:
+                body.append(line)
+                line = ""
+            else:
+                line += " "
+        elif rng.random() < 0.3:
+            line += " "
+    if line.strip():
+        body.append(line.rstrip())
+    body[-1] = body[-1].rstrip("|") + "|]"
+    return "\n".join(lines + body) + "\n", played
+
+
 @dataclass(frozen=True)
 class AbcSource:
     min_notes: int = 4
@@ -94,6 +174,7 @@ class AbcSource:
     curriculum: int = 0
     curriculum_start: int = 8
     direction: str = "both"
+    lengths: str = "plain"  # how note lengths are written (LENGTH_STYLES)
     pairs: str = ""  # a folder of real pairs to mix in
     real: float = -1.0  # share of real pairs (-1: 0.5 with pairs, else 0)
     _real_source: FileSource | None = field(default=None, init=False, repr=False, compare=False)
@@ -107,6 +188,8 @@ class AbcSource:
             raise DataError(
                 f"gen:abc direction must be abc->mid, mid->abc or both, not {self.direction!r}"
             )
+        if self.lengths not in LENGTH_STYLES:
+            raise DataError(f"gen:abc lengths must be plain or rich, not {self.lengths!r}")
         if self.curriculum < 0:
             raise DataError("gen:abc curriculum must be >= 0 steps")
         real = self.real if self.real >= 0 else (0.5 if self.pairs else 0.0)
@@ -131,6 +214,7 @@ class AbcSource:
             "curriculum": ("curriculum", int),
             "curriculum_start": ("curriculum_start", int),
             "direction": ("direction", str),
+            "lengths": ("lengths", str),
             "pairs": ("pairs", str),
             "real": ("real", float),
         }
@@ -146,7 +230,7 @@ class AbcSource:
         """A random tune's (ABC, reference MIDI) bytes, as long as the curriculum allows at
         `step` (None: its end, up to `max` notes)."""
         most = self.max_notes if step is None else self.upper_bound(step)
-        text = random_tune(draw, draw.randint(self.min_notes, most))
+        text = random_tune(draw, draw.randint(self.min_notes, most), self.lengths)
         return text.encode(), abc_to_midi(text)
 
     def sample(self, rng: np.random.Generator, step: int) -> Example:

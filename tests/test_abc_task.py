@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bytesim.abc_task import AbcSource, random_tune
+from bytesim.abc_task import AbcSource, random_tune, rich_tune
 from bytesim.data import PATCH, DataError, generated_source
 from cli.main import cli
 from convert import abc_to_midi, midi_to_notes, parse_abc
@@ -28,13 +28,37 @@ def test_a_random_tune_converts_to_one_midi_note_per_written_note(seed, notes):
     assert text.endswith("|]\n")
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 2**32), st.integers(1, 120))
+def test_a_rich_tune_plays_every_length_it_writes(seed, notes):
+    text, played = rich_tune(random.Random(seed), notes)
+    result = parse_abc(text)
+    assert len(result.tunes) == 1 and not result.errors and not result.warnings
+    assert len(played) == notes and played[0] is not None
+    heard = midi_to_notes(abc_to_midi(text))  # in order of onset, as written (one voice)
+    lengths = [4 * float(x) for x in played if x is not None]  # in quarter notes
+    assert [round(d, 6) for _, _, d in heard] == [round(d, 6) for d in lengths]
+    assert text == random_tune(random.Random(seed), notes, "rich")
+
+
+def test_rich_lengths_use_the_corpus_spellings():
+    texts = [rich_tune(random.Random(seed), 40)[0] for seed in range(200)]
+    for spelling in ("L:1/16", "L:1/4", "L:1/8", "3/2", ">", "<", "(3", "/"):
+        assert any(spelling in t for t in texts), spelling
+    plain = [random_tune(random.Random(seed), 40) for seed in range(200)]
+    assert not any("L:1/16" in t for t in plain)
+    bodies = [t.split("\nK:")[1].split("\n", 1)[1] for t in plain]  # the lines after K:
+    assert not any(s in b for b in bodies for s in ("(3", ">", "<", "/"))
+
+
 def test_the_same_seed_gives_the_same_tune_and_another_seed_another():
     assert random_tune(random.Random(3), 30) == random_tune(random.Random(3), 30)
     assert random_tune(random.Random(3), 30) != random_tune(random.Random(4), 30)
 
 
-def test_samples_are_deterministic_and_count_only_the_target():
-    source = generated_source("gen:abc?min=5&max=9")
+@pytest.mark.parametrize("lengths", ["", "&lengths=plain", "&lengths=rich"])
+def test_samples_are_deterministic_and_count_only_the_target(lengths):
+    source = generated_source("gen:abc?min=5&max=9" + lengths)
     a = source.sample(np.random.default_rng([0, 5]), 5)
     b = source.sample(np.random.default_rng([0, 5]), 5)
     assert np.array_equal(a.ids, b.ids) and a.kind == b.kind
@@ -88,6 +112,7 @@ def test_curriculum_grows_the_most_notes_linearly(step, bound):
         ("gen:abc?max=x", "must be an integer"),
         ("gen:abc?real=most", "must be a number"),
         ("gen:abc?tempo=1", "unknown option 'tempo'"),
+        ("gen:abc?lengths=fancy", "lengths must be plain or rich, not 'fancy'"),
     ],
 )
 def test_bad_abc_source_options_are_one_clear_error(spec, message):
