@@ -18,9 +18,10 @@ Options (all optional), e.g. ``gen:abc?min=4&max=48&direction=both&curriculum=20
 - ``direction``: ``abc->mid``, ``mid->abc`` or ``both`` (default: each example one of the two,
   drawn at random);
 - ``lengths``: ``plain`` (default: L:1/8 and whole multiples of it, as every run so far) or
-  ``rich``: also L:1/16 and L:1/4, lengths ``/2``, ``/`` and ``3/2``, broken rhythm (``>``, ``<``)
-  and triplets (``(3``), the ways the corpus writes lengths (of the bundled training tunes 39 %
-  use L:1/16, 13 % ``/``, 13 % broken rhythm, 8 % triplets), which plain tunes never show;
+  ``rich``: also L:1/16 and L:1/4, lengths ``8``, ``/``, ``/2``, ``//``, ``3/`` and ``3/2``,
+  broken rhythm (``>``, ``<``) and triplets (``(3``), the common ways the corpus writes lengths
+  (of the bundled training tunes 39 % use L:1/16, 13 % ``/``, 13 % broken rhythm, 8 %
+  triplets), which plain tunes never show;
 - ``pairs``, ``real``: a folder of real pairs (``x.abc`` + ``x.mid``, as ``bytesim
   gen-abc-dataset`` writes) and the share of examples drawn from it instead (default 0.5 when
   ``pairs`` is given), in the same direction(s), so a run can learn to read the input without
@@ -61,9 +62,12 @@ RICH_LENGTHS = (
     (Fraction(3), "3", 2),
     (Fraction(4), "4", 2),
     (Fraction(6), "6", 1),
-    (Fraction(1, 2), "/2", 2),
-    (Fraction(1, 2), "/", 2),
-    (Fraction(3, 2), "3/2", 2),
+    (Fraction(8), "8", 1),
+    (Fraction(1, 2), "/", 3),
+    (Fraction(1, 2), "/2", 1),
+    (Fraction(1, 4), "//", 1),
+    (Fraction(3, 2), "3/", 1),
+    (Fraction(3, 2), "3/2", 1),
 )
 
 
@@ -72,6 +76,10 @@ def random_tune(rng: random.Random, notes: int, lengths: str = "plain") -> str:
     once the notes since the last one fill the meter's bar or more: a long note may overrun it,
     and the next bar counts from zero, as notation that ignores the meter would).
     `lengths="rich"` writes lengths the ways the corpus does (`rich_tune`)."""
+    if notes < 1:
+        raise ValueError(f"a tune needs at least one note, not {notes}")
+    if lengths not in LENGTH_STYLES:
+        raise ValueError(f"lengths must be plain or rich, not {lengths!r}")
     if lengths == "rich":
         return rich_tune(rng, notes)[0]
     meter = rng.choice(list(METERS))
@@ -108,12 +116,14 @@ def random_tune(rng: random.Random, notes: int, lengths: str = "plain") -> str:
     return "\n".join(lines + body) + "\n"
 
 
-def rich_tune(rng: random.Random, notes: int) -> tuple[str, list[Fraction | None]]:
-    """A random tune as `random_tune` writes one, with the corpus's ways of writing a length:
-    L:1/8, 1/16 or 1/4; lengths from `RICH_LENGTHS`; now and then two notes in broken rhythm
-    (`a>b`: 3/2 and 1/2 of the length; `a<b` the other way) or a triplet (`(3abc`: three notes
-    in the time of two). Returns the text and, per note or rest written, its length in whole
-    notes (None for a rest): what the reference converter must play."""
+def rich_tune(rng: random.Random, notes: int) -> tuple[str, list[tuple[Fraction, bool]]]:
+    """A random tune as `random_tune` writes one, with the corpus's common ways of writing a
+    length: L:1/8, 1/16 or 1/4; lengths from `RICH_LENGTHS`; now and then two notes in broken
+    rhythm (`a>b`: 3/2 and 1/2 of the length; `a<b` the other way) or a triplet (`(3abc`: three
+    notes in the time of two). Returns the text and, per note or rest written, its length in
+    whole notes and whether it is a note (False: a rest): what the reference converter plays."""
+    if notes < 1:
+        raise ValueError(f"a tune needs at least one note, not {notes}")
     meter = rng.choice(list(METERS))
     bar = Fraction(METERS[meter], 8)
     unit = rng.choices([u for u, _ in RICH_UNITS], [w for _, w in RICH_UNITS])[0]
@@ -137,19 +147,16 @@ def rich_tune(rng: random.Random, notes: int) -> tuple[str, list[Fraction | None
             sign = rng.choice("><")
             first, second = (3, 1) if sign == ">" else (1, 3)
             line += pitch() + text + sign + pitch() + text
-            played += [length * first / 2, length * second / 2]
+            played += [(length * first / 2, True), (length * second / 2, True)]
             filled += 2 * length
-        elif group < 0.13 and left >= 3:  # a triplet: three notes in the time of two
+        elif 0.08 <= group < 0.13 and left >= 3:  # a triplet: three notes in the time of two
             line += "(3" + "".join(pitch() + text for _ in range(3))
-            played += [length * 2 / 3] * 3
+            played += [(length * 2 / 3, True)] * 3
             filled += 2 * length
         else:
-            if rng.random() < 0.06 and played:  # a rest; never first
-                line += "z" + text
-                played.append(None)
-            else:
-                line += pitch() + text
-                played.append(length)
+            rest = rng.random() < 0.06 and bool(played)  # a rest; never first
+            line += ("z" if rest else pitch()) + text
+            played.append((length, not rest))
             filled += length
         if filled >= bar:
             filled, bars = Fraction(0), bars + 1

@@ -16,6 +16,8 @@ from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass
 
+import numpy as np
+
 from convert.abc_parser import _FIELD_LINE, strip_comment
 from convert.notes import Note, midi_to_notes
 
@@ -64,54 +66,61 @@ def compare_pitch_order(a: list[Note], b: list[Note]) -> CompareResult:
     2
     """
     first = [pitch for _, pitch, _ in sorted(a)]
-    row = (1 << len(first)) - 1  # a 0 bit marks a position where the common subsequence grew
-    for row in _pitch_order_rows(first, [pitch for _, pitch, _ in sorted(b)]):  # noqa: B007
-        pass  # only the last row counts
-    return CompareResult(len(first) - row.bit_count(), len(a), len(b))
+    second = [pitch for _, pitch, _ in sorted(b)]
+    width = len(first)
+    everything = (1 << width) - 1
+    where: dict[int, int] = defaultdict(int)  # pitch -> bits of the positions it has in `first`
+    for i, pitch in enumerate(first):
+        where[pitch] |= 1 << i
+    row = everything  # a 0 bit marks a position where the common subsequence grew
+    for pitch in second:
+        hits = row & where.get(pitch, 0)
+        row = ((row + hits) | (row - hits)) & everything
+    return CompareResult(width - row.bit_count(), len(a), len(b))
 
 
-def match_pitch_order(a: list[Note], b: list[Note]) -> list[tuple[Note, Note]]:
-    """The pairs (note of ``a``, note of ``b``) of one longest common subsequence of their
-    pitches, each list in order of onset (then pitch): ``compare_pitch_order``'s match, note by
-    note, so that what the matched notes got wrong (their durations, say) can be counted.
+def match_pitch_order(
+    a: list[Note], b: list[Note], tol: float = TOLERANCE
+) -> list[tuple[Note, Note]]:
+    """``compare_pitch_order``'s match note by note: the pairs (note of ``a``, note of ``b``) of
+    a longest common subsequence of their pitches (each list in order of onset, then pitch),
+    and of all such subsequences the one that pairs the most notes of equal duration (within
+    ``tol``), so that the durations it gets wrong are counted without favouring a tie-break.
 
-    >>> match_pitch_order([(0.0, 60, 1.0), (1.0, 62, 1.0), (2.0, 64, 1.0)],
-    ...                   [(0.0, 60, 2.0), (2.0, 64, 1.0)])
-    [((0.0, 60, 1.0), (0.0, 60, 2.0)), ((2.0, 64, 1.0), (2.0, 64, 1.0))]
+    >>> match_pitch_order([(0.0, 60, 1.0), (1.0, 60, 0.5), (2.0, 64, 1.0)],
+    ...                   [(0.0, 60, 0.5), (2.0, 64, 1.0)])
+    [((1.0, 60, 0.5), (0.0, 60, 0.5)), ((2.0, 64, 1.0), (2.0, 64, 1.0))]
     """
     first, second = sorted(a), sorted(b)
-    rows = [(1 << len(first)) - 1]
-    rows += _pitch_order_rows([p for _, p, _ in first], [p for _, p, _ in second])
-
-    def common(i: int, j: int) -> int:  # LCS of first[:i] and second[:j]: 0 bits below i
-        return (~rows[j] & ((1 << i) - 1)).bit_count()
-
+    n, m = len(first), len(second)
+    if not n or not m:
+        return []
+    # Heaviest common subsequence: a pair of equal pitches weighs `big` (more than all the
+    # duration points together), plus 1 when the durations agree. One row per note of `first`:
+    # row[j] = max(up[j], up[j - 1] + weight[j]) and then a running maximum along the row.
+    big = min(n, m) + 1
+    pitch_b = np.array([p for _, p, _ in second])
+    duration_b = np.array([d for _, _, d in second], dtype=float)
+    table = np.zeros((n + 1, m + 1), dtype=np.int64)
+    for i, (_, pitch, duration) in enumerate(first, 1):
+        same = pitch_b == pitch
+        weight = np.where(same, big + (np.abs(duration_b - duration) <= tol + 1e-9), 0)
+        up = table[i - 1]
+        row = np.maximum(up[1:], np.where(same, up[:-1] + weight, 0))
+        table[i, 1:] = np.maximum.accumulate(row)
     pairs = []
-    i, j = len(first), len(second)
+    i, j = n, m
     while i and j:
-        if first[i - 1][1] == second[j - 1][1]:  # equal last items always end some LCS
-            pairs.append((first[i - 1], second[j - 1]))
+        value = table[i, j]
+        x, y = first[i - 1], second[j - 1]
+        if x[1] == y[1] and value == table[i - 1, j - 1] + big + (abs(x[2] - y[2]) <= tol + 1e-9):
+            pairs.append((x, y))
             i, j = i - 1, j - 1
-        elif common(i - 1, j) >= common(i, j - 1):
+        elif value == table[i - 1, j]:
             i -= 1
         else:
             j -= 1
     return pairs[::-1]
-
-
-def _pitch_order_rows(first: list[int], second: list[int]):
-    """The LCS table of two pitch sequences, one row per item of ``second``: the row after
-    ``second[:j]`` is an integer whose 0 bits below position i count the LCS of ``first[:i]``
-    and ``second[:j]`` (each 0 bit marks a position of ``first`` where that LCS grew)."""
-    everything = (1 << len(first)) - 1
-    where: dict[int, int] = defaultdict(int)  # pitch -> bits of the positions it has in `first`
-    for i, pitch in enumerate(first):
-        where[pitch] |= 1 << i
-    row = everything
-    for pitch in second:
-        hits = row & where.get(pitch, 0)
-        row = ((row + hits) | (row - hits)) & everything
-        yield row
 
 
 def compare_notes(a: list[Note], b: list[Note], tol: float = TOLERANCE) -> CompareResult:

@@ -1,6 +1,8 @@
 """gen:abc: random tunes and their reference MIDI as fresh conversion pairs."""
 
 import random
+import re
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -34,21 +36,37 @@ def test_a_rich_tune_plays_every_length_it_writes(seed, notes):
     text, played = rich_tune(random.Random(seed), notes)
     result = parse_abc(text)
     assert len(result.tunes) == 1 and not result.errors and not result.warnings
-    assert len(played) == notes and played[0] is not None
+    assert len(played) == notes and played[0][1]  # the first is a note
     heard = midi_to_notes(abc_to_midi(text))  # in order of onset, as written (one voice)
-    lengths = [4 * float(x) for x in played if x is not None]  # in quarter notes
-    assert [round(d, 6) for _, _, d in heard] == [round(d, 6) for d in lengths]
+    onset, expected = Fraction(0), []
+    for length, is_note in played:  # each note starts where the notes and rests before end
+        if is_note:
+            expected.append((round(4 * float(onset), 6), round(4 * float(length), 6)))
+        onset += length
+    assert [(round(o, 6), round(d, 6)) for o, _, d in heard] == expected
     assert text == random_tune(random.Random(seed), notes, "rich")
 
 
 def test_rich_lengths_use_the_corpus_spellings():
     texts = [rich_tune(random.Random(seed), 40)[0] for seed in range(200)]
-    for spelling in ("L:1/16", "L:1/4", "L:1/8", "3/2", ">", "<", "(3", "/"):
+    bodies = [t.split("\nK:")[1].split("\n", 1)[1] for t in texts]  # the lines after K:
+    for spelling in ("L:1/16", "L:1/4", "L:1/8"):
         assert any(spelling in t for t in texts), spelling
+    for spelling in ("3/2", "3/", "//", "8", ">", "<", "(3", "z"):
+        assert any(spelling in b for b in bodies), spelling
+    assert any(re.search(r"[A-Ga-g][,']*/(?![/\d])", b) for b in bodies)  # a bare /
     plain = [random_tune(random.Random(seed), 40) for seed in range(200)]
     assert not any("L:1/16" in t for t in plain)
-    bodies = [t.split("\nK:")[1].split("\n", 1)[1] for t in plain]  # the lines after K:
-    assert not any(s in b for b in bodies for s in ("(3", ">", "<", "/"))
+    plain_bodies = [t.split("\nK:")[1].split("\n", 1)[1] for t in plain]
+    assert not any(s in b for b in plain_bodies for s in ("(3", ">", "<", "/"))
+
+
+def test_bad_tune_arguments_are_refused():
+    with pytest.raises(ValueError, match="plain or rich, not 'Rich'"):
+        random_tune(random.Random(0), 5, "Rich")
+    for make in (random_tune, rich_tune):
+        with pytest.raises(ValueError, match="at least one note"):
+            make(random.Random(0), 0)
 
 
 def test_the_same_seed_gives_the_same_tune_and_another_seed_another():

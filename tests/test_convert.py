@@ -371,11 +371,43 @@ def test_pitch_order_match_is_the_longest_common_subsequence(seed):
         a_pitches = [p for _, p, _ in sorted(a)]
         assert result.matched == _lcs(a_pitches, y)
         assert (result.count_a, result.count_b) == (len(a), len(b))
+
+
+def _most_equal_durations(a, b) -> tuple[int, int]:
+    """(LCS length, most pairs of equal duration over all LCSs), by plain DP on tuples."""
+    x, y = sorted(a), sorted(b)
+    table = [[(0, 0)] * (len(y) + 1) for _ in range(len(x) + 1)]
+    for i, p in enumerate(x):
+        for j, q in enumerate(y):
+            best = max(table[i][j + 1], table[i + 1][j])
+            if p[1] == q[1]:
+                length, same = table[i][j]
+                best = max(best, (length + 1, same + (p[2] == q[2])))
+            table[i + 1][j + 1] = best
+    return table[-1][-1]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_pitch_order_pairs_are_a_longest_match_with_the_most_equal_durations(seed):
+    import random
+
+    r = random.Random(seed)
+    for _ in range(50):
+        # distinct onsets on both sides, few pitches and durations: many ties to break
+        a = [
+            (i * 0.5, 60 + r.randrange(r.choice([1, 3])), r.choice([0.5, 1.0]))
+            for i in range(r.randrange(0, 30))
+        ]
+        b = [
+            (float(i), 60 + r.randrange(3), r.choice([0.5, 1.0])) for i in range(r.randrange(0, 30))
+        ]
         pairs = match_pitch_order(a, b)
-        assert len(pairs) == result.matched
+        length, same = _most_equal_durations(a, b)
+        assert len(pairs) == length == compare_pitch_order(a, b).matched
+        assert sum(x[2] == y[2] for x, y in pairs) == same
         assert all(x[1] == y[1] for x, y in pairs)  # same pitches
         for (x, y), (x2, y2) in zip(pairs, pairs[1:], strict=False):  # in order on both sides
-            assert x <= x2 and y[0] < y2[0]  # (a may hold equal notes; b's onsets differ)
+            assert x[0] < x2[0] and y[0] < y2[0]
 
 
 def test_pitch_order_ignores_timing_but_not_order():
@@ -392,5 +424,11 @@ def test_match_pitch_order_pairs_the_notes_a_shifted_melody_keeps():
     late = [(onset + 0.5, pitch, duration) for onset, pitch, duration in tune]
     assert match_pitch_order(late, tune) == list(zip(late, tune, strict=True))
     assert match_pitch_order([], tune) == match_pitch_order(tune, []) == []
-    one_extra = tune[:3] + [(2.5, 30, 0.5)] + tune[3:]
+    # an extra F before the F: either pairs with the reference's F, the one as long wins
+    extra = (2.5, tune[3][1], tune[3][2] / 2)
+    one_extra = tune[:3] + [extra] + tune[3:]
     assert [x for x, _ in match_pitch_order(one_extra, tune)] == sorted(tune)
+    right_first = (2.5, tune[3][1], tune[3][2])  # now the extra F has the right length
+    wrong_then = (3.0, tune[3][1], tune[3][2] * 2)
+    other = tune[:3] + [right_first, wrong_then] + tune[4:]
+    assert match_pitch_order(other, tune)[3] == (right_first, tune[3])
