@@ -101,7 +101,7 @@ def match_pitch_order(
     big = min(n, m) + 1
     pitch_b = np.array([p for _, p, _ in second])
     duration_b = np.array([d for _, _, d in second], dtype=float)
-    table = np.zeros((n + 1, m + 1), dtype=np.int64)
+    table = np.zeros((n + 1, m + 1), dtype=np.int32)  # (n + 1)(m + 1) cells: 4 MB at 1,000²
     for i, (_, pitch, duration) in enumerate(first, 1):
         same = pitch_b == pitch
         weight = np.where(same, big + (np.abs(duration_b - duration) <= tol + 1e-9), 0)
