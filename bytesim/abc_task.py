@@ -83,37 +83,56 @@ def random_tune(rng: random.Random, notes: int, lengths: str = "plain") -> str:
     if lengths == "rich":
         return rich_tune(rng, notes)[0]
     meter = rng.choice(list(METERS))
-    bar = METERS[meter]
-    lines = ["X:1", f"M:{meter}", "L:1/8"]
-    if rng.random() < 0.3:
-        lines.append(f"Q:1/4={rng.randrange(60, 181, 4)}")
-    lines.append(f"K:{rng.choice(KEYS)}")
-    body, line, filled, bars = [], "", 0, 0
+    body = _Body(_header(rng, meter, "1/8"), METERS[meter])
     weights = [w for _, _, w in LENGTHS]
     for i in range(notes):
         eighths, text, _ = rng.choices(LENGTHS, weights)[0]
-        if rng.random() < 0.06 and i > 0:  # a rest; never first, so every tune has a note
-            note = "z"
-        else:
-            note = rng.choice(PITCHES)
-            if rng.random() < 0.08:
-                note = rng.choice("^_=") + note
-        line += note + text
-        filled += eighths
-        if filled >= bar:
-            filled, bars = 0, bars + 1
-            line += "|"
-            if bars % 4 == 0:
-                body.append(line)
-                line = ""
+        rest = rng.random() < 0.06 and i > 0  # a rest; never first, so every tune has a note
+        body.add(rng, ("z" if rest else _pitch(rng)) + text, eighths)
+    return body.text()
+
+
+def _pitch(rng: random.Random) -> str:
+    """A random pitch from `PITCHES`, 8 % of them with an accidental."""
+    note = rng.choice(PITCHES)
+    return rng.choice("^_=") + note if rng.random() < 0.08 else note
+
+
+def _header(rng: random.Random, meter: str, unit: str) -> list[str]:
+    """X, M, L, an optional Q (3 tunes in 10) and K."""
+    lines = ["X:1", f"M:{meter}", f"L:{unit}"]
+    if rng.random() < 0.3:
+        lines.append(f"Q:1/4={rng.randrange(60, 181, 4)}")
+    return [*lines, f"K:{rng.choice(KEYS)}"]
+
+
+class _Body:
+    """A random tune's body: a bar line once the notes since the last one fill the bar (in the
+    unit of `bar`) or more, four bars a line, and now and then a space between notes."""
+
+    def __init__(self, header: list[str], bar):
+        self.header, self.bar = header, bar
+        self.lines: list[str] = []
+        self.line, self.filled, self.bars = "", 0, 0
+
+    def add(self, rng: random.Random, text: str, length) -> None:
+        self.line += text
+        self.filled += length
+        if self.filled >= self.bar:
+            self.filled, self.bars = 0, self.bars + 1
+            self.line += "|"
+            if self.bars % 4 == 0:
+                self.lines.append(self.line)
+                self.line = ""
             else:
-                line += " "
+                self.line += " "
         elif rng.random() < 0.3:
-            line += " "
-    if line.strip():
-        body.append(line.rstrip())
-    body[-1] = body[-1].rstrip("|") + "|]"
-    return "\n".join(lines + body) + "\n"
+            self.line += " "
+
+    def text(self) -> str:
+        lines = [*self.lines, self.line.rstrip()] if self.line.strip() else list(self.lines)
+        lines[-1] = lines[-1].rstrip("|") + "|]"
+        return "\n".join(self.header + lines) + "\n"
 
 
 def rich_tune(rng: random.Random, notes: int) -> tuple[str, list[tuple[Fraction, bool]]]:
@@ -125,18 +144,10 @@ def rich_tune(rng: random.Random, notes: int) -> tuple[str, list[tuple[Fraction,
     if notes < 1:
         raise ValueError(f"a tune needs at least one note, not {notes}")
     meter = rng.choice(list(METERS))
-    bar = Fraction(METERS[meter], 8)
     unit = rng.choices([u for u, _ in RICH_UNITS], [w for _, w in RICH_UNITS])[0]
-    lines = ["X:1", f"M:{meter}", f"L:{unit}"]
-    if rng.random() < 0.3:
-        lines.append(f"Q:1/4={rng.randrange(60, 181, 4)}")
-    lines.append(f"K:{rng.choice(KEYS)}")
+    body = _Body(_header(rng, meter, str(unit)), Fraction(METERS[meter], 8))
     weights = [w for _, _, w in RICH_LENGTHS]
-    body, line, filled, bars, played = [], "", Fraction(0), 0, []
-
-    def pitch() -> str:
-        note = rng.choice(PITCHES)
-        return rng.choice("^_=") + note if rng.random() < 0.08 else note
+    played: list[tuple[Fraction, bool]] = []
 
     while len(played) < notes:
         factor, text, _ = rng.choices(RICH_LENGTHS, weights)[0]
@@ -146,32 +157,19 @@ def rich_tune(rng: random.Random, notes: int) -> tuple[str, list[tuple[Fraction,
         if group < 0.08 and left >= 2 and played:  # broken rhythm
             sign = rng.choice("><")
             first, second = (3, 1) if sign == ">" else (1, 3)
-            line += pitch() + text + sign + pitch() + text
+            written = _pitch(rng) + text + sign + _pitch(rng) + text
             played += [(length * first / 2, True), (length * second / 2, True)]
-            filled += 2 * length
+            body.add(rng, written, 2 * length)
         elif 0.08 <= group < 0.13 and left >= 3:  # a triplet: three notes in the time of two
-            line += "(3" + "".join(pitch() + text for _ in range(3))
+            written = "(3" + "".join(_pitch(rng) + text for _ in range(3))
             played += [(length * 2 / 3, True)] * 3
-            filled += 2 * length
+            body.add(rng, written, 2 * length)
         else:
             rest = rng.random() < 0.06 and bool(played)  # a rest; never first
-            line += ("z" if rest else pitch()) + text
+            written = ("z" if rest else _pitch(rng)) + text
             played.append((length, not rest))
-            filled += length
-        if filled >= bar:
-            filled, bars = Fraction(0), bars + 1
-            line += "|"
-            if bars % 4 == 0:
-                body.append(line)
-                line = ""
-            else:
-                line += " "
-        elif rng.random() < 0.3:
-            line += " "
-    if line.strip():
-        body.append(line.rstrip())
-    body[-1] = body[-1].rstrip("|") + "|]"
-    return "\n".join(lines + body) + "\n", played
+            body.add(rng, written, length)
+    return body.text(), played
 
 
 @dataclass(frozen=True)
