@@ -25,6 +25,11 @@ Scoring (`score_output`, used by `evaluate_conversion`), per converted file:
   not valid. For ABC, valid = readable;
 - valid restated (MIDI only): valid once every track's length is re-stated from its events
   (`convert.restate_track_lengths`): how many outputs only the stated track length spoils;
+- notes restated (MIDI only): the note and melody scores below of the output with its track
+  lengths re-stated (what `bytesim convert --restate-lengths` writes). A stated length longer
+  than the events makes the raw file unreadable (no notes) and a shorter one hides the notes
+  past it, so the raw note F1 counts the length and the notes as one failure; this one
+  scores the notes alone;
 - notes (SPEC 3.4, `convert.compare_notes`): abc->mid compares the notes of the output with the
   notes of the pair's .mid; mid->abc converts the output with the reference converter and
   compares its notes with the notes of the source .mid (a readable MIDI output's notes are
@@ -305,6 +310,8 @@ class FileScore:
     melody: CompareResult = CompareResult(0, 0, 0)  # pitch order only (module docstring)
     output_notes: list[Note] = field(default_factory=list)
     melody_durations: int = 0  # melody-matched notes with the reference note's duration
+    notes_restated: CompareResult | None = None  # MIDI: the notes once lengths are re-stated
+    melody_restated: CompareResult | None = None  # MIDI: the melody once lengths are re-stated
 
     @property
     def melody_duration_accuracy(self) -> float | None:
@@ -340,19 +347,23 @@ def score_output(
             valid, reason = layout is None, layout or ""
         elif layout:  # why mido could not read it, when the layout says
             reason = f"{reason.rstrip(': ')}: {layout}"
-    restated = valid if dst_ext == "mid" else None
-    if dst_ext == "mid" and not valid:
-        fixed = restate_track_lengths(output)
-        if fixed != output and midi_layout_error(fixed) is None:
-            try:
-                restated = bool(notes_of(fixed, "mid"))
-            except ConversionError:
-                restated = False
     compared = compare_notes(notes, reference_notes)
     melody, durations = melody_match(notes, reference_notes)
-    return FileScore(
-        output == reference, valid, compared, reason, readable, restated, melody, notes, durations
+    score = FileScore(
+        output == reference, valid, compared, reason, readable, None, melody, notes, durations
     )
+    if dst_ext == "mid":
+        score.valid_restated, score.notes_restated, score.melody_restated = valid, compared, melody
+        fixed = restate_track_lengths(output)
+        if not valid and fixed != output:
+            try:
+                fixed_notes = notes_of(fixed, "mid")
+            except ConversionError:
+                fixed_notes = []
+            score.valid_restated = bool(fixed_notes) and midi_layout_error(fixed) is None
+            score.notes_restated = compare_notes(fixed_notes, reference_notes)
+            score.melody_restated = melody_match(fixed_notes, reference_notes)[0]
+    return score
 
 
 def melody_match(notes: list[Note], reference_notes: list[Note]) -> tuple[CompareResult, int]:
@@ -374,6 +385,9 @@ class DirectionTally:
     readable: int = 0
     valid_finished: int = 0  # valid and ended by the model, not cut at the length limit
     valid_restated: int | None = None  # MIDI targets only: valid once lengths are re-stated
+    restated_matched: int = 0  # MIDI targets only: notes matched once lengths are re-stated
+    restated_out: int = 0  # ... the output's notes then
+    restated_melody: int = 0  # ... melody notes matched then
     cut: int = 0
     matched: int = 0
     count_out: int = 0
@@ -398,6 +412,10 @@ class DirectionTally:
         self.valid_finished += score.valid and conv.finished
         if score.valid_restated is not None:
             self.valid_restated = (self.valid_restated or 0) + score.valid_restated
+        if score.notes_restated is not None and score.melody_restated is not None:
+            self.restated_matched += score.notes_restated.matched
+            self.restated_out += score.notes_restated.count_a
+            self.restated_melody += score.melody_restated.matched
         self.cut += not conv.finished
         n = score.notes
         self.matched += n.matched
@@ -411,6 +429,16 @@ class DirectionTally:
         self.output_bytes += len(conv.data)
         if not score.valid and len(self.invalid_examples) < 5:
             self.invalid_examples.append(f"{name}: {score.reason}")
+
+    def _restated_notes(self) -> dict:
+        notes = CompareResult(self.restated_matched, self.restated_out, self.count_ref)
+        melody = CompareResult(self.restated_melody, self.restated_out, self.count_ref)
+        return {
+            "note_precision_restated": notes.precision,
+            "note_recall_restated": notes.recall,
+            "note_f1_restated": notes.f1,
+            "melody_f1_restated": melody.f1,
+        }
 
     def summary(self) -> dict:
         k = self.converted
@@ -434,6 +462,7 @@ class DirectionTally:
                 if self.valid_restated is not None
                 else {}
             ),
+            **(self._restated_notes() if self.valid_restated is not None and k else {}),
             "note_precision": micro.precision if k else None,
             "note_recall": micro.recall if k else None,
             "note_f1": micro.f1 if k else None,
@@ -480,8 +509,8 @@ def check_against_reference(data: bytes, src_ext: str, output: bytes, dst_ext: s
 
 def score_fields(score: FileScore, **first) -> dict:
     """A file's score as named figures (after the `first` keys): valid, readable,
-    invalid_reason, [valid_restated], note_precision / recall / f1, notes_matched / output /
-    reference, melody_f1 / matched / duration_accuracy."""
+    invalid_reason, [valid_restated, note_f1_restated], note_precision / recall / f1,
+    notes_matched / output / reference, melody_f1 / matched / duration_accuracy."""
     n = score.notes
     return {
         **first,
@@ -489,6 +518,7 @@ def score_fields(score: FileScore, **first) -> dict:
         "readable": score.readable,
         "invalid_reason": score.reason or None,
         **({} if score.valid_restated is None else {"valid_restated": score.valid_restated}),
+        **({} if score.notes_restated is None else {"note_f1_restated": score.notes_restated.f1}),
         "note_precision": n.precision,
         "note_recall": n.recall,
         "note_f1": n.f1,

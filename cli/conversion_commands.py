@@ -189,7 +189,10 @@ def _print_check(console, report: dict) -> None:
         readable = " (mido reads it, notes below)" if report["readable"] else ""
         console.print(f"[red]invalid output{readable}:[/] {report['invalid_reason']}")
         if report.get("valid_restated"):
-            console.print("  (valid once its track lengths are re-stated: `--restate-lengths`)")
+            console.print(
+                "  (valid once its track lengths are re-stated: `--restate-lengths`; note F1 "
+                f"then {_percent(report['note_f1_restated'])})"
+            )
     if report["identical"] is not None:
         console.print("bytes identical to the reference converter's: " + _fmt(report["identical"]))
     console.print(
@@ -349,7 +352,9 @@ ROWS = (
     ("note precision", "note_precision", _percent),
     ("note recall", "note_recall", _percent),
     ("note F1", "note_f1", _percent),
+    ("note F1 once track lengths are re-stated", "note_f1_restated", _percent),
     ("melody F1 (pitch order only, timing ignored)", "melody_f1", _percent),
+    ("melody F1 once track lengths are re-stated", "melody_f1_restated", _percent),
     ("melody F1 against another pair's reference (chance)", "melody_f1_other_reference", _percent),
     ("melody notes with the right duration", "melody_duration_accuracy", _percent),
     (

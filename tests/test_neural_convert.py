@@ -314,6 +314,34 @@ def test_valid_once_restated_is_for_midi_outputs_only():
     assert "valid_restated_rate" not in tally.summary()
 
 
+def test_the_notes_are_also_scored_with_the_track_lengths_restated():
+    ref = abc_to_midi("X:1\nL:1/4\nK:C\nCDEF|\n")
+    notes = midi_to_notes(ref)
+    size = int.from_bytes(ref[18:22], "big")
+    long = ref[:18] + (size + 2).to_bytes(4, "big") + ref[22:]  # unreadable: no notes as is
+    short = ref[:18] + (size - 12).to_bytes(4, "big") + ref[22:]  # mido drops the last notes
+    wrong = abc_to_midi("X:1\nL:1/4\nK:C\nCDGA|\n")  # valid, two notes of four right
+    tally = nc.DirectionTally(files=3)
+    scores = [nc.score_output(out, "mid", ref, notes) for out in (long, short, wrong)]
+    assert scores[0].notes.f1 == 0.0 and scores[0].notes_restated.f1 == 1.0
+    assert scores[1].notes.count_a < 4 and scores[1].notes_restated.matched == 4
+    assert scores[2].notes_restated == scores[2].notes and scores[2].notes.matched == 2
+    assert scores[1].melody_restated.matched == 4 and scores[1].melody.matched < 4
+    for name, score in zip("abc", scores, strict=True):
+        tally.add(name, nc.Conversion(b"x", True, 5, 2, 64, 0.1), score)
+    summary = tally.summary()
+    assert summary["note_recall_restated"] == 10 / 12 and summary["note_f1_restated"] == 10 / 12
+    assert summary["note_f1"] < summary["note_f1_restated"]
+    assert summary["melody_f1_restated"] >= summary["note_f1_restated"]
+    assert nc.score_fields(scores[0])["note_f1_restated"] == 1.0
+    abc = b"X:1\nL:1/4\nK:C\nCDEF|\n"
+    abc_score = nc.score_output(abc, "abc", ref, notes)
+    assert abc_score.notes_restated is None and "note_f1_restated" not in nc.score_fields(abc_score)
+    abc_tally = nc.DirectionTally(files=1)
+    abc_tally.add("a", nc.Conversion(abc, True, 5, 2, 64, 0.1), abc_score)
+    assert "note_f1_restated" not in abc_tally.summary()
+
+
 def test_a_valid_midi_with_other_notes_scores_partial_f1():
     ref = abc_to_midi("X:1\nL:1/4\nK:C\nCDEF|\n")
     out = abc_to_midi("X:1\nL:1/4\nK:C\nCDGA|\n")  # two of four notes right
