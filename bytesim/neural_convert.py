@@ -354,8 +354,8 @@ def score_output(
     )
     if dst_ext == "mid":
         score.valid_restated, score.notes_restated, score.melody_restated = valid, compared, melody
-        fixed = restate_track_lengths(output)
-        if not valid and fixed != output:
+        fixed = output if valid else restate_track_lengths(output)
+        if fixed != output:
             try:
                 fixed_notes = notes_of(fixed, "mid")
             except ConversionError:
