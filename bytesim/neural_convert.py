@@ -117,17 +117,17 @@ def direction_of(src_ext: str, dst_ext: str) -> str:
 
 
 def check_model(model) -> None:
-    """A generative model whose patch_length holds at least a one-patch input and output."""
+    """A generative model whose patch_length holds a one-patch input and a one-patch output."""
     c = model.config
     if c.num_labels:
         raise ConversionError(
             f"the model is a classifier ({c.num_labels} labels): conversion needs a generative "
             "model trained on abc/mid pairs"
         )
-    if c.patch_length < 4:
+    if c.patch_length < 5:
         raise ConversionError(
-            f"the model's patch_length is {c.patch_length}: a conversion needs at least 4 "
-            "(header, input, target header, output)"
+            f"the model's patch_length is {c.patch_length}: a conversion needs at least 5 "
+            "(header, input, target header, output, end)"
         )
 
 
@@ -191,19 +191,23 @@ def load_conversion_model(name: str | Path = DEFAULT_MODEL):
 
 
 def max_input_bytes(model) -> int:
-    """The longest input whose prompt leaves room for one output patch."""
-    return (model.config.patch_length - 3) * PATCH
+    """The longest input whose prompt leaves room for one output patch and the patch that ends it.
+
+    (With one patch left the model could only end the file at once, an empty output, or
+    write 16 bytes and be cut.)"""
+    return (model.config.patch_length - 4) * PATCH
 
 
 def prompt_ids(model, data: bytes, src_ext: str, dst_ext: str, name: str = "input") -> np.ndarray:
     """The checked prompt [header src][data + pad][header dst]; ConversionError if too long."""
     ids = build_prompt(src_ext, data, dst_ext)
     patches, limit = len(ids) // PATCH, model.config.patch_length
-    if patches >= limit:
+    if patches > limit - 2:
         raise InputTooLong(
             f"{name}: {len(data)} bytes are too long for the model: their prompt takes {patches} "
-            f"patches (header, input, target header) of its patch_length {limit}, leaving no "
-            f"room for the output (inputs of at most {max_input_bytes(model)} bytes)"
+            f"patches (header, input, target header) of its patch_length {limit}, leaving "
+            f"{max(0, limit - patches)} of the 2 an output needs (inputs of at most "
+            f"{max_input_bytes(model)} bytes)"
         )
     return ids
 

@@ -157,6 +157,10 @@ def convert_command(
             f"[yellow]warning:[/] {output_path} is cut: the output reached the model's limit of "
             f"{conv.limit} patches ({conv.prompt_patches} taken by the input) before its end"
         )
+    if conv.finished and not conv.data:
+        console.print(
+            f"[yellow]warning:[/] the model ended the file at once: {output_path} is empty"
+        )
     result = {
         "input": str(input_path),
         "output": str(output_path),

@@ -154,9 +154,9 @@ def test_good_abc_inputs_pass_the_checks(text):
 def test_a_prompt_that_fills_the_patch_length_names_patches_and_bytes():
     model = tiny()
     limit = nc.max_input_bytes(model)
-    assert limit == (64 - 3) * PATCH
+    assert limit == (64 - 4) * PATCH
     nc.prompt_ids(model, b"x" * limit, "abc", "mid")  # the longest that fits
-    message = f"prompt takes 64 patches.*patch_length 64.*at most {limit} bytes"
+    message = f"prompt takes 63 patches.*patch_length 64.*at most {limit} bytes"
     with pytest.raises(nc.InputTooLong, match=message):
         nc.prompt_ids(model, b"x" * (limit + 1), "abc", "mid", "long.abc")
 
@@ -167,8 +167,9 @@ def test_a_classifier_cannot_convert():
 
 
 def test_a_model_too_short_for_any_conversion_is_refused():
-    with pytest.raises(nc.ConversionError, match="at least 4"):
-        nc.check_model(tiny(patch_length=3))
+    nc.check_model(tiny(patch_length=5))
+    with pytest.raises(nc.ConversionError, match="at least 5"):
+        nc.check_model(tiny(patch_length=4))
 
 
 # ----------------------------------------------------------------------------- generation
@@ -504,6 +505,15 @@ def test_convert_says_on_stderr_when_the_output_is_cut(tmp_path):
     assert result.exit_code == 0
     assert "is cut" in result.stderr and "64 patches" in result.stderr
     assert (tmp_path / "y.abc").read_bytes().startswith(b"AAAA")
+
+
+def test_convert_says_on_stderr_when_the_model_writes_nothing(tmp_path):
+    model = save_model(constant_model(EOP), tmp_path / "eop")
+    (tmp_path / "x.abc").write_text(TUNES["scale"])
+    result = run("convert", tmp_path / "x.abc", "-o", tmp_path / "y.mid", "--model", model)
+    assert result.exit_code == 0
+    assert "ended the file at once" in result.stderr and "is empty" in result.stderr
+    assert (tmp_path / "y.mid").read_bytes() == b""
 
 
 def test_convert_restate_lengths_writes_the_file_with_its_track_length_mended(
