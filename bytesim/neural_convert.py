@@ -91,7 +91,7 @@ class ConversionError(ValueError):
 
 
 class InputTooLong(ConversionError):
-    """The input's prompt leaves no room for output in the model's patch_length."""
+    """The input's prompt leaves less than the two patches an output needs in the patch_length."""
 
 
 # ----------------------------------------------------------------------------- checks
