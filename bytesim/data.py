@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import importlib
 import tarfile
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -282,7 +283,14 @@ class FileSource:
         conv = parse_conversion(conversion)
         records = self._pairs(blobs, conv) if conv else [Record((b,)) for b in blobs]
         if not records:
-            raise DataError(f"{', '.join(map(str, sources))}: no {conversion} pairs found")
+            a_ext, b_ext = conv[0], conv[1]
+            counts = Counter(extension(b.inner) for b in blobs)
+            found = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:4]
+            kinds = ", ".join(f"{n} x .{e}" if e else f"{n} without an extension" for e, n in found)
+            raise DataError(
+                f"{', '.join(map(str, sources))}: no {conversion} pairs found "
+                f"(a pair is x.{a_ext} beside x.{b_ext}; the files here: {kinds})"
+            )
         self.labels: list[str] = []
         if classify:
             records, self.labels = self._labelled(records, labels)

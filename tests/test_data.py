@@ -182,6 +182,16 @@ def test_no_pairs_at_all_is_an_error(tmp_path):
         FileSource([tmp_path], conversion="abc->mid")
 
 
+def test_no_pairs_error_says_what_a_pair_is_and_what_files_are_there(tmp_path):
+    for name in ("a.abc", "a.mid", "b.abc", "README"):
+        write(tmp_path / name, b"X")
+    with pytest.raises(DataError) as err:
+        FileSource([tmp_path], conversion="abc->wav")
+    message = str(err.value)
+    assert "a pair is x.abc beside x.wav" in message
+    assert "2 x .abc, 1 without an extension, 1 x .mid" in message
+
+
 @pytest.mark.parametrize(
     ("spec", "parsed"), [("abc->mid", ("abc", "mid", False)), ("abc&mid", ("abc", "mid", True))]
 )
