@@ -184,8 +184,21 @@ def convert_command(
     )
     if written != conv.data:
         console.print("track lengths re-stated from the events the model wrote")
+    elif restate_lengths:
+        console.print("track lengths kept as written: " + _why_not_restated(conv))
     if report is not None:
         _print_check(console, report)
+
+
+def _why_not_restated(conv) -> str:
+    """Why `--restate-lengths` left a MIDI output as the model wrote it."""
+    from convert import midi_layout_error
+
+    if midi_layout_error(conv.data) is None:
+        return "they are right"
+    if not conv.finished:
+        return "the output is cut before a track's end-of-track event, the end to measure it to"
+    return "a track has no end-of-track event to measure it to"
 
 
 def _print_check(console, report: dict) -> None:

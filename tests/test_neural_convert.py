@@ -546,6 +546,32 @@ def test_convert_restate_lengths_writes_the_file_with_its_track_length_mended(
     assert not (tmp_path / "z.abc").exists()
 
 
+@pytest.mark.parametrize(
+    ("cut", "finished", "said"),
+    [
+        (0, True, "they are right"),
+        (3, False, "the output is cut before a track's end-of-track event"),
+        (3, True, "a track has no end-of-track event"),
+    ],
+)
+def test_convert_restate_lengths_says_why_it_kept_the_lengths(
+    tmp_path, model_dir, monkeypatch, cut, finished, said
+):
+    ref = abc_to_midi(TUNES["scale"])
+    out = ref[: len(ref) - cut]  # cut: the end-of-track event is gone
+
+    def fake_convert(model, data, src, dst, *args):
+        return nc.Conversion(out, finished, 9, 3, 64, 0.1)
+
+    monkeypatch.setattr(nc, "convert_bytes", fake_convert)
+    (tmp_path / "x.abc").write_text(TUNES["scale"])
+    args = ["convert", tmp_path / "x.abc", "-o", tmp_path / "y.mid", "--model", model_dir]
+    result = run(*args, "--restate-lengths")
+    assert result.exit_code == 0, result.output
+    assert "track lengths kept as written: " + said in result.stderr
+    assert (tmp_path / "y.mid").read_bytes() == out
+
+
 def test_convert_check_prints_note_agreement(tmp_path, model_dir):
     (tmp_path / "x.abc").write_text(TUNES["scale"])
     args = ["convert", tmp_path / "x.abc", "-o", tmp_path / "y.mid", "--model", model_dir]
