@@ -45,6 +45,10 @@ Scoring (`score_output`, used by `evaluate_conversion`), per converted file:
   the model gets in the right order also get the right length. Most notes of these tunes are
   eighths, so `melody_duration_accuracy_other_reference` (against the next pair's reference)
   is its chance level too.
+
+`by_reference_notes` repeats the main scores for the files grouped by the length of their
+reference (its note count, `LENGTH_GROUPS`): the conversion gets harder with every note, since
+one wrong duration shifts every later onset and a longer file is more often cut at the limit.
 """
 
 from __future__ import annotations
@@ -611,8 +615,10 @@ def evaluate_conversion(
     """Greedy conversions of every pair in both (or the given) directions, scored.
 
     Returns {"pairs", "warnings", "patch_length", "max_input_bytes", direction: summary...};
-    each summary as `DirectionTally.summary` plus, with `bits`, `bits_per_target_byte` (the
-    teacher-forced bits per byte of the reference target, as `bytesim eval --conversion`) and
+    each summary as `DirectionTally.summary` plus `by_reference_notes` (the main scores per
+    `LENGTH_GROUPS` group of the reference's note count) and, with `bits`,
+    `bits_per_target_byte` (the teacher-forced bits per byte of the reference target, as
+    `bytesim eval --conversion`) and
     `bits_by_part`: the same bits split by what each target byte is (`target_roles`); with two
     pairs or more also `bits_per_target_byte_other_input` and `bits_by_part_other_input`: the
     same targets after another pair's input (`other_inputs`).
@@ -719,6 +725,41 @@ def _bits(model, done, src, dst) -> dict:
     return out
 
 
+# Groups of the reference's note count for `by_reference_notes`: up to 48 notes is what the
+# random-tune sources draw by default (docs/conversion.md), the rest split in two.
+LENGTH_GROUPS = ((1, 48), (49, 96), (97, None))
+
+
+def length_group(notes: int) -> str:
+    """The `LENGTH_GROUPS` label of a reference with this many notes: '1-48', '49-96', '97+'
+    ('0' for a reference without notes)."""
+    for low, high in LENGTH_GROUPS:
+        if notes >= low and (high is None or notes <= high):
+            return f"{low}+" if high is None else f"{low}-{high}"
+    return "0"
+
+
+_GROUP_KEYS = (
+    "files",
+    "valid_rate",
+    "valid_restated_rate",
+    "note_f1",
+    "note_f1_restated",
+    "melody_f1",
+    "cut_at_limit",
+)
+
+
+def _group_summaries(groups: dict[str, DirectionTally]) -> dict:
+    """The main scores of each length group, shortest first."""
+    order = [length_group(low) for low, _ in LENGTH_GROUPS]
+    out = {}
+    for label in sorted(groups, key=lambda g: order.index(g) if g in order else -1):
+        summary = groups[label].summary()
+        out[label] = {k: summary[k] for k in _GROUP_KEYS if k in summary}
+    return out
+
+
 def _evaluate_direction(model, pairs, direction, batch_size, progress, bits, records) -> dict:
     """Convert and score one direction; append one record per pair to `records` (the output
     bytes under `data`, as `save_outputs` reads them)."""
@@ -730,6 +771,7 @@ def _evaluate_direction(model, pairs, direction, batch_size, progress, bits, rec
     convs = convert_many(model, jobs, batch_size, progress, names)
     tally.seconds = time.perf_counter() - started
     done = []
+    groups: dict[str, DirectionTally] = {}
     melodies: list[tuple[list[Note], list[Note]]] = []
     for pair, name, conv in zip(pairs, names, convs, strict=True):
         if isinstance(conv, ConversionError):
@@ -747,10 +789,14 @@ def _evaluate_direction(model, pairs, direction, batch_size, progress, bits, rec
         reference_notes = _reference_notes(pair)
         score = score_output(conv.data, dst, pair.side(dst), reference_notes)
         tally.add(name, conv, score)
+        group = groups.setdefault(length_group(len(reference_notes)), DirectionTally())
+        group.files += 1
+        group.add(name, conv, score)
         records.append(_record(direction, name, conv, score))
         done.append(pair)
         melodies.append((score.output_notes, reference_notes))
     summary = tally.summary()
+    summary["by_reference_notes"] = _group_summaries(groups)
     if len(melodies) >= 2:  # chance level: each output against the next pair's reference
         other = [
             melody_match(out, melodies[(i + 1) % len(melodies)][1])

@@ -302,7 +302,8 @@ def eval_conversion_command(
     target file (MIDI: header, track length, delta, status, pitch, off pitch, velocity, meta;
     ABC: field, note, pitch mark, length, structure, space; both: end, the padding and final
     <eop> patch), and the same bits with each target after another pair's input (how much the
-    model reads its input).
+    model reads its input); and the main scores again by the length of the reference (1-48,
+    49-96, 97+ notes).
 
     DATA is folders, files or tar shards of pairs, or one `gen:abc?...` source: --limit (default
     100) random tunes and their reference MIDI drawn from --seed (docs/conversion.md).
@@ -402,8 +403,32 @@ def _print_direction(console, direction: str, summary: dict, result: dict) -> No
     console.print(table)
     for example in summary.get("invalid_examples", []):
         console.print(f"  invalid: {example}")
+    if summary.get("by_reference_notes"):
+        console.print(_groups_table(direction, summary["by_reference_notes"]))
     if summary.get("bits_by_part"):
         console.print(_parts_table(direction, summary))
+
+
+def _groups_table(direction: str, groups: dict):
+    """The main scores per length of the reference (its note count)."""
+    from rich.table import Table
+
+    restated = any("note_f1_restated" in g for g in groups.values())
+    columns = ["reference notes", "files", "valid", "note F1", "melody F1", "cut"]
+    if restated:
+        columns[3:3] = ["valid restated"]
+        columns[5:5] = ["note F1 restated"]
+    table = Table(*columns, title=f"{direction}: by the length of the reference")
+    for label, g in groups.items():
+        row = [label, _fmt(g["files"]), _percent(g["valid_rate"])]
+        if restated:
+            row.append(_percent(g.get("valid_restated_rate")))
+        row.append(_percent(g["note_f1"]))
+        if restated:
+            row.append(_percent(g.get("note_f1_restated")))
+        row += [_percent(g["melody_f1"]), _fmt(g["cut_at_limit"])]
+        table.add_row(*row)
+    return table
 
 
 def _parts_table(direction: str, summary: dict):

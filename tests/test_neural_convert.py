@@ -395,6 +395,35 @@ def test_a_perfect_model_scores_one_everywhere(pairs_dir):
         assert r["melody_duration_accuracy_other_reference"] == pytest.approx(chance)
 
 
+def test_scores_are_repeated_by_the_length_of_the_reference(pairs_dir):
+    long = "X:5\nT:Long\nL:1/8\nK:C\n" + "CDEF GABc|" * 8 + "\n"  # 64 notes
+    (pairs_dir / "long.abc").write_text(long)
+    (pairs_dir / "long.mid").write_bytes(abc_to_midi(long))
+    answers = {}
+    for t in TUNES.values():
+        answers[t.encode()] = abc_to_midi(t)
+        answers[abc_to_midi(t)] = t.encode()
+    answers[long.encode()] = abc_to_midi(TUNES["scale"])  # the long tune converted wrong
+    answers[abc_to_midi(long)] = TUNES["scale"].encode()
+    result = nc.evaluate_conversion(OracleModel(answers, patch_length=128), pairs_dir, bits=False)
+    for d in nc.DIRECTIONS:
+        groups = result[d]["by_reference_notes"]
+        assert list(groups) == ["1-48", "49-96"], d
+        assert groups["1-48"]["files"] == 3 and groups["1-48"]["note_f1"] == 1.0
+        assert groups["49-96"]["files"] == 1 and groups["49-96"]["note_f1"] < 0.5
+        assert groups["49-96"]["note_f1"] < result[d]["note_f1"] < 1.0
+        assert ("note_f1_restated" in groups["1-48"]) == (d == "abc->mid")
+    assert [nc.length_group(n) for n in (0, 1, 48, 49, 96, 97, 450)] == [
+        "0",
+        "1-48",
+        "1-48",
+        "49-96",
+        "49-96",
+        "97+",
+        "97+",
+    ]
+
+
 def test_a_model_that_never_stops_scores_invalid_cut_and_f1_zero(pairs_dir):
     result = nc.evaluate_conversion(constant_model(ord("A")), pairs_dir, ["abc->mid"])
     r = result["abc->mid"]
@@ -596,6 +625,7 @@ def test_eval_conversion_prints_a_table_per_direction(pairs_dir, model_dir):
     assert result.exit_code == 0, result.output
     assert "abc->mid" in result.stderr and "mid->abc" in result.stderr
     assert "note F1" in result.stderr
+    assert "by the length of the reference" in result.stderr and "1-48" in result.stderr
 
 
 # ----------------------------------------------------------------------------- fuzzing
