@@ -752,11 +752,11 @@ _GROUP_KEYS = (
 
 def _group_summaries(groups: dict[str, DirectionTally]) -> dict:
     """The main scores of each length group, shortest first."""
-    order = [length_group(low) for low, _ in LENGTH_GROUPS]
     out = {}
-    for label in sorted(groups, key=lambda g: order.index(g) if g in order else -1):
-        summary = groups[label].summary()
-        out[label] = {k: summary[k] for k in _GROUP_KEYS if k in summary}
+    for label in ["0"] + [length_group(low) for low, _ in LENGTH_GROUPS]:
+        if label in groups:
+            summary = groups[label].summary()
+            out[label] = {k: summary[k] for k in _GROUP_KEYS if k in summary}
     return out
 
 

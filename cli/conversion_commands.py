@@ -409,25 +409,30 @@ def _print_direction(console, direction: str, summary: dict, result: dict) -> No
         console.print(_parts_table(direction, summary))
 
 
+GROUP_COLUMNS = (
+    ("files", "files", _fmt),
+    ("valid", "valid_rate", _percent),
+    ("valid restated", "valid_restated_rate", _percent),
+    ("note F1", "note_f1", _percent),
+    ("note F1 restated", "note_f1_restated", _percent),
+    ("melody F1", "melody_f1", _percent),
+    ("cut", "cut_at_limit", _fmt),
+)
+
+
 def _groups_table(direction: str, groups: dict):
-    """The main scores per length of the reference (its note count)."""
+    """The main scores per length of the reference (its note count); a column only where the
+    direction reports it (the re-stated ones for MIDI targets)."""
     from rich.table import Table
 
-    restated = any("note_f1_restated" in g for g in groups.values())
-    columns = ["reference notes", "files", "valid", "note F1", "melody F1", "cut"]
-    if restated:
-        columns[3:3] = ["valid restated"]
-        columns[5:5] = ["note F1 restated"]
-    table = Table(*columns, title=f"{direction}: by the length of the reference")
-    for label, g in groups.items():
-        row = [label, _fmt(g["files"]), _percent(g["valid_rate"])]
-        if restated:
-            row.append(_percent(g.get("valid_restated_rate")))
-        row.append(_percent(g["note_f1"]))
-        if restated:
-            row.append(_percent(g.get("note_f1_restated")))
-        row += [_percent(g["melody_f1"]), _fmt(g["cut_at_limit"])]
-        table.add_row(*row)
+    columns = [c for c in GROUP_COLUMNS if any(c[1] in g for g in groups.values())]
+    table = Table(
+        "reference notes",
+        *(label for label, _, _ in columns),
+        title=f"{direction}: by the length of the reference",
+    )
+    for name, g in groups.items():
+        table.add_row(name, *(fmt(g.get(key)) for _, key, fmt in columns))
     return table
 
 
