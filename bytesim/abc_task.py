@@ -30,6 +30,7 @@ Options (all optional), e.g. ``gen:abc?min=4&max=48&direction=both&curriculum=20
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -182,6 +183,7 @@ class AbcSource:
     lengths: str = "plain"  # how note lengths are written (LENGTH_STYLES)
     pairs: str = ""  # a folder of real pairs to mix in
     real: float = -1.0  # share of real pairs (-1: 0.5 with pairs, else 0)
+    layout: str = "paper"  # how pairs are cut into patches: the model's (bytesim.layout)
     _real_source: FileSource | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self):
@@ -206,7 +208,7 @@ class AbcSource:
         if self.pairs:
             conversion = "abc&mid" if self.direction == "both" else self.direction
             try:
-                source = FileSource([self.pairs], conversion, "target")
+                source = FileSource([self.pairs], conversion, "target", layout=self.layout)
             except DataError as e:
                 raise DataError(f"gen:abc pairs: {e}") from None
             object.__setattr__(self, "_real_source", source)
@@ -224,6 +226,13 @@ class AbcSource:
             "real": ("real", float),
         }
         return cls(**source_options("abc", options, fields))
+
+    def with_layout(self, layout: str) -> AbcSource:
+        """The same source cutting its pairs into patches as `layout` says."""
+        if layout == self.layout:
+            return self
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
+        return AbcSource(**{**fields, "layout": layout})
 
     def upper_bound(self, step: int) -> int:
         """The most notes drawn at `step` (the curriculum's current bound)."""
@@ -245,8 +254,8 @@ class AbcSource:
         abc, mid = self.random_pair(draw, step)
         direction = self.direction if self.direction != "both" else draw.choice(DIRECTIONS)
         if direction == "abc->mid":
-            return encode_pair(abc, "abc", mid, "mid", "target", "random.abc")
-        return encode_pair(mid, "mid", abc, "abc", "target", "random.mid")
+            return encode_pair(abc, "abc", mid, "mid", "target", "random.abc", self.layout)
+        return encode_pair(mid, "mid", abc, "abc", "target", "random.mid", self.layout)
 
 
 GENERATED_SOURCES["abc"] = AbcSource.from_options

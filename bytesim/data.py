@@ -117,15 +117,24 @@ def encode_file(data: bytes, ext: str, loss_on: str = "all", name: str = "") -> 
     return Example(ids, mask, file_mask, kind=ext, name=name)
 
 
-def encode_pair(a: bytes, a_ext: str, b: bytes, b_ext: str, loss_on="all", name="") -> Example:
-    """A conversion pair a -> b (see the module docstring)."""
+def encode_pair(
+    a: bytes, a_ext: str, b: bytes, b_ext: str, loss_on="all", name="", layout: str = "paper"
+) -> Example:
+    """A conversion pair a -> b (see the module docstring), each file cut into patches as
+    `layout` says (`bytesim.layout`: "paper", or "notes" for one musical unit per patch)."""
+    from bytesim.layout import LayoutError, model_ext, model_patches
+
     _check_loss_on(loss_on)
-    pa, pb = pad_bytes(a), pad_bytes(b)
-    ids = np.concatenate([header_patch(a_ext), pa, header_patch(b_ext), pb, eop_patch()])
-    file_mask = np.zeros(len(ids), dtype=bool)
-    file_mask[PATCH : PATCH + len(a)] = True
+    try:
+        pa, pb = model_patches(a, a_ext, layout), model_patches(b, b_ext, layout)
+    except LayoutError as e:
+        raise DataError(f"{name or 'pair'}: {e}") from None
+    a_hdr, b_hdr = header_patch(model_ext(a_ext, layout)), header_patch(model_ext(b_ext, layout))
+    ids = np.concatenate([a_hdr, pa, b_hdr, pb, eop_patch()])
+    file_mask = ids != EOP
+    file_mask[:PATCH] = False
     b_start = 2 * PATCH + len(pa)
-    file_mask[b_start : b_start + len(b)] = True
+    file_mask[b_start - PATCH : b_start] = False
     mask = np.ones(len(ids), dtype=bool)
     if loss_on == "target":
         mask[:b_start] = False
@@ -273,9 +282,11 @@ class FileSource:
         loss_on: str = "all",
         classify: bool = False,
         labels: Sequence[str] | None = None,
+        layout: str = "paper",
     ):
         _check_loss_on(loss_on)
         self.loss_on = loss_on
+        self.layout = layout  # how conversion pairs are cut into patches (bytesim.layout)
         self.warnings = Warnings()
         blobs = list_blobs(sources)
         if not blobs:
@@ -341,7 +352,9 @@ class FileSource:
         if len(datas) == 1:
             ex = encode_file(datas[0], exts[0], self.loss_on, r.parts[0].name)
         else:
-            ex = encode_pair(datas[0], exts[0], datas[1], exts[1], self.loss_on, r.parts[0].name)
+            ex = encode_pair(
+                datas[0], exts[0], datas[1], exts[1], self.loss_on, r.parts[0].name, self.layout
+            )
         ex.label = r.label
         return ex
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from bytesim.data import EOP, PATCH, header_patch, pad_bytes
+from bytesim.data import EOP, PATCH, header_patch
+from bytesim.layout import file_bytes, model_ext, model_patches
 from bytesim.model import BGPT
 
 
@@ -25,13 +26,16 @@ class Generated:
     finished: bool  # ended with an all-<eop> patch (not cut by the length limit)
 
 
-def build_prompt(ext: str, data: bytes | None = None, to_ext: str | None = None) -> np.ndarray:
-    """[header ext][data + pad] and, for a conversion, [header to_ext]."""
-    parts = [header_patch(ext)]
+def build_prompt(
+    ext: str, data: bytes | None = None, to_ext: str | None = None, layout: str = "paper"
+) -> np.ndarray:
+    """[header ext][data + pad] and, for a conversion, [header to_ext]; files cut into patches
+    as `layout` says (bytesim.layout)."""
+    parts = [header_patch(model_ext(ext, layout))]
     if data:
-        parts.append(pad_bytes(data))
+        parts.append(model_patches(data, ext, layout))
     if to_ext is not None:
-        parts.append(header_patch(to_ext))
+        parts.append(header_patch(model_ext(to_ext, layout)))
     return np.concatenate(parts)
 
 
@@ -59,7 +63,8 @@ def generate_files(
     seed: int = 0,
 ) -> list[Generated]:
     """n files of type `ext` (continuing `prompt`), or of type `to_ext` converted from it."""
-    ids = torch.from_numpy(build_prompt(ext, prompt, to_ext))
+    layout = model.config.layout
+    ids = torch.from_numpy(build_prompt(ext, prompt, to_ext, layout))
     limit = max_patches or model.config.patch_length
     if len(ids) // PATCH >= limit:
         raise ValueError(
@@ -72,5 +77,6 @@ def generate_files(
             data, finished = decode(seq, PATCH)
         else:
             data, finished = decode(seq, len(ids))
+            data = file_bytes(data, to_ext, layout)
         out.append(Generated(data, len(seq) // PATCH, finished))
     return out

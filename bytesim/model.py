@@ -182,6 +182,7 @@ class Decoder(nn.Module):
 # ----------------------------------------------------------------------------- config
 
 PREV_PATCH_MODES = ("none", "add", "prefix")
+LAYOUTS = ("paper", "notes")  # how files are cut into patches (bytesim.layout)
 
 
 @dataclass(frozen=True)
@@ -198,6 +199,7 @@ class ModelConfig:
     prev_patch: str = "none"  # copy path from the previous patch: "none" | "add" | "prefix"
     retrieve: bool = False  # learned copy path from any earlier patch (see the module docstring)
     bit_features: bool = False  # byte decoder reads and scores the bits of bytes (docstring)
+    layout: str = "paper"  # how files are cut into patches: "paper" | "notes" (bytesim.layout)
     num_labels: int = 0  # classification labels (0 = no classification head)
     vocab_size: int = 257  # byte values 0..255 and <eop> (fixed)
 
@@ -208,6 +210,8 @@ class ModelConfig:
             raise ValueError(
                 f"prev_patch must be one of {PREV_PATCH_MODES}, not {self.prev_patch!r}"
             )
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {LAYOUTS}, not {self.layout!r}")
         if not isinstance(self.retrieve, bool):
             raise ValueError(f"retrieve must be true or false, not {self.retrieve!r}")
         if not isinstance(self.bit_features, bool):

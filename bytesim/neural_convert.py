@@ -67,6 +67,7 @@ import torch
 from bytesim.data import PATCH, DataError, Example, FileSource, encode_pair, generated_source
 from bytesim.files import write_atomic
 from bytesim.generate import build_prompt, decode
+from bytesim.layout import LayoutError, file_bytes, model_ext
 from convert import (
     AbcError,
     MidiError,
@@ -81,6 +82,7 @@ from convert import (
 from convert.abc_parser import decode_abc
 from convert.compare import TOLERANCE, CompareResult
 from convert.notes import Note
+from convert.notetext import note_text_errors
 from convert.roles import abc_byte_roles, midi_byte_roles
 
 DEFAULT_MODEL = "abc-midi"  # the shipped conversion model (bytesim/models/abc-midi)
@@ -194,24 +196,40 @@ def load_conversion_model(name: str | Path = DEFAULT_MODEL):
     return model
 
 
-def max_input_bytes(model) -> int:
-    """The longest input whose prompt leaves room for one output patch and the patch that ends it.
+def max_input_bytes(model) -> int | None:
+    """The longest input whose prompt leaves room for one output patch and the patch that ends it
+    (None in the notes layout, where the limit is in patches: `max_input_patches`).
 
     (With one patch left the model could only end the file at once, an empty output, or
     write 16 bytes and be cut.)"""
-    return (model.config.patch_length - 4) * PATCH
+    if model.config.layout != "paper":
+        return None
+    return max_input_patches(model) * PATCH
+
+
+def _input_limit(model) -> str:
+    most = max_input_bytes(model)
+    return f"{most} bytes" if most is not None else f"{max_input_patches(model)} patches"
+
+
+def max_input_patches(model) -> int:
+    """The most patches an input may take (its two headers and two output patches aside)."""
+    return model.config.patch_length - 4
 
 
 def prompt_ids(model, data: bytes, src_ext: str, dst_ext: str, name: str = "input") -> np.ndarray:
     """The checked prompt [header src][data + pad][header dst]; ConversionError if too long."""
-    ids = build_prompt(src_ext, data, dst_ext)
+    try:
+        ids = build_prompt(src_ext, data, dst_ext, model.config.layout)
+    except LayoutError as e:
+        raise ConversionError(f"{name}: {e}") from None
     patches, limit = len(ids) // PATCH, model.config.patch_length
     if patches > limit - 2:
         raise InputTooLong(
             f"{name}: {len(data)} bytes are too long for the model: their prompt takes {patches} "
             f"patches (header, input, target header) of its patch_length {limit}, leaving "
             f"{max(0, limit - patches)} of the 2 an output needs (inputs of at most "
-            f"{max_input_bytes(model)} bytes)"
+            f"{_input_limit(model)})"
         )
     return ids
 
@@ -227,6 +245,7 @@ class Conversion:
     prompt_patches: int  # of which the prompt (input and both headers)
     limit: int  # the model's patch_length
     seconds: float  # wall time of the generation (a batch's time is shared equally)
+    dropped_lines: int = 0  # notes layout: lines of the model's note text that were not note text
 
 
 def convert_bytes(
@@ -251,7 +270,7 @@ def convert_bytes(
     check_model(model)
     check_input(data, a, name)
     ids = prompt_ids(model, data, a, b, name)
-    return _generate(model, [ids], temperature, seed, top_k, top_p)[0]
+    return _generate(model, [ids], [b], temperature, seed, top_k, top_p)[0]
 
 
 def convert_many(
@@ -277,20 +296,21 @@ def convert_many(
         try:
             a, b = direction_of(src, dst).split("->")
             check_input(data, a, name)
-            prompts.append((i, prompt_ids(model, data, a, b, name)))
+            prompts.append((i, prompt_ids(model, data, a, b, name), b))
         except ConversionError as e:
             out[i] = e
     prompts.sort(key=lambda p: len(p[1]))
     for start in range(0, len(prompts), batch_size):
         chunk = prompts[start : start + batch_size]
-        for (i, _), conv in zip(chunk, _generate(model, [p for _, p in chunk]), strict=True):
+        convs = _generate(model, [p for _, p, _ in chunk], [b for _, _, b in chunk])
+        for (i, _, _), conv in zip(chunk, convs, strict=True):
             out[i] = conv
         if progress is not None:
             progress(len(chunk))
     return out
 
 
-def _generate(model, prompts, temperature=0.0, seed=0, top_k=None, top_p=None):
+def _generate(model, prompts, dst_exts, temperature=0.0, seed=0, top_k=None, top_p=None):
     limit = model.config.patch_length
     started = time.perf_counter()
     seqs = model.generate(
@@ -298,9 +318,14 @@ def _generate(model, prompts, temperature=0.0, seed=0, top_k=None, top_p=None):
     )
     seconds = (time.perf_counter() - started) / len(prompts)
     out = []
-    for p, seq in zip(prompts, seqs, strict=True):
-        data, finished = decode(seq.cpu(), len(p))
-        out.append(Conversion(data, finished, len(seq) // PATCH, len(p) // PATCH, limit, seconds))
+    layout = model.config.layout
+    for p, seq, dst in zip(prompts, seqs, dst_exts, strict=True):
+        written, finished = decode(seq.cpu(), len(p))
+        data = file_bytes(written, dst, layout)
+        dropped = len(note_text_errors(written)) if model_ext(dst, layout) != dst else 0
+        out.append(
+            Conversion(data, finished, len(seq) // PATCH, len(p) // PATCH, limit, seconds, dropped)
+        )
     return out
 
 
@@ -637,6 +662,7 @@ def evaluate_conversion(
         "warnings": warnings,
         "patch_length": model.config.patch_length,
         "max_input_bytes": max_input_bytes(model),
+        "max_input_patches": max_input_patches(model),
     }
     total = len(directions) * len(pairs)
 
@@ -861,7 +887,10 @@ def target_bits_by_part(model, pairs: Sequence[Pair], src: str, dst: str) -> dic
 
     if not pairs:
         return {"bits_per_target_byte": None, "per_role": {}}
-    examples = (encode_pair(p.side(src), src, p.side(dst), dst, "target", p.name) for p in pairs)
+    layout = model.config.layout
+    examples = (
+        encode_pair(p.side(src), src, p.side(dst), dst, "target", p.name, layout) for p in pairs
+    )
     return evaluate(model, examples, roles=target_roles)
 
 
@@ -878,7 +907,12 @@ def target_roles(example: Example) -> list[str | None]:
         names[position] = "end"
     own = np.flatnonzero(example.loss_mask & example.file_mask)
     data = example.ids[own].astype(np.uint8).tobytes()
-    parts = midi_byte_roles(data) if example.kind.endswith("mid") else abc_byte_roles(data)
+    if not example.kind.endswith("mid"):
+        parts = abc_byte_roles(data)
+    elif data.startswith(MIDI_MAGIC):
+        parts = midi_byte_roles(data)
+    else:  # the notes layout: MIDI given as note text
+        parts = ["note text"] * len(data)
     for position, part in zip(own, parts, strict=True):
         names[position] = part
     return names

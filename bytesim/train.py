@@ -103,7 +103,7 @@ def lr_at(step: int, cfg: TrainConfig, total: int) -> float:
 class Stream:
     """The examples of every (step, micro-batch, rank), reproducible from the seed alone."""
 
-    def __init__(self, specs: list[str], cfg: TrainConfig, labels=None):
+    def __init__(self, specs: list[str], cfg: TrainConfig, labels=None, layout: str = "paper"):
         gen = [s for s in specs if is_generated(s)]
         files = [s for s in specs if not is_generated(s)]
         if gen and files:
@@ -116,10 +116,12 @@ class Stream:
                 "(through its options, e.g. gen:NAME?key=value)"
             )
         self.generated = generated_source(gen[0]) if gen else None
+        if hasattr(self.generated, "with_layout"):  # sources of files the layout cuts anew
+            self.generated = self.generated.with_layout(layout)
         self.files = None
         if files:
             self.files = FileSource(
-                files, cfg.conversion, cfg.loss_on, cfg.task == "classify", labels
+                files, cfg.conversion, cfg.loss_on, cfg.task == "classify", labels, layout
             )
         self.labels = self.files.labels if self.files else []
 
@@ -259,6 +261,16 @@ def build_model(cfg: TrainConfig, labels: list[str]) -> BGPT:
     return model
 
 
+def _data_layout(cfg: TrainConfig, resume_dir: Path | None) -> str:
+    """The model's `layout` (how files are cut into patches), known before the model is built."""
+    if "layout" in cfg.overrides:
+        return cfg.overrides["layout"]
+    if resume_dir is not None or cfg.init:
+        source = resume_dir if resume_dir is not None else ckpt.resolve(cfg.init)
+        return ckpt.read_config(source).get("layout", "paper")
+    return PRESETS[cfg.preset].layout if cfg.preset in PRESETS else "paper"
+
+
 def with_classifier(model: BGPT, labels: list[str], seed: int) -> BGPT:
     """The model with a classification head for `labels`: kept when it already has one for
     exactly these labels, otherwise a new head (initialised from the seed) on the same
@@ -360,9 +372,10 @@ def _train(cfg: TrainConfig, on_event: Callable[[dict], None] | None, stop: _Sto
         raise TrainError("batch size and gradient accumulation must be >= 1")
 
     model_labels = ckpt.read_config(resume_dir).get("labels") if resume_dir else None
+    layout = _data_layout(cfg, resume_dir)
     try:
-        stream = Stream(cfg.data, cfg, model_labels)
-        eval_stream = Stream(cfg.eval_data, cfg, stream.labels) if cfg.eval_data else None
+        stream = Stream(cfg.data, cfg, model_labels, layout)
+        eval_stream = Stream(cfg.eval_data, cfg, stream.labels, layout) if cfg.eval_data else None
     except DataError as e:
         raise TrainError(str(e)) from None
     train_idx, held = (None, [])

@@ -157,6 +157,11 @@ def convert_command(
             f"[yellow]warning:[/] {output_path} is cut: the output reached the model's limit of "
             f"{conv.limit} patches ({conv.prompt_patches} taken by the input) before its end"
         )
+    if conv.dropped_lines:
+        console.print(
+            f"[yellow]warning:[/] {conv.dropped_lines} lines the model wrote were not note text "
+            f"and were left out of {output_path}"
+        )
     if conv.finished and not conv.data:
         console.print(
             f"[yellow]warning:[/] the model ended the file at once: {output_path} is empty"
@@ -173,6 +178,7 @@ def convert_command(
         "prompt_patches": conv.prompt_patches,
         "patch_length": conv.limit,
         "seconds": round(conv.seconds, 3),
+        "dropped_lines": conv.dropped_lines,
         "check": report,
     }
     if as_json:
@@ -394,8 +400,8 @@ def _print_direction(console, direction: str, summary: dict, result: dict) -> No
     table = Table(
         "measure",
         "value",
-        title=f"{direction}, model {result['model']} (inputs up to {result['max_input_bytes']} "
-        "bytes)",
+        title=f"{direction}, model {result['model']} (inputs up to "
+        f"{result['max_input_patches']} patches)",
     )
     for label, key, fmt in ROWS:
         if key in summary:

@@ -218,7 +218,7 @@ def eval_command(model, data, conversion, loss_on, batch_size, limit, as_json):
     m = _load(model)
     classify = m.config.num_labels > 0
     try:
-        source = FileSource(data, conversion, loss_on, classify, m.labels or None)
+        source = FileSource(data, conversion, loss_on, classify, m.labels or None, m.config.layout)
     except DataError as e:
         raise click.ClickException(str(e)) from None
     n = min(len(source), limit or len(source))

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from bytesim import neural_convert as nc
 from bytesim.checkpoint import load_model, save_model
-from bytesim.data import EOP, PATCH, pad_bytes
+from bytesim.data import EOP, PATCH
+from bytesim.layout import model_patches
 from bytesim.model import BGPT, PRESETS
 from cli import conversion_commands
 from cli.main import cli
@@ -50,19 +51,29 @@ def constant_model(value: int) -> BGPT:
     return model
 
 
+def _kind(data: bytes) -> str:
+    return "mid" if data.startswith(b"MThd") else "abc"
+
+
+def _as_read(data: bytes, layout: str) -> bytes:
+    """A file's bytes as the model reads them (MIDI as note text in the notes layout)."""
+    return bytes(v for v in model_patches(data, _kind(data), layout).tolist() if v != EOP)
+
+
 class OracleModel:
     """Stands in for a perfect model: answers each prompt with the reference target file."""
 
-    def __init__(self, answers: dict[bytes, bytes], patch_length: int = 64):
-        self.config = PRESETS["tiny"].with_overrides(patch_length=patch_length)
-        self.answers = answers  # input file bytes -> target file bytes
+    def __init__(self, answers: dict[bytes, bytes], patch_length: int = 64, layout="paper"):
+        self.config = PRESETS["tiny"].with_overrides(patch_length=patch_length, layout=layout)
+        self.answers = {_as_read(k, layout): v for k, v in answers.items()}  # input -> target
 
     def generate(self, prompts, max_patches, *args, **kwargs):
         out = []
         for p in prompts:
             values = p.tolist()[PATCH:-PATCH]  # drop both header patches
             source = bytes(v for v in values if v != EOP)
-            target = pad_bytes(self.answers[source])
+            answer = self.answers[source]
+            target = model_patches(answer, _kind(answer), self.config.layout)
             eop = np.full(PATCH, EOP)
             out.append(torch.from_numpy(np.concatenate([p.numpy(), target, eop])))
         return out
@@ -159,6 +170,20 @@ def test_a_prompt_that_fills_the_patch_length_names_patches_and_bytes():
     message = f"prompt takes 63 patches.*patch_length 64.*at most {limit} bytes"
     with pytest.raises(nc.InputTooLong, match=message):
         nc.prompt_ids(model, b"x" * (limit + 1), "abc", "mid", "long.abc")
+
+
+def test_in_the_notes_layout_the_limit_is_in_patches_and_midi_is_written_by_the_program():
+    model = tiny(layout="notes")
+    assert nc.max_input_bytes(model) is None and nc.max_input_patches(model) == 60
+    with pytest.raises(nc.InputTooLong, match="at most 60 patches"):
+        nc.prompt_ids(model, ("X:1\nK:C\n" + "C" * 61).encode(), "abc", "mid", "long.abc")
+    conv = nc.convert_bytes(constant_model(EOP), TUNES["scale"].encode(), "abc", "mid")
+    assert conv.data == b""  # paper layout: nothing written is an empty file
+    model = constant_model(EOP)
+    model.config = model.config.with_overrides(layout="notes")
+    conv = nc.convert_bytes(model, TUNES["scale"].encode(), "abc", "mid")
+    assert conv.data.startswith(b"MThd") and midi_to_notes(conv.data) == []
+    assert conv.dropped_lines == 0
 
 
 def test_a_classifier_cannot_convert():
@@ -368,7 +393,8 @@ def test_check_against_reference_for_midi_to_abc_compares_notes_with_the_input()
 # ----------------------------------------------------------------------------- evaluation
 
 
-def test_a_perfect_model_scores_one_everywhere(pairs_dir):
+@pytest.mark.parametrize("layout", ["paper", "notes"])
+def test_a_perfect_model_scores_one_everywhere(pairs_dir, layout):
     tunes = {**TUNES, "slow": "X:4\nT:Slow\nL:1/4\nK:D\nD2 E F G|\n"}  # the scale's pitches
     (pairs_dir / "slow.abc").write_text(tunes["slow"])
     (pairs_dir / "slow.mid").write_bytes(abc_to_midi(tunes["slow"]))
@@ -376,7 +402,8 @@ def test_a_perfect_model_scores_one_everywhere(pairs_dir):
     for t in tunes.values():
         answers[t.encode()] = abc_to_midi(t)
         answers[abc_to_midi(t)] = t.encode()
-    result = nc.evaluate_conversion(OracleModel(answers), pairs_dir, bits=False)
+    oracle = OracleModel(answers, patch_length=128, layout=layout)
+    result = nc.evaluate_conversion(oracle, pairs_dir, bits=False)
     assert result["pairs"] == 4
     names = sorted(tunes)  # the pairs in file order; each output against the next reference
     notes = [midi_to_notes(abc_to_midi(tunes[n])) for n in names]

@@ -1,0 +1,158 @@
+"""How a file's bytes are cut into 16-byte patches: the paper's fixed cut, or one musical unit per
+patch (config `layout`).
+
+- ``paper`` (SPEC 2.1): the bytes as they are, cut every 16 bytes, the last patch padded.
+- ``notes``: a structure-aligned cut for ABC <-> MIDI conversion.
+  ABC is cut after every note, rest or chord (with its length, broken-rhythm mark and tie), so a
+  segment holds what stands before a note (bar lines, spaces, decorations, slurs, grace notes,
+  chord symbols) and the note itself; field lines and comment lines are segments of their own.
+  MIDI is given as note text (`convert.notetext`: one line per note or meta event, the program
+  writes the binary file around them) with one line per segment. Each segment is padded with
+  <eop> to a whole patch (two when it is longer than 16 bytes), so note k of a file sits at the
+  start of a patch and the bytes of a patch never straddle two notes. The file's bytes are
+  unchanged: the patches with the padding dropped give them back.
+
+Worked example, ``notes`` layout: the ABC body line ``|:GA B2|`` is cut into the segments
+``|:G``, ``A``, `` B2`` and ``|`` (the last one carries over to the next note), and the MIDI
+note ``240 67 240`` takes one patch: ``b"240 67 240\\n"`` and five <eop>.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from bytesim.model import LAYOUTS
+from convert.notes import MidiError
+from convert.notetext import midi_to_note_text, note_text_to_midi
+
+PATCH = 16
+EOP = 256
+NOTE_TEXT = "notes"  # the header (extension) of MIDI given as note text
+
+_FIELD_LINE = re.compile(rb"[A-Za-z+]:|%")
+_CLOSING = {ord('"'): ord('"'), ord("!"): ord("!"), ord("+"): ord("+"), ord("{"): ord("}")}
+_NOTE_START = frozenset(b"^_=ABCDEFGabcdefgzZxX")
+_OCTAVE = frozenset(b"',")
+_LENGTH = frozenset(b"0123456789/")
+_BROKEN = frozenset(b"<>")
+
+
+class LayoutError(ValueError):
+    """A file that cannot be given to the model in a layout (one clear line)."""
+
+
+def check_layout(layout: str) -> None:
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS}, not {layout!r}")
+
+
+def model_ext(ext: str, layout: str) -> str:
+    """The header the model sees for a file type: `mid` is `notes` in the notes layout."""
+    return NOTE_TEXT if layout == "notes" and ext == "mid" else ext
+
+
+def model_patches(data: bytes, ext: str, layout: str) -> np.ndarray:
+    """The file as the model reads it: values 0..256, a multiple of 16 (empty data: empty)."""
+    check_layout(layout)
+    if layout == "paper" or ext not in ("abc", "mid"):
+        return pad_segments([data])
+    if ext == "mid":
+        try:
+            data = midi_to_note_text(data).encode("ascii")
+        except MidiError as e:
+            raise LayoutError(str(e)) from None
+        return pad_segments(data.splitlines(keepends=True))
+    return pad_segments(abc_segments(data))
+
+
+def file_bytes(data: bytes, ext: str, layout: str) -> bytes:
+    """The file a model's output stands for: in the notes layout MIDI written around the note
+    text (lines that are not note text dropped: `convert.notetext.note_text_errors` names
+    them), else the bytes themselves."""
+    if layout == "notes" and ext == "mid":
+        return note_text_to_midi(data, lenient=True)
+    return data
+
+
+def pad_segments(segments: list[bytes]) -> np.ndarray:
+    """Each segment padded with <eop> to a multiple of 16; empty segments are skipped."""
+    parts = []
+    for seg in segments:
+        if seg:
+            padded = np.full(-(-len(seg) // PATCH) * PATCH, EOP, dtype=np.int64)
+            padded[: len(seg)] = np.frombuffer(seg, dtype=np.uint8)
+            parts.append(padded)
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def abc_segments(data: bytes) -> list[bytes]:
+    """ABC bytes cut after every note, rest or chord; field and comment lines on their own.
+
+    The segments joined give `data` back.
+    """
+    segments: list[bytes] = []
+    pending = b""  # what stands before the next note
+    for line in data.splitlines(keepends=True):
+        if _FIELD_LINE.match(line) or not line.strip():
+            if pending:
+                segments.append(pending)
+                pending = b""
+            segments.append(line)
+            continue
+        start = 0
+        for end in _note_ends(line):
+            segments.append(pending + line[start:end])
+            pending, start = b"", end
+        pending += line[start:]
+    if pending:
+        segments.append(pending)
+    return segments
+
+
+def _note_ends(line: bytes):
+    """Offsets just after every note, rest or chord of a body line (with length, broken-rhythm
+    marks and tie), skipping chord symbols, decorations, grace notes, comments, inline fields."""
+    i, n = 0, len(line)
+    while i < n:
+        byte = line[i]
+        if byte == ord("%"):
+            return
+        if byte in _CLOSING:
+            close = line.find(bytes([_CLOSING[byte]]), i + 1)
+            i = n if close < 0 else close + 1
+            continue
+        if byte == ord("["):
+            if i + 1 < n and line[i + 1] in _NOTE_START:  # a chord
+                close = line.find(b"]", i + 1)
+                i = n if close < 0 else close + 1
+                yield _after_length(line, i)
+                i = _after_length(line, i)
+                continue
+            close = line.find(b"]", i + 1) if _FIELD_LINE.match(line, i + 1) else -1
+            i = i + 1 if close < 0 else close + 1  # an inline field, or `[1` / `[|`
+            continue
+        if byte in _NOTE_START:
+            while i < n and line[i] in b"^_=":
+                i += 1
+            if i < n and line[i] in _NOTE_START:
+                i += 1
+            while i < n and line[i] in _OCTAVE:
+                i += 1
+            i = _after_length(line, i)
+            yield i
+            continue
+        i += 1
+
+
+def _after_length(line: bytes, i: int) -> int:
+    """Past a length (`3/2`, `//`), broken-rhythm marks (`>`, `<<`) and a tie (`-`)."""
+    n = len(line)
+    while i < n and line[i] in _LENGTH:
+        i += 1
+    while i < n and line[i] in _BROKEN:
+        i += 1
+    if i < n and line[i] == ord("-"):
+        i += 1
+    return i
