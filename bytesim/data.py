@@ -125,11 +125,13 @@ def encode_pair(
     from bytesim.layout import LayoutError, model_ext, model_patches
 
     _check_loss_on(loss_on)
+    a_hdr, b_hdr = header_patch(model_ext(a_ext, layout)), header_patch(model_ext(b_ext, layout))
+    if layout == "interleaved":
+        return _interleaved_pair(a, a_ext, b, b_ext, loss_on, name, (a_hdr, b_hdr))
     try:
         pa, pb = model_patches(a, a_ext, layout), model_patches(b, b_ext, layout)
     except LayoutError as e:
         raise DataError(f"{name or 'pair'}: {e}") from None
-    a_hdr, b_hdr = header_patch(model_ext(a_ext, layout)), header_patch(model_ext(b_ext, layout))
     ids = np.concatenate([a_hdr, pa, b_hdr, pb, eop_patch()])
     file_mask = ids != EOP
     file_mask[:PATCH] = False
@@ -138,6 +140,24 @@ def encode_pair(
     mask = np.ones(len(ids), dtype=bool)
     if loss_on == "target":
         mask[:b_start] = False
+    return Example(ids, mask, file_mask, kind=f"{a_ext}->{b_ext}", name=name)
+
+
+def _interleaved_pair(a, a_ext, b, b_ext, loss_on, name, headers) -> Example:
+    """[header a][header b] then input units and output groups in turn (bytesim.layout)."""
+    from bytesim.layout import LayoutError, interleave, interleaved_patches
+
+    if {a_ext, b_ext} != {"abc", "mid"}:
+        raise DataError(f"{name or 'pair'}: the interleaved layout pairs .abc with .mid")
+    abc, midi = (a, b) if a_ext == "abc" else (b, a)
+    try:
+        body, written = interleaved_patches(interleave(abc, midi, f"{a_ext}->{b_ext}"))
+    except (LayoutError, UnicodeDecodeError) as e:
+        raise DataError(f"{name or 'pair'}: {e}") from None
+    ids = np.concatenate([*headers, body])
+    file_mask = ids != EOP
+    file_mask[: 2 * PATCH] = False
+    mask = np.concatenate([np.full(2 * PATCH, loss_on == "all"), written | (loss_on == "all")])
     return Example(ids, mask, file_mask, kind=f"{a_ext}->{b_ext}", name=name)
 
 

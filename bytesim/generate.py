@@ -64,6 +64,11 @@ def generate_files(
 ) -> list[Generated]:
     """n files of type `ext` (continuing `prompt`), or of type `to_ext` converted from it."""
     layout = model.config.layout
+    if to_ext is not None and layout == "interleaved":
+        raise ValueError(
+            "an interleaved model reads its input one unit at a time: convert with "
+            "`bytesim convert` (bytesim.neural_convert)"
+        )
     ids = torch.from_numpy(build_prompt(ext, prompt, to_ext, layout))
     limit = max_patches or model.config.patch_length
     if len(ids) // PATCH >= limit:

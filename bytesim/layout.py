@@ -19,17 +19,20 @@ note ``240 67 240`` takes one patch: ``b"240 67 240\\n"`` and five <eop>.
 
 from __future__ import annotations
 
+import functools
 import re
 
 import numpy as np
 
 from bytesim.model import LAYOUTS
+from convert.abc_parser import AbcError
 from convert.notes import MidiError
-from convert.notetext import midi_to_note_text, note_text_to_midi
+from convert.notetext import abc_to_note_text, midi_to_note_text, note_text_to_midi
 
 PATCH = 16
 EOP = 256
 NOTE_TEXT = "notes"  # the header (extension) of MIDI given as note text
+MARK = 0  # interleaved layout: the byte after the last unit of an output group
 
 _FIELD_LINE = re.compile(rb"[A-Za-z+]:|%")
 _CLOSING = {ord('"'): ord('"'), ord("!"): ord("!"), ord("+"): ord("+"), ord("{"): ord("}")}
@@ -49,8 +52,9 @@ def check_layout(layout: str) -> None:
 
 
 def model_ext(ext: str, layout: str) -> str:
-    """The header the model sees for a file type: `mid` is `notes` in the notes layout."""
-    return NOTE_TEXT if layout == "notes" and ext == "mid" else ext
+    """The header the model sees for a file type: `mid` is `notes` (note text) in the notes and
+    interleaved layouts."""
+    return NOTE_TEXT if layout != "paper" and ext == "mid" else ext
 
 
 def model_patches(data: bytes, ext: str, layout: str) -> np.ndarray:
@@ -58,20 +62,24 @@ def model_patches(data: bytes, ext: str, layout: str) -> np.ndarray:
     check_layout(layout)
     if layout == "paper" or ext not in ("abc", "mid"):
         return pad_segments([data])
-    if ext == "mid":
-        try:
-            data = midi_to_note_text(data).encode("ascii")
-        except MidiError as e:
-            raise LayoutError(str(e)) from None
-        return pad_segments(data.splitlines(keepends=True))
-    return pad_segments(abc_segments(data))
+    return pad_segments(units(data, ext))
+
+
+def units(data: bytes, ext: str) -> list[bytes]:
+    """An abc or mid file's units: ABC segments (`abc_segments`), or MIDI note-text lines."""
+    if ext == "abc":
+        return abc_segments(data)
+    try:
+        return midi_to_note_text(data).encode("ascii").splitlines(keepends=True)
+    except MidiError as e:
+        raise LayoutError(str(e)) from None
 
 
 def file_bytes(data: bytes, ext: str, layout: str) -> bytes:
     """The file a model's output stands for: in the notes layout MIDI written around the note
     text (lines that are not note text dropped: `convert.notetext.note_text_errors` names
     them), else the bytes themselves."""
-    if layout == "notes" and ext == "mid":
+    if layout != "paper" and ext == "mid":
         return note_text_to_midi(data, lenient=True)
     return data
 
@@ -156,3 +164,98 @@ def _after_length(line: bytes, i: int) -> int:
     if i < n and line[i] == ord("-"):
         i += 1
     return i
+
+
+# ----------------------------------------------------------------------------- interleaved
+
+
+@functools.lru_cache(maxsize=4096)  # a pair is read in both directions, and again each epoch
+def align(abc: bytes, midi: bytes) -> tuple[list[bytes], list[list[bytes]]]:
+    """The ABC segments of a tune and, for each, the note-text lines of its MIDI it settles.
+
+    A line is settled by the first segment after which the tune's prefix converts (reference
+    converter) to note text that agrees with the whole tune's up to that line: a note is
+    settled once it is written out (a tied note when its tie ends, a repeat's second time
+    when its `:|` is read). The groups joined are the MIDI's note text.
+    """
+    segments = abc_segments(abc)
+    final = units(midi, "mid")
+    groups: list[list[bytes]] = []
+    settled, prefix = 0, b""
+    for j, segment in enumerate(segments):
+        prefix += segment
+        agree = len(final) if j == len(segments) - 1 else _agreeing(prefix, final)
+        groups.append(final[settled : max(settled, agree)])
+        settled = max(settled, agree)
+    return segments, groups
+
+
+def _agreeing(prefix: bytes, final: list[bytes]) -> int:
+    """How many leading lines of `final` the note text of an ABC prefix agrees with."""
+    try:
+        lines = abc_to_note_text(prefix.decode("utf-8", errors="replace")).encode()
+    except AbcError:
+        return 0
+    n = 0
+    for a, b in zip(lines.splitlines(keepends=True), final, strict=False):
+        if a != b:
+            break
+        n += 1
+    return n
+
+
+def interleave(abc: bytes, midi: bytes, direction: str) -> list[tuple[bytes, bool]]:
+    """The units of a pair in the order the interleaved layout reads and writes them, each with
+    True for what the model writes; every output group ends with `MARK`.
+
+    abc->mid: each ABC segment, then the note-text lines it settles. mid->abc: each note-text
+    line, then the ABC segments written once it is read: a segment whose lines end with this
+    one, with the segments that settle nothing just before it (a rest is written with the note
+    after it, whose dt shows it); segments after the last line go with the last line.
+    """
+    segments, groups = align(abc, midi)
+    if direction == "abc->mid":
+        out: list[tuple[bytes, bool]] = []
+        for segment, group in zip(segments, groups, strict=True):
+            out.append((segment, False))
+            out += _group(group)
+        return out
+    lines = [line for group in groups for line in group]
+    after: list[list[bytes]] = [[] for _ in lines]
+    waiting: list[bytes] = []
+    end = 0
+    for segment, group in zip(segments, groups, strict=True):
+        waiting.append(segment)
+        if group:
+            end += len(group)
+            after[end - 1] += waiting
+            waiting = []
+    if lines:
+        after[-1] += waiting
+    out = []
+    for line, written in zip(lines, after, strict=True):
+        out.append((line, False))
+        out += _group(written)
+    return out
+
+
+def _group(units_written: list[bytes]) -> list[tuple[bytes, bool]]:
+    """An output group: its units, the last followed by MARK (MARK alone when empty)."""
+    if not units_written:
+        return [(bytes([MARK]), True)]
+    return [(u, True) for u in units_written[:-1]] + [(units_written[-1] + bytes([MARK]), True)]
+
+
+def interleaved_patches(units_in_order: list[tuple[bytes, bool]]) -> tuple[np.ndarray, np.ndarray]:
+    """(values, written mask): every unit padded to whole patches."""
+    values = pad_segments([u for u, _ in units_in_order])
+    mask = np.concatenate(
+        [np.full(-(-len(u) // PATCH) * PATCH, w, dtype=bool) for u, w in units_in_order if u]
+    )
+    return values, mask
+
+
+def written_bytes(values) -> tuple[bytes, int]:
+    """The bytes of written patches with padding and MARK dropped, and how many MARKs."""
+    kept = [int(v) for v in values if v != EOP]
+    return bytes(v for v in kept if v != MARK), kept.count(MARK)

@@ -182,7 +182,7 @@ class Decoder(nn.Module):
 # ----------------------------------------------------------------------------- config
 
 PREV_PATCH_MODES = ("none", "add", "prefix")
-LAYOUTS = ("paper", "notes")  # how files are cut into patches (bytesim.layout)
+LAYOUTS = ("paper", "notes", "interleaved")  # how files are cut into patches (bytesim.layout)
 
 
 @dataclass(frozen=True)
@@ -199,7 +199,7 @@ class ModelConfig:
     prev_patch: str = "none"  # copy path from the previous patch: "none" | "add" | "prefix"
     retrieve: bool = False  # learned copy path from any earlier patch (see the module docstring)
     bit_features: bool = False  # byte decoder reads and scores the bits of bytes (docstring)
-    layout: str = "paper"  # how files are cut into patches: "paper" | "notes" (bytesim.layout)
+    layout: str = "paper"  # "paper" | "notes" | "interleaved": how files become patches (layout.py)
     num_labels: int = 0  # classification labels (0 = no classification head)
     vocab_size: int = 257  # byte values 0..255 and <eop> (fixed)
 

@@ -64,10 +64,26 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bytesim.data import PATCH, DataError, Example, FileSource, encode_pair, generated_source
+from bytesim.data import (
+    PATCH,
+    DataError,
+    Example,
+    FileSource,
+    encode_pair,
+    generated_source,
+    header_patch,
+)
 from bytesim.files import write_atomic
 from bytesim.generate import build_prompt, decode
-from bytesim.layout import LayoutError, file_bytes, model_ext
+from bytesim.layout import (
+    MARK,
+    LayoutError,
+    file_bytes,
+    model_ext,
+    pad_segments,
+    units,
+    written_bytes,
+)
 from convert import (
     AbcError,
     MidiError,
@@ -269,6 +285,9 @@ def convert_bytes(
     a, b = direction.split("->")
     check_model(model)
     check_input(data, a, name)
+    if model.config.layout == "interleaved":
+        job = interleaved_job(model, data, a, b, name)
+        return _generate_interleaved(model, [job], temperature, seed, top_k, top_p)[0]
     ids = prompt_ids(model, data, a, b, name)
     return _generate(model, [ids], [b], temperature, seed, top_k, top_p)[0]
 
@@ -296,13 +315,20 @@ def convert_many(
         try:
             a, b = direction_of(src, dst).split("->")
             check_input(data, a, name)
-            prompts.append((i, prompt_ids(model, data, a, b, name), b))
+            if model.config.layout == "interleaved":
+                prompt = interleaved_job(model, data, a, b, name)
+            else:
+                prompt = prompt_ids(model, data, a, b, name)
+            prompts.append((i, prompt, b))
         except ConversionError as e:
             out[i] = e
     prompts.sort(key=lambda p: len(p[1]))
     for start in range(0, len(prompts), batch_size):
         chunk = prompts[start : start + batch_size]
-        convs = _generate(model, [p for _, p, _ in chunk], [b for _, _, b in chunk])
+        if model.config.layout == "interleaved":
+            convs = _generate_interleaved(model, [p for _, p, _ in chunk])
+        else:
+            convs = _generate(model, [p for _, p, _ in chunk], [b for _, _, b in chunk])
         for (i, _, _), conv in zip(chunk, convs, strict=True):
             out[i] = conv
         if progress is not None:
@@ -326,6 +352,87 @@ def _generate(model, prompts, dst_exts, temperature=0.0, seed=0, top_k=None, top
         out.append(
             Conversion(data, finished, len(seq) // PATCH, len(p) // PATCH, limit, seconds, dropped)
         )
+    return out
+
+
+@dataclass
+class InterleavedJob:
+    """A conversion in the interleaved layout: the input's units, fed one at a time."""
+
+    headers: np.ndarray  # [header src][header dst]
+    units: list[np.ndarray]  # each input unit padded to whole patches
+    dst: str  # the output's file type
+
+    def __len__(self) -> int:  # batching order: by input size
+        return sum(len(u) for u in self.units)
+
+
+def interleaved_job(model, data: bytes, src: str, dst: str, name: str = "input") -> InterleavedJob:
+    """The checked input of an interleaved conversion; InputTooLong when its units and one
+    output patch each do not fit in the model's patch_length with the two headers."""
+    try:
+        pieces = units(data, src)
+    except LayoutError as e:
+        raise ConversionError(f"{name}: {e}") from None
+    padded = [pad_segments([u]) for u in pieces if u]
+    need = 2 + sum(len(u) for u in padded) // PATCH + len(padded)
+    limit = model.config.patch_length
+    if need > limit:
+        raise InputTooLong(
+            f"{name}: {len(padded)} units ({sum(len(u) for u in padded) // PATCH} patches) are "
+            f"too long for the model: with the two headers and at least one output patch each "
+            f"they take {need} patches of its patch_length {limit}"
+        )
+    headers = np.concatenate([header_patch(model_ext(src, "interleaved")),
+                              header_patch(model_ext(dst, "interleaved"))])  # fmt: skip
+    return InterleavedJob(headers, padded, dst)
+
+
+def _generate_interleaved(model, jobs, temperature=0.0, seed=0, top_k=None, top_p=None):
+    """Feed every job's input units one at a time; after each, the model writes patches until
+    one holds MARK (the end of its output group). Rows of a batch move on together."""
+    limit = model.config.patch_length
+    started = time.perf_counter()
+    seqs = [job.headers for job in jobs]
+    written: list[list[np.ndarray]] = [[] for _ in jobs]
+    finished = [True] * len(jobs)
+    for step in range(max(len(job.units) for job in jobs)):
+        rows = [r for r, job in enumerate(jobs) if step < len(job.units) and finished[r]]
+        rows = [r for r in rows if (len(seqs[r]) + len(jobs[r].units[step])) // PATCH < limit]
+        for r, job in enumerate(jobs):
+            if step < len(job.units) and r not in rows:
+                finished[r] = False  # no room left: the output is cut here
+        if not rows:
+            continue
+        prompts = [torch.from_numpy(np.concatenate([seqs[r], jobs[r].units[step]])) for r in rows]
+
+        def stop(_, new):
+            return (new == MARK).any(dim=1)
+
+        outs = model.generate(prompts, limit, temperature, top_k, top_p, seed + step, stop)
+        for r, prompt, out in zip(rows, prompts, outs, strict=True):
+            new = out[len(prompt) :].numpy()
+            written[r].append(new)
+            seqs[r] = out.numpy()
+            tail = new[-PATCH:]
+            if not len(new) or not (tail == MARK).any():
+                finished[r] = False  # cut at the limit, or the model ended the file
+    seconds = (time.perf_counter() - started) / len(jobs)
+    out = []
+    for r, job in enumerate(jobs):
+        data, _ = written_bytes(np.concatenate(written[r]) if written[r] else [])
+        dropped = len(note_text_errors(data)) if job.dst == "mid" else 0
+        prompt_patches = (len(job.headers) + sum(len(u) for u in job.units)) // PATCH
+        conv = Conversion(
+            file_bytes(data, job.dst, "interleaved"),
+            finished[r],
+            len(seqs[r]) // PATCH,
+            prompt_patches,
+            limit,
+            seconds,
+            dropped,
+        )
+        out.append(conv)
     return out
 
 

@@ -32,7 +32,10 @@ import struct
 
 import mido
 
-from convert.midi import END_OF_TRACK, TICKS_PER_QUARTER, VELOCITY, _variable_int
+from convert.abc_parser import AbcError, parse_abc
+from convert.events import Score, tune_to_score
+from convert.midi import END_OF_TRACK, TICKS_PER_QUARTER, VELOCITY, _variable_int, to_ticks
+from convert.midi import _meta as _score_meta
 from convert.notes import MidiError
 
 
@@ -187,3 +190,38 @@ def _write(tracks: list[list[tuple[int, int, int, object]]]) -> bytes:
         data += b"\x00" + END_OF_TRACK
         out += b"MTrk" + struct.pack(">L", len(data)) + data
     return bytes(out)
+
+
+def score_to_note_text(score: Score) -> str:
+    """The note text of `score_to_midi(score)`, built from the score (no MIDI file between)."""
+    lines: list[str] = []
+    for number, voice in enumerate(score.voices):
+        if number:
+            lines.append("track")
+        events: list[tuple[int, int, int, str]] = []
+        if number == 0:
+            for order, (time, kind, value) in enumerate(score.metas):
+                message = _score_meta(kind, value)
+                if message is not None:
+                    text = _META_TYPES[message.type] + _meta_value(message)
+                    events.append((to_ticks(time), 0, order, text))
+        for onset, pitch, length in voice.notes:
+            on = to_ticks(onset)
+            off = max(to_ticks(onset + length), on + 1)
+            events.append((on, 1, pitch, f"{pitch} {off - on}"))
+        now = 0
+        for tick, _, _, text in sorted(events):
+            lines.append(f"{tick - now} {text}")
+            now = tick
+    return "".join(line + "\n" for line in lines)
+
+
+def abc_to_note_text(text: str) -> str:
+    """The note text of the first tune of an ABC text (as `convert.abc_to_midi` reads it);
+    AbcError when it cannot be converted."""
+    parsed = parse_abc(text)
+    if not parsed.tunes:
+        parsed = parse_abc("X:1\n" + text)
+        if not parsed.tunes:
+            raise AbcError("no tune found")
+    return score_to_note_text(tune_to_score(parsed.tunes[0]))

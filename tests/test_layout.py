@@ -11,12 +11,16 @@ from bytesim.abc_task import rich_tune
 from bytesim.data import EOP, PATCH, DataError, encode_pair
 from bytesim.layout import (
     abc_segments,
+    align,
     file_bytes,
+    interleave,
     model_ext,
     model_patches,
     pad_segments,
+    written_bytes,
 )
 from convert import abc_to_midi
+from convert.notetext import midi_to_note_text
 
 
 def unpad(values: np.ndarray) -> bytes:
@@ -96,3 +100,67 @@ def test_pad_segments_skips_empty_ones_and_pads_long_ones_to_two_patches():
     out = pad_segments([b"", b"a" * 17])
     assert len(out) == 32 and unpad(out) == b"a" * 17
     assert len(pad_segments([])) == 0
+
+
+# ----------------------------------------------------------------------------- interleaved
+
+TIED_REPEAT = b"X:1\nM:6/8\nL:1/8\nK:D\n|:GA B2-B|z c>d:|e'2|]\n"
+
+
+def test_each_segment_settles_the_lines_it_writes_out():
+    segments, groups = align(TIED_REPEAT, abc_to_midi(TIED_REPEAT))
+    by_segment = dict(zip(segments, groups, strict=True))
+    assert by_segment[b"|:G"] == [b"0 T500000\n", b"0 M6/8\n", b"0 KD\n", b"0 67 240\n"]
+    assert by_segment[b" B2-"] == []  # the tie is not over: B's length is not known yet
+    assert by_segment[b"B"] == [b"240 71 720\n"]
+    assert by_segment[b"|z"] == []  # a rest writes nothing; the next note's dt shows it
+    assert len(by_segment[b":|e'2"]) == 6  # the repeat's second time, then e'
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32), st.integers(1, 24))
+def test_the_groups_joined_are_the_midi_note_text(seed, notes):
+    abc = rich_tune(random.Random(seed), notes)[0].encode()
+    midi = abc_to_midi(abc)
+    segments, groups = align(abc, midi)
+    assert b"".join(segments) == abc
+    assert b"".join(line for group in groups for line in group).decode() == (
+        midi_to_note_text(midi)
+    )
+
+
+@pytest.mark.parametrize("direction", ["abc->mid", "mid->abc"])
+def test_interleaving_reads_every_input_unit_and_writes_every_output_unit_once(direction):
+    midi = abc_to_midi(TIED_REPEAT)
+    order = interleave(TIED_REPEAT, midi, direction)
+    read = b"".join(u for u, w in order if not w)
+    wrote, marks = written_bytes(pad_segments([u for u, w in order if w]))
+    abc, text = TIED_REPEAT, midi_to_note_text(midi).encode()
+    assert (read, wrote) == ((abc, text) if direction == "abc->mid" else (text, abc))
+    assert marks == sum(not w for _, w in order)  # one output group after every input unit
+    assert all(order[i][1] or order[i + 1][1] for i in range(len(order) - 1))
+
+
+def test_in_mid_to_abc_a_rest_is_written_with_the_note_after_it():
+    order = interleave(TIED_REPEAT, abc_to_midi(TIED_REPEAT), "mid->abc")
+    after_d = [u for u, w in order[order.index((b"360 74 120\n", False)) + 1 :]][:3]
+    assert after_d == [b"|z", b" c>", b"d\x00"]
+
+
+def test_an_interleaved_pair_counts_only_what_the_model_writes():
+    abc = b"X:1\nL:1/4\nK:C\nC\n"
+    ex = encode_pair(abc, "abc", abc_to_midi(abc), "mid", "target", layout="interleaved")
+    assert [unpad(p) for p in ex.ids.reshape(-1, PATCH)[:2]] == [b"abc", b"notes"]
+    wrote, _ = written_bytes(ex.ids[ex.loss_mask])
+    assert wrote == b"0 T500000\n0 M4/4\n0 KC\n0 60 480\n"
+    with pytest.raises(DataError, match="pairs .abc with .mid"):
+        encode_pair(abc, "abc", b"x", "txt", "target", layout="interleaved")
+
+
+def test_generate_sends_an_interleaved_conversion_to_bytesim_convert():
+    from bytesim.generate import generate_files
+    from bytesim.model import BGPT, PRESETS
+
+    model = BGPT(PRESETS["tiny"].with_overrides(layout="interleaved"))
+    with pytest.raises(ValueError, match="bytesim convert"):
+        generate_files(model, "abc", b"X:1\nK:C\nC\n", "mid")

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from bytesim import neural_convert as nc
 from bytesim.checkpoint import load_model, save_model
-from bytesim.data import EOP, PATCH
-from bytesim.layout import model_patches
+from bytesim.data import EOP, PATCH, encode_pair
+from bytesim.layout import MARK, model_patches
 from bytesim.model import BGPT, PRESETS
 from cli import conversion_commands
 from cli.main import cli
@@ -66,8 +66,12 @@ class OracleModel:
     def __init__(self, answers: dict[bytes, bytes], patch_length: int = 64, layout="paper"):
         self.config = PRESETS["tiny"].with_overrides(patch_length=patch_length, layout=layout)
         self.answers = {_as_read(k, layout): v for k, v in answers.items()}  # input -> target
+        if layout == "interleaved":
+            self.answers = answers
 
     def generate(self, prompts, max_patches, *args, **kwargs):
+        if self.config.layout == "interleaved":
+            return [self._next_group(p) for p in prompts]
         out = []
         for p in prompts:
             values = p.tolist()[PATCH:-PATCH]  # drop both header patches
@@ -77,6 +81,18 @@ class OracleModel:
             eop = np.full(PATCH, EOP)
             out.append(torch.from_numpy(np.concatenate([p.numpy(), target, eop])))
         return out
+
+    def _next_group(self, prompt):
+        """The reference sequence that starts with `prompt`, up to its next output group's end."""
+        for source, answer in self.answers.items():
+            src, dst = ("mid", "abc") if _kind(answer) == "abc" else ("abc", "mid")
+            data = source if src == "abc" else abc_to_midi(answer)  # the MIDI file itself
+            ids = encode_pair(data, src, answer, dst, "target", layout="interleaved").ids
+            if len(ids) >= len(prompt) and (ids[: len(prompt)] == prompt.numpy()).all():
+                patches = ids[len(prompt) :].reshape(-1, PATCH)
+                end = next(i for i, p in enumerate(patches) if (p == MARK).any()) + 1
+                return torch.from_numpy(ids[: len(prompt) + end * PATCH])
+        raise AssertionError("the oracle has no answer for this prompt")
 
 
 @pytest.fixture
@@ -393,7 +409,7 @@ def test_check_against_reference_for_midi_to_abc_compares_notes_with_the_input()
 # ----------------------------------------------------------------------------- evaluation
 
 
-@pytest.mark.parametrize("layout", ["paper", "notes"])
+@pytest.mark.parametrize("layout", ["paper", "notes", "interleaved"])
 def test_a_perfect_model_scores_one_everywhere(pairs_dir, layout):
     tunes = {**TUNES, "slow": "X:4\nT:Slow\nL:1/4\nK:D\nD2 E F G|\n"}  # the scale's pitches
     (pairs_dir / "slow.abc").write_text(tunes["slow"])
