@@ -35,6 +35,7 @@ NOTE_TEXT = "notes"  # the header (extension) of MIDI given as note text
 MARK = 0  # interleaved layout: the byte after the last unit of an output group
 
 _FIELD_LINE = re.compile(rb"[A-Za-z+]:|%")
+_META_LINE = re.compile(rb"\d+ [TMK]")
 _CLOSING = {ord('"'): ord('"'), ord("!"): ord("!"), ord("+"): ord("+"), ord("{"): ord("}")}
 _NOTE_START = frozenset(b"^_=ABCDEFGabcdefgzZxX")
 _OCTAVE = frozenset(b"',")
@@ -191,13 +192,21 @@ def align(abc: bytes, midi: bytes) -> tuple[list[bytes], list[list[bytes]]]:
 
 
 def _agreeing(prefix: bytes, final: list[bytes]) -> int:
-    """How many leading lines of `final` the note text of an ABC prefix agrees with."""
+    """How many leading lines of `final` the note text of an ABC prefix agrees with.
+
+    A prefix without notes yet (the header) does not convert; its tempo, meter and key are
+    then those of the prefix and one probe note, whose own line never counts."""
+    text = prefix.decode("utf-8", errors="replace")
     try:
-        lines = abc_to_note_text(prefix.decode("utf-8", errors="replace")).encode()
+        lines = abc_to_note_text(text).encode().splitlines(keepends=True)
     except AbcError:
-        return 0
+        try:
+            lines = abc_to_note_text(text + "C\n").encode().splitlines(keepends=True)
+        except AbcError:
+            return 0
+        lines = [line for line in lines if _META_LINE.match(line)]
     n = 0
-    for a, b in zip(lines.splitlines(keepends=True), final, strict=False):
+    for a, b in zip(lines, final, strict=False):
         if a != b:
             break
         n += 1

@@ -110,7 +110,8 @@ TIED_REPEAT = b"X:1\nM:6/8\nL:1/8\nK:D\n|:GA B2-B|z c>d:|e'2|]\n"
 def test_each_segment_settles_the_lines_it_writes_out():
     segments, groups = align(TIED_REPEAT, abc_to_midi(TIED_REPEAT))
     by_segment = dict(zip(segments, groups, strict=True))
-    assert by_segment[b"|:G"] == [b"0 T500000\n", b"0 M6/8\n", b"0 KD\n", b"0 67 240\n"]
+    assert by_segment[b"K:D\n"] == [b"0 T500000\n", b"0 M6/8\n", b"0 KD\n"]  # with K:
+    assert by_segment[b"|:G"] == [b"0 67 240\n"]
     assert by_segment[b" B2-"] == []  # the tie is not over: B's length is not known yet
     assert by_segment[b"B"] == [b"240 71 720\n"]
     assert by_segment[b"|z"] == []  # a rest writes nothing; the next note's dt shows it
