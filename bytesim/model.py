@@ -491,6 +491,7 @@ class BGPT(nn.Module):
         seed: int = 0,
         stop: Callable[[int, torch.Tensor], torch.Tensor] | None = None,
         use_cache: bool = True,
+        steer: Callable[[int, torch.Tensor], torch.Tensor] | None = None,
     ) -> list[torch.Tensor]:
         """Continue every prompt patch by patch; returns the full sequences (prompt included).
 
@@ -502,7 +503,13 @@ class BGPT(nn.Module):
         temperature 0 is greedy; otherwise softmax sampling after top-k / top-p filtering,
         drawn from a torch.Generator seeded with `seed`.
         use_cache=False recomputes both decoders from scratch for every byte (a reference).
+        `steer(patch_index, new_patches)` (cached generation only), called like `stop`, returns
+        (len(prompts), 16) values: for each row the patch to put next instead of generating
+        one (input fed while the model writes, as the interleaved layout does), or a row of -1
+        to let the model write it.
         """
+        if steer is not None and not use_cache:
+            raise ValueError("steer needs use_cache=True")
         if max_patches > self.config.patch_length:
             raise ValueError(
                 f"max_patches {max_patches} exceeds patch_length {self.config.patch_length}"
@@ -524,13 +531,14 @@ class BGPT(nn.Module):
             torch.set_num_threads(1)
         self.eval()
         try:
-            step = self._generate_cached if use_cache else self._generate_uncached
-            return step(seqs, max_patches, pick, stop)
+            if not use_cache:
+                return self._generate_uncached(seqs, max_patches, pick, stop)
+            return self._generate_cached(seqs, max_patches, pick, stop, steer)
         finally:
             self.train(was_training)
             torch.set_num_threads(threads)
 
-    def _generate_cached(self, seqs, max_patches, pick, stop):
+    def _generate_cached(self, seqs, max_patches, pick, stop, steer=None):
         out = [s for s in seqs]
         active = [i for i, s in enumerate(seqs) if len(s) // PATCH < max_patches]
         if not active:
@@ -564,17 +572,26 @@ class BGPT(nn.Module):
             memory = _RetrievalMemory(self, features, padded.view(len(active), L, PATCH), key_ok)
         n = lengths.to(device)
         t = 0  # patches generated so far
+        forced = torch.full((len(active), PATCH), -1, dtype=torch.long, device=device)
         while True:
-            retrieved = memory.read(feature) if memory is not None else None
-            patch = self._generate_patch(feature, prev, pick, retrieved)  # (B, 16)
+            patch = forced.clone()
+            write = (forced < 0).all(dim=1)  # rows whose next patch the model writes
+            if bool(write.any()):
+                rows = write.nonzero().squeeze(1)
+                retrieved = memory.read(feature[rows], rows) if memory is not None else None
+                patch[rows] = self._generate_patch(feature[rows], prev[rows], pick, retrieved)
             for r, i in enumerate(active):
                 out[i] = torch.cat((out[i], patch[r]))
             n = n + 1
             done = (n >= max_patches) | (patch == EOP).all(dim=1)
-            if stop is not None:
+            full = None
+            if stop is not None or steer is not None:
                 full = torch.full((len(seqs), PATCH), EOP, dtype=torch.long, device=device)
                 full[active] = patch
+            if stop is not None:
                 done = done | stop(L + t, full).to(device)[active]
+            if steer is not None:
+                forced = steer(L + t, full).to(device)[active]
             t += 1
             if bool(done.all()):
                 return out
@@ -583,7 +600,7 @@ class BGPT(nn.Module):
                 pcache.keep(rows)
                 if memory is not None:
                     memory.keep(rows)
-                key_ok, n, patch = key_ok[rows], n[rows], patch[rows]
+                key_ok, n, patch, forced = key_ok[rows], n[rows], patch[rows], forced[rows]
                 active = [active[r] for r in rows.tolist()]
             key_ok = torch.cat((key_ok, key_ok.new_ones(len(active), 1)), dim=1)
             x = self.embed_patches(patch).unsqueeze(1)  # (B, 1, H)
@@ -664,14 +681,17 @@ class _RetrievalMemory:
         self.emb = model.byte_embed(patches).flatten(2)  # (B, L, 16 * Hb)
         self.ok = key_ok.clone()  # (B, L)
 
-    def read(self, feature):
-        """(B, H) query features -> (B, 16, Hb) retrieved byte embeddings."""
+    def read(self, feature, rows=None):
+        """(B, H) query features of the memory's `rows` (default: all) -> (B, 16, Hb)
+        retrieved byte embeddings."""
+        keys, emb, ok = self.keys, self.emb, self.ok.clone()
+        if rows is not None:
+            keys, emb, ok = keys[rows], emb[rows], ok[rows]
         q = self.model.retr_q(feature)[:, None]  # (B, 1, R)
-        scores = (q @ self.keys.transpose(1, 2)) * (1.0 / math.sqrt(RETRIEVE_DIM))
-        ok = self.ok.clone()
+        scores = (q @ keys.transpose(1, 2)) * (1.0 / math.sqrt(RETRIEVE_DIM))
         ok[:, -1] = True  # a patch can always read itself
         w = scores.masked_fill(~ok[:, None, :], float("-inf")).softmax(dim=-1)
-        return (w.to(self.emb.dtype) @ self.emb).view(feature.size(0), PATCH, -1)
+        return (w.to(emb.dtype) @ emb).view(feature.size(0), PATCH, -1)
 
     def append(self, feature, patch):
         self.keys = torch.cat((self.keys, self.model.retr_k(feature)[:, None]), dim=1)

@@ -389,43 +389,24 @@ def interleaved_job(model, data: bytes, src: str, dst: str, name: str = "input")
 
 
 def _generate_interleaved(model, jobs, temperature=0.0, seed=0, top_k=None, top_p=None):
-    """Feed every job's input units one at a time; after each, the model writes patches until
-    one holds MARK (the end of its output group). Rows of a batch move on together."""
+    """Feed every job's input units one at a time: after each, the model writes patches until
+    one holds MARK (the end of its output group), then the next unit is put in (`steer`)."""
     limit = model.config.patch_length
     started = time.perf_counter()
-    seqs = [job.headers for job in jobs]
-    written: list[list[np.ndarray]] = [[] for _ in jobs]
-    finished = [True] * len(jobs)
-    for step in range(max(len(job.units) for job in jobs)):
-        rows = [r for r, job in enumerate(jobs) if step < len(job.units) and finished[r]]
-        rows = [r for r in rows if (len(seqs[r]) + len(jobs[r].units[step])) // PATCH < limit]
-        for r, job in enumerate(jobs):
-            if step < len(job.units) and r not in rows:
-                finished[r] = False  # no room left: the output is cut here
-        if not rows:
-            continue
-        prompts = [torch.from_numpy(np.concatenate([seqs[r], jobs[r].units[step]])) for r in rows]
-
-        def stop(_, new):
-            return (new == MARK).any(dim=1)
-
-        outs = model.generate(prompts, limit, temperature, top_k, top_p, seed + step, stop)
-        for r, prompt, out in zip(rows, prompts, outs, strict=True):
-            new = out[len(prompt) :].numpy()
-            written[r].append(new)
-            seqs[r] = out.numpy()
-            tail = new[-PATCH:]
-            if not len(new) or not (tail == MARK).any():
-                finished[r] = False  # cut at the limit, or the model ended the file
+    feed = _Feed(jobs)
+    prompts = [torch.from_numpy(np.concatenate([job.headers, job.units[0]])) for job in jobs]
+    seqs = model.generate(
+        prompts, limit, temperature, top_k, top_p, seed, stop=feed.stop, steer=feed.steer
+    )
     seconds = (time.perf_counter() - started) / len(jobs)
     out = []
     for r, job in enumerate(jobs):
-        data, _ = written_bytes(np.concatenate(written[r]) if written[r] else [])
+        data, _ = written_bytes(np.concatenate(feed.written[r]) if feed.written[r] else [])
         dropped = len(note_text_errors(data)) if job.dst == "mid" else 0
         prompt_patches = (len(job.headers) + sum(len(u) for u in job.units)) // PATCH
         conv = Conversion(
             file_bytes(data, job.dst, "interleaved"),
-            finished[r],
+            feed.ended[r],
             len(seqs[r]) // PATCH,
             prompt_patches,
             limit,
@@ -434,6 +415,43 @@ def _generate_interleaved(model, jobs, temperature=0.0, seed=0, top_k=None, top_
         )
         out.append(conv)
     return out
+
+
+class _Feed:
+    """The input side of interleaved generation: each row's unit 0 is in its prompt; after
+    the model ends a group with MARK, `steer` puts in the patches of the row's next unit."""
+
+    def __init__(self, jobs):
+        self.jobs = jobs
+        self.unit = [0] * len(jobs)  # the unit each row has read last
+        self.queue: list[list[np.ndarray]] = [[] for _ in jobs]  # its patches still to put in
+        self.fed_last = [False] * len(jobs)  # the row's newest patch was put in, not written
+        self.written: list[list[np.ndarray]] = [[] for _ in jobs]
+        self.ended = [False] * len(jobs)  # wrote the MARK after its last unit
+
+    def _ends_group(self, r: int, patch: np.ndarray) -> bool:
+        return not self.fed_last[r] and bool((patch == MARK).any())
+
+    def stop(self, _, new: torch.Tensor) -> torch.Tensor:
+        for r, job in enumerate(self.jobs):
+            last = self.unit[r] == len(job.units) - 1 and not self.queue[r]
+            if last and self._ends_group(r, new[r].numpy()):
+                self.ended[r] = True
+        return torch.tensor(self.ended)
+
+    def steer(self, _, new: torch.Tensor) -> torch.Tensor:
+        forced = torch.full((len(self.jobs), PATCH), -1, dtype=torch.long)
+        for r, job in enumerate(self.jobs):
+            patch = new[r].numpy()
+            if not self.fed_last[r]:
+                self.written[r].append(patch)  # (a row that ended gets <eop> patches after)
+                if self._ends_group(r, patch) and self.unit[r] + 1 < len(job.units):
+                    self.unit[r] += 1
+                    self.queue[r] = list(job.units[self.unit[r]].reshape(-1, PATCH))
+            self.fed_last[r] = bool(self.queue[r])
+            if self.queue[r]:
+                forced[r] = torch.from_numpy(self.queue[r].pop(0))
+        return forced
 
 
 # ----------------------------------------------------------------------------- scoring

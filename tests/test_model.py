@@ -169,6 +169,29 @@ def test_cached_generation_equals_uncached_for_prompts_of_different_lengths(mode
     assert all(len(s) % 16 == 0 and len(s) <= 8 * 16 for s in cached)
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_steered_patches_are_put_in_and_the_rest_is_what_the_model_writes_after_them(mode):
+    model = tiny(prev_patch=mode, byte_hidden_size=16)
+    ids = random_ids(batch=2, patches=4)
+    prompts = [ids[0, :16], ids[1, :32]]
+    put = torch.arange(32).view(2, 16) + 100  # row r gets patch `put[r]` as its 3rd new patch
+
+    def steer(index, new):
+        forced = torch.full((2, 16), -1)
+        steer.calls += 1
+        if steer.calls == 2:
+            forced[:] = put
+        return forced
+
+    steer.calls = 0
+    steered = model.generate(prompts, max_patches=8, steer=steer)
+    for r, (prompt, seq) in enumerate(zip(prompts, steered, strict=True)):
+        start = len(prompt) + 2 * 16
+        assert torch.equal(seq[start : start + 16], put[r])
+        written_after = model.generate([seq[: start + 16]], max_patches=8, use_cache=False)[0]
+        assert torch.equal(seq, written_after)
+
+
 @pytest.mark.parametrize(
     "sampling", [{}, {"top_k": 5}, {"top_p": 0.8}, {"top_k": 50, "top_p": 0.9}]
 )

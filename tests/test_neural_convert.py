@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from bytesim import neural_convert as nc
 from bytesim.checkpoint import load_model, save_model
 from bytesim.data import EOP, PATCH, encode_pair
-from bytesim.layout import MARK, model_patches
+from bytesim.layout import model_patches
 from bytesim.model import BGPT, PRESETS
 from cli import conversion_commands
 from cli.main import cli
@@ -69,9 +69,9 @@ class OracleModel:
         if layout == "interleaved":
             self.answers = answers
 
-    def generate(self, prompts, max_patches, *args, **kwargs):
+    def generate(self, prompts, max_patches, *args, stop=None, steer=None, **kwargs):
         if self.config.layout == "interleaved":
-            return [self._next_group(p) for p in prompts]
+            return self._steered(prompts, stop, steer)
         out = []
         for p in prompts:
             values = p.tolist()[PATCH:-PATCH]  # drop both header patches
@@ -82,16 +82,36 @@ class OracleModel:
             out.append(torch.from_numpy(np.concatenate([p.numpy(), target, eop])))
         return out
 
-    def _next_group(self, prompt):
-        """The reference sequence that starts with `prompt`, up to its next output group's end."""
+    def _steered(self, prompts, stop, steer):
+        """Write the reference sequences patch by patch as a model would, checking that every
+        patch `steer` puts in is the reference's input patch at that place."""
+        full = [self._reference(p) for p in prompts]
+        out = [p.numpy() for p in prompts]
+        done = [False] * len(prompts)
+        forced = np.full((len(prompts), PATCH), -1)
+        while not all(done):
+            new = np.full((len(prompts), PATCH), EOP)
+            for r in range(len(prompts)):
+                if not done[r]:
+                    new[r] = full[r][len(out[r]) : len(out[r]) + PATCH]
+                    if forced[r][0] >= 0:
+                        assert (forced[r] == new[r]).all(), "steer put in the wrong patch"
+                    out[r] = np.concatenate([out[r], new[r]])
+            index = max(len(o) for o in out) // PATCH - 1
+            ended = stop(index, torch.from_numpy(new)).numpy()
+            forced = steer(index, torch.from_numpy(new)).numpy()
+            done = [d or bool(e) or len(out[r]) == len(full[r]) for r, (d, e) in
+                    enumerate(zip(done, ended, strict=True))]  # fmt: skip
+        return [torch.from_numpy(o) for o in out]
+
+    def _reference(self, prompt):
+        """The reference sequence that starts with `prompt`."""
         for source, answer in self.answers.items():
             src, dst = ("mid", "abc") if _kind(answer) == "abc" else ("abc", "mid")
             data = source if src == "abc" else abc_to_midi(answer)  # the MIDI file itself
             ids = encode_pair(data, src, answer, dst, "target", layout="interleaved").ids
             if len(ids) >= len(prompt) and (ids[: len(prompt)] == prompt.numpy()).all():
-                patches = ids[len(prompt) :].reshape(-1, PATCH)
-                end = next(i for i, p in enumerate(patches) if (p == MARK).any()) + 1
-                return torch.from_numpy(ids[: len(prompt) + end * PATCH])
+                return ids
         raise AssertionError("the oracle has no answer for this prompt")
 
 
@@ -411,10 +431,14 @@ def test_check_against_reference_for_midi_to_abc_compares_notes_with_the_input()
 
 @pytest.mark.parametrize("layout", ["paper", "notes", "interleaved"])
 def test_a_perfect_model_scores_one_everywhere(pairs_dir, layout):
-    # the scale's pitches; its own tempo, so that its note text differs from the first line
-    tunes = {**TUNES, "slow": "X:4\nT:Slow\nL:1/4\nQ:1/4=100\nK:D\nD2 E F G|\n"}
-    (pairs_dir / "slow.abc").write_text(tunes["slow"])
-    (pairs_dir / "slow.mid").write_bytes(abc_to_midi(tunes["slow"]))
+    tunes = {**TUNES, "slow": "X:4\nT:Slow\nL:1/4\nK:D\nD2 E F G|\n"}  # the scale's pitches
+    if layout == "interleaved":  # its oracle tells the tunes apart by their first line, the tempo
+        tunes = {
+            n: t.replace("K:", f"Q:1/4={90 + i}\nK:", 1) for i, (n, t) in enumerate(tunes.items())
+        }
+    for name, text in tunes.items():
+        (pairs_dir / f"{name}.abc").write_text(text)
+        (pairs_dir / f"{name}.mid").write_bytes(abc_to_midi(text))
     answers = {}
     for t in tunes.values():
         answers[t.encode()] = abc_to_midi(t)
