@@ -222,6 +222,15 @@ def test_in_the_notes_layout_the_limit_is_in_patches_and_midi_is_written_by_the_
     assert conv.dropped_lines == 0
 
 
+def test_an_interleaved_input_too_long_is_refused_naming_its_units_and_patches():
+    model = tiny(layout="interleaved")  # patch_length 64
+    tune = ("X:1\nK:C\n" + "C" * 29).encode()  # 31 units: 62 patches with one output each
+    assert nc.interleaved_job(model, tune, "abc", "mid").units
+    message = r"long.abc: 32 units \(32 patches\).*take 66 patches of its patch_length 64"
+    with pytest.raises(nc.InputTooLong, match=message):
+        nc.interleaved_job(model, tune + b"C", "abc", "mid", "long.abc")
+
+
 def test_a_classifier_cannot_convert():
     with pytest.raises(nc.ConversionError, match="classifier"):
         nc.check_model(tiny(num_labels=3))
