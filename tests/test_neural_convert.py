@@ -876,6 +876,16 @@ def test_the_shipped_conversion_model_predicts_both_directions_of_a_real_pair():
     assert nc.target_bits(model, [pair], "mid", "abc") < 3.0
 
 
+def test_the_shipped_conversion_model_converts_a_short_tune():
+    model = load_model(nc.DEFAULT_MODEL)
+    tune = b"X:1\nM:4/4\nL:1/8\nK:G\nGABc dedB|\n"
+    conv = nc.convert_bytes(model, tune, "abc", "mid")
+    assert conv.finished
+    assert nc.check_against_reference(tune, "abc", conv.data, "mid")["note_f1"] >= 0.9
+    back = nc.convert_bytes(model, abc_to_midi(tune), "mid", "abc")
+    assert back.finished and abc_to_midi(back.data)  # ABC the reference converter plays
+
+
 # ----------------------------------------------------------------------------- --outputs
 
 
