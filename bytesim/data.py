@@ -120,8 +120,9 @@ def encode_file(data: bytes, ext: str, loss_on: str = "all", name: str = "") -> 
 def encode_pair(
     a: bytes, a_ext: str, b: bytes, b_ext: str, loss_on="all", name="", layout: str = "paper"
 ) -> Example:
-    """A conversion pair a -> b (see the module docstring), each file cut into patches as
-    `layout` says (`bytesim.layout`: "paper", or "notes" for one musical unit per patch)."""
+    """A conversion pair a -> b (see the module docstring), cut into patches as `layout` says
+    (`bytesim.layout`: "paper"; "notes", one musical unit per patch; "interleaved", each input
+    unit followed by what it settles)."""
     from bytesim.layout import LayoutError, model_ext, model_patches
 
     _check_loss_on(loss_on)

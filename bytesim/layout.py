@@ -12,6 +12,13 @@ patch (config `layout`).
   start of a patch and the bytes of a patch never straddle two notes. The file's bytes are
   unchanged: the patches with the padding dropped give them back.
 
+- ``interleaved``: the units of ``notes`` (ABC segments, note-text lines), but the two files
+  are not written one after the other: ``[header abc][header notes]``, then each input unit
+  followed by the output units it settles (`align`, `interleave`), the last of them followed by
+  the byte `MARK` (0), which ends the group (an empty group is MARK alone). The model writes
+  each unit of output right after the input it comes from; a converter feeds the input one unit
+  at a time (`bytesim.neural_convert`, `BGPT.generate(steer=...)`).
+
 Worked example, ``notes`` layout: the ABC body line ``|:GA B2|`` is cut into the segments
 ``|:G``, ``A``, `` B2`` and ``|`` (the last one carries over to the next note), and the MIDI
 note ``240 67 240`` takes one patch: ``b"240 67 240\\n"`` and five <eop>.
