@@ -31,13 +31,11 @@ import re
 
 import numpy as np
 
-from bytesim.model import LAYOUTS
+from bytesim.model import EOP, LAYOUTS, PATCH
 from convert.abc_parser import AbcError
 from convert.notes import MidiError
 from convert.notetext import abc_to_note_text, midi_to_note_text, note_text_to_midi
 
-PATCH = 16
-EOP = 256
 NOTE_TEXT = "notes"  # the header (extension) of MIDI given as note text
 MARK = 0  # interleaved layout: the byte after the last unit of an output group
 

@@ -344,15 +344,19 @@ def _generate(model, prompts, dst_exts, temperature=0.0, seed=0, top_k=None, top
     )
     seconds = (time.perf_counter() - started) / len(prompts)
     out = []
-    layout = model.config.layout
     for p, seq, dst in zip(prompts, seqs, dst_exts, strict=True):
         written, finished = decode(seq.cpu(), len(p))
-        data = file_bytes(written, dst, layout)
-        dropped = len(note_text_errors(written)) if model_ext(dst, layout) != dst else 0
-        out.append(
-            Conversion(data, finished, len(seq) // PATCH, len(p) // PATCH, limit, seconds, dropped)
-        )
+        sizes = (len(seq) // PATCH, len(p) // PATCH, limit, seconds)
+        out.append(_conversion(model, written, dst, finished, *sizes))
     return out
+
+
+def _conversion(model, written: bytes, dst: str, finished: bool, *sizes) -> Conversion:
+    """The Conversion of what the model wrote (the file it stands for: `layout.file_bytes`);
+    `sizes` are Conversion's patches, prompt_patches, limit and seconds."""
+    layout = model.config.layout
+    dropped = len(note_text_errors(written)) if model_ext(dst, layout) != dst else 0
+    return Conversion(file_bytes(written, dst, layout), finished, *sizes, dropped)
 
 
 @dataclass
@@ -375,17 +379,17 @@ def interleaved_job(model, data: bytes, src: str, dst: str, name: str = "input")
     except LayoutError as e:
         raise ConversionError(f"{name}: {e}") from None
     padded = [pad_segments([u]) for u in pieces if u]
-    need = 2 + sum(len(u) for u in padded) // PATCH + len(padded)
+    patches = sum(len(u) for u in padded) // PATCH
+    need = 2 + patches + len(padded)
     limit = model.config.patch_length
     if need > limit:
         raise InputTooLong(
-            f"{name}: {len(padded)} units ({sum(len(u) for u in padded) // PATCH} patches) are "
-            f"too long for the model: with the two headers and at least one output patch each "
-            f"they take {need} patches of its patch_length {limit}"
+            f"{name}: {len(padded)} units ({patches} patches) are too long for the model: with "
+            f"the two headers and at least one output patch each they take {need} patches of "
+            f"its patch_length {limit}"
         )
-    headers = np.concatenate([header_patch(model_ext(src, "interleaved")),
-                              header_patch(model_ext(dst, "interleaved"))])  # fmt: skip
-    return InterleavedJob(headers, padded, dst)
+    src_header, dst_header = (header_patch(model_ext(e, "interleaved")) for e in (src, dst))
+    return InterleavedJob(np.concatenate([src_header, dst_header]), padded, dst)
 
 
 def _generate_interleaved(model, jobs, temperature=0.0, seed=0, top_k=None, top_p=None):
@@ -401,19 +405,10 @@ def _generate_interleaved(model, jobs, temperature=0.0, seed=0, top_k=None, top_
     seconds = (time.perf_counter() - started) / len(jobs)
     out = []
     for r, job in enumerate(jobs):
-        data, _ = written_bytes(np.concatenate(feed.written[r]) if feed.written[r] else [])
-        dropped = len(note_text_errors(data)) if job.dst == "mid" else 0
-        prompt_patches = (len(job.headers) + sum(len(u) for u in job.units)) // PATCH
-        conv = Conversion(
-            file_bytes(data, job.dst, "interleaved"),
-            feed.ended[r],
-            len(seqs[r]) // PATCH,
-            prompt_patches,
-            limit,
-            seconds,
-            dropped,
-        )
-        out.append(conv)
+        written, _ = written_bytes(np.concatenate(feed.written[r]) if feed.written[r] else [])
+        prompt_patches = (len(job.headers) + len(job)) // PATCH
+        sizes = (len(seqs[r]) // PATCH, prompt_patches, limit, seconds)
+        out.append(_conversion(model, written, job.dst, feed.ended[r], *sizes))
     return out
 
 

@@ -100,8 +100,8 @@ class OracleModel:
             index = max(len(o) for o in out) // PATCH - 1
             ended = stop(index, torch.from_numpy(new)).numpy()
             forced = steer(index, torch.from_numpy(new)).numpy()
-            done = [d or bool(e) or len(out[r]) == len(full[r]) for r, (d, e) in
-                    enumerate(zip(done, ended, strict=True))]  # fmt: skip
+            complete = [len(o) == len(f) for o, f in zip(out, full, strict=True)]
+            done = [d or bool(e) or c for d, e, c in zip(done, ended, complete, strict=True)]
         return [torch.from_numpy(o) for o in out]
 
     def _reference(self, prompt):
