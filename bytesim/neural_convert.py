@@ -228,8 +228,11 @@ def _input_limit(model) -> str:
     return f"{most} bytes" if most is not None else f"{max_input_patches(model)} patches"
 
 
-def max_input_patches(model) -> int:
-    """The most patches an input may take (its two headers and two output patches aside)."""
+def max_input_patches(model) -> int | None:
+    """The most patches an input may take (its two headers and two output patches aside);
+    None in the interleaved layout, which converts any length in pieces (`max_unit_patches`)."""
+    if model.config.layout == "interleaved":
+        return None
     return model.config.patch_length - 4
 
 
@@ -262,6 +265,7 @@ class Conversion:
     limit: int  # the model's patch_length
     seconds: float  # wall time of the generation (a batch's time is shared equally)
     dropped_lines: int = 0  # notes layout: lines of the model's note text that were not note text
+    pieces: int = 1  # interleaved layout: the sequences it took (a long tune goes on in pieces)
 
 
 def convert_bytes(
@@ -371,82 +375,150 @@ class InterleavedJob:
         return sum(len(u) for u in self.units)
 
 
+def window_patches(model) -> int:
+    """The patches an interleaved conversion keeps when its sequence fills the model's
+    patch_length: the newest half, from which it goes on writing."""
+    return model.config.patch_length // 2
+
+
+def max_unit_patches(model) -> int:
+    """The most patches one input unit of an interleaved conversion may take."""
+    return window_patches(model) // 2
+
+
 def interleaved_job(model, data: bytes, src: str, dst: str, name: str = "input") -> InterleavedJob:
-    """The checked input of an interleaved conversion; InputTooLong when its units and one
-    output patch each do not fit in the model's patch_length with the two headers."""
+    """The checked input of an interleaved conversion. A tune of any length converts (in pieces,
+    see `_generate_interleaved`); InputTooLong names a single unit too long for one piece."""
     try:
         pieces = units(data, src)
     except LayoutError as e:
         raise ConversionError(f"{name}: {e}") from None
     padded = [pad_segments([u]) for u in pieces if u]
-    patches = sum(len(u) for u in padded) // PATCH
-    need = 2 + patches + len(padded)
-    limit = model.config.patch_length
-    if need > limit:
-        raise InputTooLong(
-            f"{name}: {len(padded)} units ({patches} patches) are too long for the model: with "
-            f"the two headers and at least one output patch each they take {need} patches of "
-            f"its patch_length {limit}"
-        )
+    most = max_unit_patches(model)
+    for i, u in enumerate(padded):
+        if len(u) // PATCH > most:
+            raise InputTooLong(
+                f"{name}: unit {i + 1} of {len(padded)} ({len(pieces[i])} bytes, "
+                f"{len(u) // PATCH} patches) is too long for the model: a unit may take at most "
+                f"{most} patches (a quarter of its patch_length {model.config.patch_length})"
+            )
     src_header, dst_header = (header_patch(model_ext(e, "interleaved")) for e in (src, dst))
     return InterleavedJob(np.concatenate([src_header, dst_header]), padded, dst)
 
 
 def _generate_interleaved(model, jobs, temperature=0.0, seed=0, top_k=None, top_p=None):
     """Feed every job's input units one at a time: after each, the model writes patches until
-    one holds MARK (the end of its output group), then the next unit is put in (`steer`)."""
-    limit = model.config.patch_length
+    one holds MARK (the end of its output group), then the next unit is put in (`steer`).
+
+    A sequence that fills the model's patch_length goes on in a new piece: the newest
+    `window_patches` patches (no headers, the windows the model trains on past a long tune's
+    head) followed by the rest of the unit being read. A piece that ends without the model
+    having moved on to a new unit (a group that never ends) stops the conversion: the output
+    is cut there and reported unfinished."""
+    limit, window = model.config.patch_length, window_patches(model)
     started = time.perf_counter()
-    feed = _Feed(jobs)
-    prompts = [torch.from_numpy(np.concatenate([job.headers, job.units[0]])) for job in jobs]
-    seqs = model.generate(
-        prompts, limit, temperature, top_k, top_p, seed, stop=feed.stop, steer=feed.steer
-    )
+    feed = _Feed(jobs, limit)
+    prompts = {r: np.concatenate([job.headers, job.units[0]]) for r, job in enumerate(jobs)}
+    patches = [0] * len(jobs)
+    pieces = [0] * len(jobs)
+    while prompts:
+        rows = sorted(prompts)
+        feed.start(rows, [len(prompts[r]) // PATCH for r in rows])
+        seqs = model.generate(
+            [torch.from_numpy(prompts[r]) for r in rows],
+            limit,
+            temperature,
+            top_k,
+            top_p,
+            seed + pieces[rows[0]],
+            stop=feed.stop,
+            steer=feed.steer,
+        )
+        prompts = {}
+        for r, seq in zip(rows, seqs, strict=True):
+            patches[r] += len(seq) // PATCH - (pieces[r] > 0) * window
+            pieces[r] += 1
+            if not feed.ended[r] and len(seq) // PATCH >= limit:  # (not an all-<eop> patch)
+                tail = feed.resume(r, seq.cpu().numpy(), window)
+                if tail is not None:
+                    prompts[r] = tail
     seconds = (time.perf_counter() - started) / len(jobs)
     out = []
     for r, job in enumerate(jobs):
         written, _ = written_bytes(np.concatenate(feed.written[r]) if feed.written[r] else [])
         prompt_patches = (len(job.headers) + len(job)) // PATCH
-        sizes = (len(seqs[r]) // PATCH, prompt_patches, limit, seconds)
-        out.append(_conversion(model, written, job.dst, feed.ended[r], *sizes))
+        sizes = (patches[r], prompt_patches, limit, seconds)
+        conv = _conversion(model, written, job.dst, feed.ended[r], *sizes)
+        conv.pieces = pieces[r]
+        out.append(conv)
     return out
 
 
 class _Feed:
     """The input side of interleaved generation: each row's unit 0 is in its prompt; after
-    the model ends a group with MARK, `steer` puts in the patches of the row's next unit."""
+    the model ends a group with MARK, `steer` puts in the patches of the row's next unit.
 
-    def __init__(self, jobs):
-        self.jobs = jobs
+    `generate` runs on the rows of one piece (`start`); a row that has filled the patch_length
+    is left alone for the rest of the piece, then `resume` gives the prompt of its next piece."""
+
+    def __init__(self, jobs, limit: int):
+        self.jobs, self.limit = jobs, limit
         self.unit = [0] * len(jobs)  # the unit each row has read last
         self.queue: list[list[np.ndarray]] = [[] for _ in jobs]  # its patches still to put in
         self.fed_last = [False] * len(jobs)  # the row's newest patch was put in, not written
+        self.pending: list[np.ndarray | None] = [None] * len(jobs)  # put in next by generate
         self.written: list[list[np.ndarray]] = [[] for _ in jobs]
         self.ended = [False] * len(jobs)  # wrote the MARK after its last unit
+        self.resumed_at = [0] * len(jobs)  # the unit read when the row's last piece began
+        self.rows: list[int] = []
+        self.left: dict[int, int] = {}
+
+    def start(self, rows: list[int], prompt_patches: list[int]) -> None:
+        self.rows = rows
+        self.left = {r: self.limit - n for r, n in zip(rows, prompt_patches, strict=True)}
+
+    def _live(self, r: int) -> bool:  # the row still writes in this piece
+        return not self.ended[r] and self.left[r] > 0
 
     def _ends_group(self, r: int, patch: np.ndarray) -> bool:
         return not self.fed_last[r] and bool((patch == MARK).any())
 
     def stop(self, _, new: torch.Tensor) -> torch.Tensor:
-        for r, job in enumerate(self.jobs):
-            last = self.unit[r] == len(job.units) - 1 and not self.queue[r]
-            if last and self._ends_group(r, new[r].numpy()):
+        for k, r in enumerate(self.rows):
+            last = self.unit[r] == len(self.jobs[r].units) - 1 and not self.queue[r]
+            if self._live(r) and last and self._ends_group(r, new[k].numpy()):
                 self.ended[r] = True
-        return torch.tensor(self.ended)
+        return torch.tensor([self.ended[r] for r in self.rows])
 
     def steer(self, _, new: torch.Tensor) -> torch.Tensor:
-        forced = torch.full((len(self.jobs), PATCH), -1, dtype=torch.long)
-        for r, job in enumerate(self.jobs):
-            patch = new[r].numpy()
+        forced = torch.full((len(self.rows), PATCH), -1, dtype=torch.long)
+        for k, r in enumerate(self.rows):
+            if not self.left[r] > 0:
+                continue
+            self.left[r] -= 1
+            patch = new[k].numpy()
             if not self.fed_last[r]:
-                self.written[r].append(patch)  # (a row that ended gets <eop> patches after)
-                if self._ends_group(r, patch) and self.unit[r] + 1 < len(job.units):
+                self.written[r].append(patch)
+                if self.ended[r]:
+                    self.left[r] = 0
+                    continue
+                if self._ends_group(r, patch) and self.unit[r] + 1 < len(self.jobs[r].units):
                     self.unit[r] += 1
-                    self.queue[r] = list(job.units[self.unit[r]].reshape(-1, PATCH))
+                    self.queue[r] = list(self.jobs[r].units[self.unit[r]].reshape(-1, PATCH))
             self.fed_last[r] = bool(self.queue[r])
-            if self.queue[r]:
-                forced[r] = torch.from_numpy(self.queue[r].pop(0))
+            self.pending[r] = self.queue[r].pop(0) if self.queue[r] else None
+            if self.pending[r] is not None:
+                forced[k] = torch.from_numpy(self.pending[r])
         return forced
+
+    def resume(self, r: int, seq: np.ndarray, window: int) -> np.ndarray | None:
+        """The prompt of row r's next piece, or None when its last piece read no new unit."""
+        if self.unit[r] == self.resumed_at[r]:
+            return None
+        self.resumed_at[r] = self.unit[r]
+        rest = [p for p in (self.pending[r],) if p is not None] + self.queue[r]
+        self.queue[r], self.pending[r], self.fed_last[r] = [], None, False
+        return np.concatenate([seq[-window * PATCH :], *rest])
 
 
 # ----------------------------------------------------------------------------- scoring
@@ -542,6 +614,7 @@ class DirectionTally:
     restated_out: int = 0  # ... the output's notes then
     restated_melody: int = 0  # ... melody notes matched then
     cut: int = 0
+    in_pieces: int = 0  # interleaved layout: converted in more than one piece
     matched: int = 0
     count_out: int = 0
     count_ref: int = 0
@@ -563,6 +636,7 @@ class DirectionTally:
         self.valid += score.valid
         self.readable += score.readable
         self.valid_finished += score.valid and conv.finished
+        self.in_pieces += conv.pieces > 1
         if score.valid_restated is not None:
             self.valid_restated = (self.valid_restated or 0) + score.valid_restated
         if score.notes_restated is not None and score.melody_restated is not None:
@@ -632,6 +706,7 @@ class DirectionTally:
             "notes_output": self.count_out,
             "notes_reference": self.count_ref,
             "cut_at_limit": self.cut,
+            "converted_in_pieces": self.in_pieces,
             "seconds": self.seconds,
             "files_per_second": k / self.seconds if self.seconds else None,
             "output_bytes_per_second": self.output_bytes / self.seconds if self.seconds else None,
@@ -783,6 +858,9 @@ def evaluate_conversion(
         "patch_length": model.config.patch_length,
         "max_input_bytes": max_input_bytes(model),
         "max_input_patches": max_input_patches(model),
+        "max_unit_patches": (
+            max_unit_patches(model) if model.config.layout == "interleaved" else None
+        ),
     }
     total = len(directions) * len(pairs)
 

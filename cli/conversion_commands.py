@@ -106,7 +106,10 @@ def convert_command(
     The direction comes from the two extensions (IN.abc -> OUT.mid, IN.mid -> OUT.abc).
     Greedy by default; --temperature > 0 samples (the same --seed gives the same bytes).
     An output that reaches the model's length limit is cut there: it is still written, and
-    stderr says so. --check runs the reference converter too (SPEC 3.4): for ABC -> MIDI the
+    stderr says so. A model of the interleaved layout (the shipped one) converts a tune of any
+    length: past its patch_length it goes on in pieces, each starting from the newest half of
+    the last; it cuts only when a whole piece reads no new part of the input.
+    --check runs the reference converter too (SPEC 3.4): for ABC -> MIDI the
     note precision / recall / F1 of OUT against the reference MIDI and whether the bytes are
     identical; for MIDI -> ABC the notes of OUT (converted by the reference) against IN's.
     The model states a MIDI track's length before writing its events and rarely gets it exact;
@@ -152,7 +155,12 @@ def convert_command(
     except ConversionError as e:
         raise click.ClickException(f"{input_path}: --check: {e} ({output_path} written)") from None
     console = _console()
-    if not conv.finished:
+    if not conv.finished and model.config.layout == "interleaved":
+        console.print(
+            f"[yellow]warning:[/] {output_path} is cut: in piece {conv.pieces} the model wrote "
+            f"to its limit of {conv.limit} patches without reading on in the input"
+        )
+    elif not conv.finished:
         console.print(
             f"[yellow]warning:[/] {output_path} is cut: the output reached the model's limit of "
             f"{conv.limit} patches ({conv.prompt_patches} taken by the input) before its end"
@@ -177,6 +185,7 @@ def convert_command(
         "patches": conv.patches,
         "prompt_patches": conv.prompt_patches,
         "patch_length": conv.limit,
+        "pieces": conv.pieces,
         "seconds": round(conv.seconds, 3),
         "dropped_lines": conv.dropped_lines,
         "check": report,
@@ -184,9 +193,12 @@ def convert_command(
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
+    size = f"{conv.patches} of {conv.limit} patches"
+    if conv.pieces > 1:
+        size = f"{conv.patches} patches in {conv.pieces} pieces of at most {conv.limit}"
     console.print(
-        f"wrote {output_path}: {len(written)} bytes, {conv.patches} of {conv.limit} patches, "
-        f"{conv.seconds:.2f} s" + ("" if conv.finished else " (cut at the limit)")
+        f"wrote {output_path}: {len(written)} bytes, {size}, {conv.seconds:.2f} s"
+        + ("" if conv.finished else " (cut at the limit)")
     )
     if written != conv.data:
         console.print("track lengths re-stated from the events the model wrote")
@@ -388,6 +400,7 @@ ROWS = (
     ),
     ("mean file F1", "mean_file_f1", _percent),
     ("cut at the length limit", "cut_at_limit", _fmt),
+    ("converted in pieces (interleaved layout)", "converted_in_pieces", _fmt),
     ("bits per target byte", "bits_per_target_byte", _fmt),
     ("files / s", "files_per_second", _rate),
     ("output bytes / s", "output_bytes_per_second", _rate),
@@ -397,12 +410,10 @@ ROWS = (
 def _print_direction(console, direction: str, summary: dict, result: dict) -> None:
     from rich.table import Table
 
-    table = Table(
-        "measure",
-        "value",
-        title=f"{direction}, model {result['model']} (inputs up to "
-        f"{result['max_input_patches']} patches)",
-    )
+    reach = f"inputs up to {result['max_input_patches']} patches"
+    if result["max_input_patches"] is None:
+        reach = f"any length, in pieces; units up to {result['max_unit_patches']} patches"
+    table = Table("measure", "value", title=f"{direction}, model {result['model']} ({reach})")
     for label, key, fmt in ROWS:
         if key in summary:
             table.add_row(label, fmt(summary[key]))

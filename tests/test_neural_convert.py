@@ -71,7 +71,7 @@ class OracleModel:
 
     def generate(self, prompts, max_patches, *args, stop=None, steer=None, **kwargs):
         if self.config.layout == "interleaved":
-            return self._steered(prompts, stop, steer)
+            return self._steered(prompts, max_patches, stop, steer)
         out = []
         for p in prompts:
             values = p.tolist()[PATCH:-PATCH]  # drop both header patches
@@ -82,9 +82,9 @@ class OracleModel:
             out.append(torch.from_numpy(np.concatenate([p.numpy(), target, eop])))
         return out
 
-    def _steered(self, prompts, stop, steer):
-        """Write the reference sequences patch by patch as a model would, checking that every
-        patch `steer` puts in is the reference's input patch at that place."""
+    def _steered(self, prompts, max_patches, stop, steer):
+        """Write the reference sequences patch by patch as a model would (up to max_patches),
+        checking that every patch `steer` puts in is the reference's input patch there."""
         full = [self._reference(p) for p in prompts]
         out = [p.numpy() for p in prompts]
         done = [False] * len(prompts)
@@ -100,18 +100,24 @@ class OracleModel:
             index = max(len(o) for o in out) // PATCH - 1
             ended = stop(index, torch.from_numpy(new)).numpy()
             forced = steer(index, torch.from_numpy(new)).numpy()
-            complete = [len(o) == len(f) for o, f in zip(out, full, strict=True)]
+            complete = [
+                len(o) == len(f) or len(o) // PATCH >= max_patches
+                for o, f in zip(out, full, strict=True)
+            ]
             done = [d or bool(e) or c for d, e, c in zip(done, ended, complete, strict=True)]
         return [torch.from_numpy(o) for o in out]
 
     def _reference(self, prompt):
-        """The reference sequence that starts with `prompt`."""
+        """The reference sequence from `prompt` on: `prompt` starts it, or is a later window
+        of it (a piece of a long conversion), starting at a patch boundary."""
+        prompt = prompt.numpy()
         for source, answer in self.answers.items():
             src, dst = ("mid", "abc") if _kind(answer) == "abc" else ("abc", "mid")
             data = source if src == "abc" else abc_to_midi(answer)  # the MIDI file itself
             ids = encode_pair(data, src, answer, dst, "target", layout="interleaved").ids
-            if len(ids) >= len(prompt) and (ids[: len(prompt)] == prompt.numpy()).all():
-                return ids
+            for start in range(0, len(ids) - len(prompt) + 1, PATCH):
+                if (ids[start : start + len(prompt)] == prompt).all():
+                    return ids[start:]
         raise AssertionError("the oracle has no answer for this prompt")
 
 
@@ -222,13 +228,48 @@ def test_in_the_notes_layout_the_limit_is_in_patches_and_midi_is_written_by_the_
     assert conv.dropped_lines == 0
 
 
-def test_an_interleaved_input_too_long_is_refused_naming_its_units_and_patches():
-    model = tiny(layout="interleaved")  # patch_length 64
-    tune = ("X:1\nK:C\n" + "C" * 29).encode()  # 31 units: 62 patches with one output each
-    assert nc.interleaved_job(model, tune, "abc", "mid").units
-    message = r"long.abc: 32 units \(32 patches\).*take 66 patches of its patch_length 64"
+VARIED_TUNE = (
+    "X:1\nT:Long\nL:1/8\nK:G\n"
+    + "|".join(  # no two windows of it alike
+        ["GABc dBAG", "FGAF DEFD", "GBdg fdec", "dBAF G2G2", "B2dB cAFA", "GABG E2D2"]
+        + ["A2cA BGBd", "e2ge dBGB", "c2ec BAGF", "E3F G2A2", "BcdB AGFA", "G6 z2"]
+    )
+    + "|]\n"
+)
+
+
+@pytest.mark.parametrize("direction", nc.DIRECTIONS)
+def test_a_tune_past_the_patch_length_converts_whole_in_pieces(direction):
+    midi = abc_to_midi(VARIED_TUNE)
+    src, dst = direction.split("->")
+    data, answer = (VARIED_TUNE.encode(), midi) if src == "abc" else (midi, VARIED_TUNE.encode())
+    oracle = OracleModel({data: answer}, patch_length=64, layout="interleaved")
+    job = nc.interleaved_job(oracle, data, src, dst)
+    assert 2 + len(job) // PATCH + len(job.units) > 64  # one piece cannot hold it
+    conv = nc.convert_bytes(oracle, data, src, dst)
+    assert conv.finished and conv.pieces >= 3
+    if dst == "mid":
+        assert conv.data == midi
+    else:
+        assert abc_to_midi(conv.data.decode()) == midi
+
+
+def test_a_group_that_never_ends_is_cut_after_one_piece():
+    model = constant_model(ord("A"))  # writes A forever, never the MARK that ends a group
+    model.config = model.config.with_overrides(layout="interleaved")
+    conv = nc.convert_bytes(model, VARIED_TUNE.encode(), "abc", "mid")
+    assert not conv.finished and conv.pieces == 1 and conv.patches == conv.limit
+
+
+def test_an_interleaved_unit_too_long_for_a_piece_is_refused_naming_it():
+    model = tiny(layout="interleaved")  # patch_length 64: units of at most 16 patches
+    assert nc.max_unit_patches(model) == 16
+    ok = "X:1\nT:" + "a" * (16 * PATCH - 4) + "\nK:C\nC|\n"
+    assert nc.interleaved_job(model, ok.encode(), "abc", "mid").units
+    long = ok.replace("T:", "T:aa", 1)
+    message = r"long.abc: unit 2 of 5 \(257 bytes, 17 patches\).*at most 16 patches"
     with pytest.raises(nc.InputTooLong, match=message):
-        nc.interleaved_job(model, tune + b"C", "abc", "mid", "long.abc")
+        nc.interleaved_job(model, long.encode(), "abc", "mid", "long.abc")
 
 
 def test_a_classifier_cannot_convert():
