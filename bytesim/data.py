@@ -29,6 +29,7 @@ Classification labels come from file-name prefixes `label_rest.ext`, as the orig
 
 from __future__ import annotations
 
+import functools
 import importlib
 import tarfile
 from collections import Counter
@@ -385,9 +386,19 @@ class FileSource:
 
 
 def epoch_index(n: int, position: int, seed: int) -> int:
-    """The record at a global position of an endless stream of shuffled epochs over n records."""
+    """The record at a global position of an endless stream of shuffled epochs over n records.
+
+    Each epoch's permutation is drawn once and kept (the newest two epochs: draws near an epoch's
+    end may reach into the next), so a draw costs constant time, not a permutation of n."""
     epoch, offset = divmod(position, n)
-    return int(np.random.default_rng([seed, epoch]).permutation(n)[offset])
+    return int(_epoch_permutation(n, seed, epoch)[offset])
+
+
+@functools.lru_cache(maxsize=2)
+def _epoch_permutation(n: int, seed: int, epoch: int) -> np.ndarray:
+    order = np.random.default_rng([seed, epoch]).permutation(n)
+    order.flags.writeable = False
+    return order
 
 
 # ----------------------------------------------------------------------------- generated sources

@@ -138,6 +138,15 @@ def test_epoch_index_visits_every_record_once_per_epoch():
         assert seen == set(range(n))
 
 
+def test_epoch_index_draws_each_epoch_from_its_own_seeded_permutation():
+    n, seed = 1000, 3
+    for epoch in (0, 1, 0, 2):  # a kept permutation and a redrawn one give the same records
+        order = np.random.default_rng([seed, epoch]).permutation(n)
+        assert [epoch_index(n, epoch * n + i, seed) for i in range(n)] == order.tolist()
+    other = [epoch_index(n, i, seed + 1) for i in range(20)]
+    assert other != [epoch_index(n, i, seed) for i in range(20)]  # another seed, another order
+
+
 # ----------------------------------------------------------------------------- sources
 
 
