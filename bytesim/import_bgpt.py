@@ -105,8 +105,9 @@ def import_bgpt(
     """Read an original `.pth`, write a bytesim model directory, return the model."""
     state = read_original(weights)
     config = infer_config(state, heads, byte_heads)
-    torch.manual_seed(0)
-    model = BGPT(config)
+    with torch.random.fork_rng(devices=[]):  # the caller's random state stays as it was
+        torch.manual_seed(0)
+        model = BGPT(config)
     converted = convert_state(state)
     if f"{BYTE_PREFIX}transformer.wte.weight" not in state:  # a classification checkpoint
         own = model.state_dict()  # it has no byte decoder: keep a freshly initialised one

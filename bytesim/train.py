@@ -302,8 +302,22 @@ def train(cfg: TrainConfig, on_event: Callable[[dict], None] | None = None) -> d
 
     The writing process holds an exclusive lock on OUT/.lock for the whole run, so a second
     `train` on the same folder (two commands started together, or --resume of a live run)
-    stops at once instead of interleaving checkpoints and metrics.
+    stops at once instead of interleaving checkpoints and metrics. The caller's torch random
+    state and thread count are as they were when it returns (the run seeds its own).
     """
+    threads = torch.get_num_threads()
+    try:
+        with torch.random.fork_rng(devices=_cuda_devices()):
+            return _train_locked(cfg, on_event)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _cuda_devices() -> list[int]:
+    return list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+
+
+def _train_locked(cfg: TrainConfig, on_event: Callable[[dict], None] | None) -> dict:
     if int(os.environ.get("RANK", "0")) != 0:  # torchrun: only rank 0 writes the run folder
         with _StopRequest() as stop:
             return _train(cfg, on_event, stop)

@@ -29,7 +29,10 @@ def original(config, seed=0):
 def test_imported_model_gives_the_original_logits_and_loss(config, tmp_path):
     ref = original(config)
     torch.save({"model": ref.state_dict(), "epoch": 1, "min_eval_loss": 2.0}, tmp_path / "w.pth")
+    torch.manual_seed(5)
+    state = torch.random.get_rng_state()
     import_bgpt(tmp_path / "w.pth", tmp_path / "out", heads=config.heads)
+    assert torch.equal(torch.random.get_rng_state(), state)  # the caller's random state is kept
     ids = torch.randint(0, 257, (2, 5 * 16), generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
         expected_logits, expected_loss = ref(ids)

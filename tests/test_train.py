@@ -105,6 +105,16 @@ def test_training_lowers_the_loss(tmp_path):
     assert np.mean([r["loss"] for r in steps[-5:]]) < np.mean([r["loss"] for r in steps[:5]]) - 1
 
 
+def test_training_leaves_the_callers_random_state_and_thread_count_as_they_were(tmp_path):
+    threads = torch.get_num_threads()
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    train(config(tmp_path, steps=2, threads=1 if threads > 1 else 2))
+    assert torch.equal(torch.rand(3), expected)
+    assert torch.get_num_threads() == threads
+
+
 def test_init_can_add_bit_features_to_a_model_trained_without_them(tmp_path):
     train(config(tmp_path / "a", steps=4))
     train(
