@@ -74,8 +74,11 @@ def time_abc2midi_per_tune(tunes, folder: Path) -> float:
         paths.append(path)
     start = time.perf_counter()
     for path in paths:
-        subprocess.run(["abc2midi", str(path), "-o", str(path.with_suffix(".mid")), "-silent"],
-                       capture_output=True, check=False)  # fmt: skip
+        subprocess.run(
+            ["abc2midi", str(path), "-o", str(path.with_suffix(".mid")), "-silent"],
+            capture_output=True,
+            check=False,
+        )
     return len(tunes) / (time.perf_counter() - start)
 
 
@@ -120,9 +123,13 @@ def main() -> None:
     everything = corpus_tunes()
     rng = random.Random(args.seed)
     sample = [tune for _, tune in rng.sample(everything, args.sample)]
-    lines = [f"Sample: {args.sample} tunes drawn with seed {args.seed} from music21's corpus "
-             f"({len(everything)} tunes); music21 on the first {args.music21_sample}.", "",
-             "| converter | tunes/s | bytesim speed ÷ this |", "|---|---:|---:|"]  # fmt: skip
+    lines = [
+        f"Sample: {args.sample} tunes drawn with seed {args.seed} from music21's corpus "
+        f"({len(everything)} tunes); music21 on the first {args.music21_sample}.",
+        "",
+        "| converter | tunes/s | bytesim speed ÷ this |",
+        "|---|---:|---:|",
+    ]
     with tempfile.TemporaryDirectory() as folder:
         ours = time_bytesim(sample)
         rows = [("bytesim (one process)", ours)]
@@ -134,8 +141,11 @@ def main() -> None:
         lines.append(f"| {name} | {rate:,.0f} | {ours / rate:.1f}x |")
 
     if args.agreement:
-        lines += ["", "| tunes | agree | differ | bytesim fails | abc2midi fails | both fail "
-                  "| agreement |", "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+        lines += [
+            "",
+            "| tunes | agree | differ | bytesim fails | abc2midi fails | both fail | agreement |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
         irish = [t for folder, t in everything if folder in IRISH]
         subsets = [("whole corpus", [t for _, t in everything]), ("Irish subset", irish)]
         for name, tunes in subsets:
@@ -150,12 +160,14 @@ def main() -> None:
     print(table)
     if args.write:
         command = "nice -n 10 python benchmarks/bench_convert.py" + (
-            " --agreement" if args.agreement else "")  # fmt: skip
+            " --agreement" if args.agreement else ""
+        )
         header = (
             f"# ABC -> MIDI benchmark\n\nMeasured with `{command} --write` on {os.uname().nodename}"
         )
         Path(__file__).with_name("convert_results.md").write_text(
-            f"{header}, {time.strftime('%Y-%m-%d')}.\n\n{table}\n", encoding="utf-8")  # fmt: skip
+            f"{header}, {time.strftime('%Y-%m-%d')}.\n\n{table}\n", encoding="utf-8"
+        )
 
 
 if __name__ == "__main__":

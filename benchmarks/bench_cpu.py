@@ -23,10 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-MNEMONICS = [
-    "HLT", "CLR", "INC", "DEC", "SHL", "SHR", "ROL", "ROR", "NOT", "PUSH", "POP", "LOADI",
-    "SWAP", "ADD", "SUB", "MUL", "DIV", "AND", "OR", "XOR", "MOV",
-]  # fmt: skip
+MNEMONICS = (
+    "HLT CLR INC DEC SHL SHR ROL ROR NOT PUSH POP LOADI SWAP ADD SUB MUL DIV AND OR XOR MOV"
+).split()
 COUNTS = {m: [0, 1] for m in MNEMONICS[1:9]}  # in opcode order, as the original's dict
 COUNTS.update({"PUSH": [1], "POP": [1], "LOADI": [1], "SWAP": [1, 2]})
 COUNTS.update({m: [1, 2, 3] for m in MNEMONICS[13:20]})
@@ -197,7 +196,10 @@ def main() -> None:
         base: (args.baseline, lambda d, n, s: baseline_generate(d, n, 0, s), disk, base),
         "--layout bgpt": (args.bgpt, lambda d, n, s: write_bgpt(d, n, 0, seed=s), disk, base),
         "--layout shards, 1 worker": (
-            args.shards, lambda d, n, s: write_shards(d, n, 0, seed=s), disk, base
+            args.shards,
+            lambda d, n, s: write_shards(d, n, 0, seed=s),
+            disk,
+            base,
         ),
         f"--layout shards, {args.workers} workers": (
             args.shards,
@@ -206,7 +208,7 @@ def main() -> None:
             base,
         ),
         "file creation only (2.6 kB files)": (args.bgpt, create_files, disk, base),
-    }  # fmt: skip
+    }
     if ram is not None:
         jobs[base_ram] = (*jobs[base][:2], ram, base_ram)
         jobs["--layout bgpt, tmpfs"] = (*jobs["--layout bgpt"][:2], ram, base_ram)

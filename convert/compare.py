@@ -175,8 +175,9 @@ def prepare_for_abc2midi(tune_text: str) -> str:
             continue
         text = strip_comment(raw)
         match = _FIELD_LINE.match(text)
-        if match and not (in_body and match.group(1) in "ABCDEFGabcdefg" and
-                          match.group(2)[:1] in ("|", ":", "]")):  # fmt: skip
+        if match and not (
+            in_body and match.group(1) in "ABCDEFGabcdefg" and match.group(2)[:1] in ("|", ":", "]")
+        ):
             if match.group(1) == "R":
                 continue
             out.append(text)
@@ -213,8 +214,12 @@ def abc2midi_notes(tune_text: str, timeout: float = 20.0) -> list[Note] | None:
         with open(source, "w", encoding="utf-8") as handle:
             handle.write(prepare_for_abc2midi(tune_text))
         try:
-            subprocess.run(["abc2midi", source, "-o", target, *ABC2MIDI_FLAGS],
-                           capture_output=True, timeout=timeout, check=False)  # fmt: skip
+            subprocess.run(
+                ["abc2midi", source, "-o", target, *ABC2MIDI_FLAGS],
+                capture_output=True,
+                timeout=timeout,
+                check=False,
+            )
         except subprocess.TimeoutExpired:
             return None
         if not os.path.exists(target):

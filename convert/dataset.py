@@ -37,8 +37,12 @@ class DatasetReport:
     failures: list[dict] = field(default_factory=list)  # source, x, line, error
 
     def to_json(self) -> dict:
-        return {"train": self.train, "test": self.test, "failed": len(self.failures),
-                "failures": self.failures}  # fmt: skip
+        return {
+            "train": self.train,
+            "test": self.test,
+            "failed": len(self.failures),
+            "failures": self.failures,
+        }
 
 
 def music21_corpus() -> Path:
@@ -102,8 +106,7 @@ def generate_abc_dataset(
     for path, tunes in zip(files, results, strict=True):
         for stem, x, line, text, midi, error in tunes:
             if midi is None:
-                report.failures.append({"source": str(path), "x": x, "line": line,
-                                        "error": error})  # fmt: skip
+                report.failures.append({"source": str(path), "x": x, "line": line, "error": error})
                 continue
             name = _unique(f"{stem}-{x}", pairs)
             pairs[name] = (text, midi)

@@ -219,8 +219,9 @@ class _Tokenizer:
             state = self._new_voice(name)
         octave = re.search(r"\boctave=(-?\d+)", text)
         if octave:
-            state.key = Key(state.key.accidentals, state.key.sharps, state.key.minor,
-                            int(octave.group(1)))  # fmt: skip
+            state.key = Key(
+                state.key.accidentals, state.key.sharps, state.key.minor, int(octave.group(1))
+            )
         if not declare_only:
             self.current = state
 
@@ -291,8 +292,9 @@ class _Tokenizer:
         while position < length:
             match = match_token(text, position)
             if match is None:
-                self.warn(f"unexpected character {text[position]!r} skipped", line.number,
-                          position + 1)  # fmt: skip
+                self.warn(
+                    f"unexpected character {text[position]!r} skipped", line.number, position + 1
+                )
                 position += 1
                 continue
             kind = match.lastgroup
@@ -312,8 +314,7 @@ class _Tokenizer:
             elif kind == "tie":
                 self._tie(line.number, column)
             elif kind == "rest":
-                written = _length(match.group("rnum"), match.group("rslash"),
-                                  match.group("rden"))  # fmt: skip
+                written = _length(match.group("rnum"), match.group("rslash"), match.group("rden"))
                 self._rest(written, line.number, column)
             elif kind == "chord":
                 self._chord_open(line.number, column)
@@ -328,8 +329,9 @@ class _Tokenizer:
             elif kind == "mrest":
                 self._multi_rest(match.group("mnum"), line.number, column)
             elif kind == "overlay":
-                self.warn("voice overlay (&) is not supported; rest of bar skipped",
-                          line.number, column)  # fmt: skip
+                self.warn(
+                    "voice overlay (&) is not supported; rest of bar skipped", line.number, column
+                )
                 state.overlay = True
             # "slur" and "grace" are parsed and have no effect on notes.
 

@@ -13,27 +13,43 @@ from dataclasses import dataclass
 _LETTER_FIFTHS = {"F": -1, "C": 0, "G": 1, "D": 2, "A": 3, "E": 4, "B": 5}
 _SHARP_ORDER = "FCGDAEB"
 _MODES = {  # mode -> shift in fifths from the major key on the same tonic
-    "maj": 0, "ion": 0, "mix": -1, "dor": -2, "min": -3, "aeo": -3, "m": -3,
-    "phr": -4, "loc": -5, "lyd": 1,
-}  # fmt: skip
+    "maj": 0,
+    "ion": 0,
+    "mix": -1,
+    "dor": -2,
+    "min": -3,
+    "aeo": -3,
+    "m": -3,
+    "phr": -4,
+    "loc": -5,
+    "lyd": 1,
+}
 _ACCIDENTAL_SEMITONES = {"^^": 2, "^": 1, "=": 0, "_": -1, "__": -2}
 _KEY_ACCIDENTAL = re.compile(r"(\^\^|\^|__|_|=)([A-Ga-g])\Z")
 _GLUED_ACCIDENTALS = re.compile(r"([A-G][#b]?[A-Za-z]*)((?:(?:\^\^|\^|__|_|=)[A-Ga-g])+)\Z")
 _ACCIDENTAL_WORD = re.compile(r"(?:\^\^|\^|__|_|=)[A-Ga-g]")
 _TONIC = re.compile(r"([A-G])([#b]?)(.*)\Z")
-_MAJOR_NAMES = {
-    -7: "Cb", -6: "Gb", -5: "Db", -4: "Ab", -3: "Eb", -2: "Bb", -1: "F", 0: "C",
-    1: "G", 2: "D", 3: "A", 4: "E", 5: "B", 6: "F#", 7: "C#",
-}  # fmt: skip
-_MINOR_NAMES = {
-    -7: "Abm", -6: "Ebm", -5: "Bbm", -4: "Fm", -3: "Cm", -2: "Gm", -1: "Dm", 0: "Am",
-    1: "Em", 2: "Bm", 3: "F#m", 4: "C#m", 5: "G#m", 6: "D#m", 7: "A#m",
-}  # fmt: skip
+_MAJOR_NAMES = dict(zip(range(-7, 8), "Cb Gb Db Ab Eb Bb F C G D A E B F# C#".split(), strict=True))
+_MINOR_NAMES = dict(
+    zip(range(-7, 8), "Abm Ebm Bbm Fm Cm Gm Dm Am Em Bm F#m C#m G#m D#m A#m".split(), strict=True)
+)
 _TEMPO_WORDS = {
-    "larghissimo": 24, "grave": 35, "lento": 50, "largo": 50, "larghetto": 63,
-    "adagio": 71, "adagietto": 74, "andante": 92, "andantino": 94, "moderato": 114,
-    "allegretto": 116, "allegro": 144, "vivace": 172, "presto": 187, "prestissimo": 200,
-}  # fmt: skip
+    "larghissimo": 24,
+    "grave": 35,
+    "lento": 50,
+    "largo": 50,
+    "larghetto": 63,
+    "adagio": 71,
+    "adagietto": 74,
+    "andante": 92,
+    "andantino": 94,
+    "moderato": 114,
+    "allegretto": 116,
+    "allegro": 144,
+    "vivace": 172,
+    "presto": 187,
+    "prestissimo": 200,
+}
 
 
 @dataclass(frozen=True)

@@ -100,8 +100,9 @@ def score_to_midi_mido(score: Score) -> bytes:
         for tick, _, _, message in events:
             if type(message) is tuple:
                 kind = "note_on" if message[0] & 0xF0 == 0x90 else "note_off"
-                message = mido.Message(kind, channel=message[0] & 0x0F, note=message[1],
-                                       velocity=message[2])  # fmt: skip
+                message = mido.Message(
+                    kind, channel=message[0] & 0x0F, note=message[1], velocity=message[2]
+                )
             track.append(message.copy(time=tick - now))
             now = tick
         track.append(mido.MetaMessage("end_of_track", time=0))

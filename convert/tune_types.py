@@ -114,8 +114,10 @@ up to the first '_'). Anything else is not a tune type and is counted as unrecog
 
 def _key(value: str) -> str:
     text = re.sub(r"[-_\s]+", " ", value.strip().lower()).strip(" .;,]")
-    words = [w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
-             for w in text.split()]  # fmt: skip
+    words = [
+        w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
+        for w in text.split()
+    ]
     return " ".join(words)
 
 
@@ -344,8 +346,9 @@ def generate_tune_types(
             write_file_atomic(folder / f"{t.kind}_{t.name}.mid", t.midi)
         report.classes[split] = dict(sorted(Counter(by_name[n].kind for n in names).items()))
     if pretrain:
-        _write_pretrain(out / "pretrain", everything, {by_name[n].midi for n in splits["test"]},
-                        report)  # fmt: skip
+        _write_pretrain(
+            out / "pretrain", everything, {by_name[n].midi for n in splits["test"]}, report
+        )
     meter = {t.name: time_signature(t.midi) for t in kept}
     for t in sorted(kept, key=lambda t: t.kind):
         report.meters.setdefault(t.kind, Counter())[meter[t.name]] += 1
@@ -381,8 +384,9 @@ def _midi_files(folders: Iterable[str | os.PathLike]) -> set[bytes]:
     return out
 
 
-def _read_file(path: Path, report: TuneTypeReport, max_bytes: int, notes_only: bool,
-               pretrain: bool) -> tuple[list[_Tune], list[_Tune]]:  # fmt: skip
+def _read_file(
+    path: Path, report: TuneTypeReport, max_bytes: int, notes_only: bool, pretrain: bool
+) -> tuple[list[_Tune], list[_Tune]]:
     """The file's labelled tunes, and (with pretrain) its other tunes with kind ""."""
     stem = re.sub(r"[^A-Za-z0-9.-]+", "-", f"{path.parent.name}-{path.stem}")
     try:
@@ -409,8 +413,9 @@ def _read_file(path: Path, report: TuneTypeReport, max_bytes: int, notes_only: b
             midi = score_to_midi(tune_to_score(tune))
         except AbcError as exc:
             if kind is not None:
-                report.failed.append({"source": str(path), "x": tune.x, "line": tune.line,
-                                      "error": str(exc)})  # fmt: skip
+                report.failed.append(
+                    {"source": str(path), "x": tune.x, "line": tune.line, "error": str(exc)}
+                )
             continue
         midi, removed = strip_text_meta(midi)
         report.text_events_stripped += removed

@@ -23,10 +23,15 @@ from __future__ import annotations
 
 import io
 import json
+import multiprocessing
+import multiprocessing.connection
 import os
+import signal
 import tarfile
+import threading
+import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -81,10 +86,15 @@ def _write_all(fd: int, parts: list[bytes]) -> None:
             rest = rest[os.write(fd, rest) :]
 
 
+def _tmp_path(folder: Path, pid: int) -> Path:
+    """The temporary file process ``pid`` writes a file of ``folder`` through."""
+    return Path(folder) / f".bytesim-tmp-{pid}"
+
+
 def _write_atomic(path: Path, data: bytes | list[bytes]) -> None:
     """Write ``data`` (bytes or a list of pieces) to ``path`` through a temporary file in the
     same folder, renamed into place when complete."""
-    tmp = path.parent / f".bytesim-tmp-{os.getpid()}"
+    tmp = _tmp_path(path.parent, os.getpid())
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
@@ -281,16 +291,110 @@ def write_shards(
             if progress:
                 progress(shard.count)
         return summary
-    result_table()  # built once here; forked workers inherit it
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(make_shard, out, shard, *args) for shard in todo]
-        for future in as_completed(futures):
-            count = future.result()
+    made = _make_in_processes(out, todo, args, workers)
+    try:
+        for count in made:
             summary.files += 1
             summary.instances += count
             if progress:
                 progress(count)
+    finally:
+        made.close()  # stops the workers now if anything above failed
     return summary
+
+
+def _make_in_processes(out: Path, todo: list[Shard], args: tuple, workers: int) -> Iterator[int]:
+    """Make ``todo`` in ``workers`` forked processes (process k: shards k, k + workers, ...);
+    yields each finished shard's instance count.
+
+    The processes ignore Ctrl-C: the parent decides. When it stops early (Ctrl-C, a worker's
+    error, the caller closing the generator), it stops them with SIGTERM, which makes each
+    remove the shard it was writing, kills any still running 1 s later, removes what those
+    left, and ignores a second Ctrl-C while it does so: it never waits for the rest of the work.
+    """
+    result_table()  # built once here; forked workers inherit it
+    context = multiprocessing.get_context("fork")
+    workers = min(workers, len(todo))
+    processes, readers = [], []
+    try:
+        with _sigint_ignored():  # children start with Ctrl-C ignored, with no gap
+            for k in range(workers):
+                reader, writer = context.Pipe(duplex=False)
+                process = context.Process(
+                    target=_worker, args=(writer, out, todo[k::workers], args), daemon=True
+                )
+                process.start()
+                writer.close()
+                processes.append(process)
+                readers.append(reader)
+        yield from _collect(readers, processes)
+    finally:
+        with _sigint_ignored():
+            _stop(out, processes)
+
+
+def _worker(writer, out: Path, shards: list[Shard], args: tuple) -> None:
+    """Body of a worker process: make ``shards``, send each count (or the error) to the parent."""
+    signal.signal(signal.SIGTERM, _exit_now)
+    try:
+        for shard in shards:
+            writer.send(make_shard(out, shard, *args))
+    except Exception as err:  # the parent raises it
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else err
+        writer.send(DatasetError(f"{shard.file}: {reason}"))
+    finally:
+        writer.close()
+
+
+def _exit_now(signum, frame) -> None:
+    raise SystemExit(128 + signum)  # unwinds: _write_atomic removes its temporary file
+
+
+def _collect(readers: list, processes: list) -> Iterator[int]:
+    """Counts sent by the workers as they come; the first error sent (or a worker that dies
+    without finishing) is raised."""
+    open_readers = dict(zip(readers, processes, strict=True))
+    while open_readers:
+        for reader in multiprocessing.connection.wait(list(open_readers)):
+            try:
+                message = reader.recv()
+            except EOFError:  # the worker closed its end: finished, or died
+                process = open_readers.pop(reader)
+                process.join()
+                if process.exitcode != 0:
+                    code = process.exitcode
+                    raise DatasetError(f"a worker process exited with code {code}") from None
+                continue
+            if isinstance(message, Exception):
+                raise message
+            yield message
+
+
+def _stop(out: Path, processes: list) -> None:
+    """End the worker processes at once and remove the temporary files they leave."""
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    deadline = time.monotonic() + 1.0
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
+            process.join()
+        _tmp_path(out, process.pid).unlink(missing_ok=True)
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore Ctrl-C in the block (only the main thread can set signal handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def _read_manifest(path: Path) -> dict:
@@ -390,10 +494,13 @@ def _fast_ok(items: list[tuple[str, str, bytes]], lenient: bool) -> list[bool]:
     memories = np.frombuffer(b"".join(items[i][2][:MEMORY_SIZE] for i in candidates), np.uint8)
     memories = memories.reshape(len(candidates), MEMORY_SIZE)
     initial = np.array(
-        [list(items[i][2][MEMORY_SIZE + 1 : MEMORY_SIZE + 2]) + list(
-            items[i][2][MEMORY_SIZE + 6 : MEMORY_SIZE + 16]) for i in candidates],
+        [
+            list(items[i][2][MEMORY_SIZE + 1 : MEMORY_SIZE + 2])
+            + list(items[i][2][MEMORY_SIZE + 6 : MEMORY_SIZE + 16])
+            for i in candidates
+        ],
         dtype=np.uint8,
-    )  # fmt: skip
+    )
     runnable = valid_programs(memories, lenient)
     if not runnable.any():
         return ok

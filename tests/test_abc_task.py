@@ -140,8 +140,22 @@ def test_bad_abc_source_options_are_one_clear_error(spec, message):
 
 
 def test_train_runs_on_gen_abc(tmp_path):
-    args = ["train", "gen:abc?max=6", "--preset", "tiny", "--steps", "2", "--warmup", "1",
-            "--threads", "1", "--eval-examples", "2", "--out", str(tmp_path / "run")]  # fmt: skip
+    args = [
+        "train",
+        "gen:abc?max=6",
+        "--preset",
+        "tiny",
+        "--steps",
+        "2",
+        "--warmup",
+        "1",
+        "--threads",
+        "1",
+        "--eval-examples",
+        "2",
+        "--out",
+        str(tmp_path / "run"),
+    ]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert (tmp_path / "run" / "latest").exists()

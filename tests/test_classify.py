@@ -222,8 +222,18 @@ def test_a_head_for_the_same_labels_is_kept_another_is_replaced():
 
 
 def train_config(out, data, **kw):
-    base = dict(preset="tiny", steps=2, warmup=1, lr=3e-3, batch_size=4, threads=1,
-                eval_every=100, eval_examples=4, save_every=100, precision="fp32")  # fmt: skip
+    base = dict(
+        preset="tiny",
+        steps=2,
+        warmup=1,
+        lr=3e-3,
+        batch_size=4,
+        threads=1,
+        eval_every=100,
+        eval_examples=4,
+        save_every=100,
+        precision="fp32",
+    )
     return TrainConfig(out=str(out), data=[str(d) for d in data], **{**base, **kw})
 
 
@@ -241,8 +251,13 @@ def test_classify_training_saves_the_training_label_counts(tmp_path):
 def test_eval_data_given_counts_every_training_file(tmp_path):
     write_files(tmp_path / "train", ["a_1.mid", "a_2.mid", "b_1.mid"])
     write_files(tmp_path / "test", ["a_3.mid", "b_2.mid"])
-    cfg = train_config(tmp_path / "run", [tmp_path / "train"], task="classify",
-                       eval_data=[str(tmp_path / "test")], eval_every=2)  # fmt: skip
+    cfg = train_config(
+        tmp_path / "run",
+        [tmp_path / "train"],
+        task="classify",
+        eval_data=[str(tmp_path / "test")],
+        eval_every=2,
+    )
     train(cfg)
     config = ckpt.read_config(ckpt.resolve(tmp_path / "run"))
     assert config["label_counts"] == {"a": 2, "b": 1}
@@ -254,10 +269,14 @@ def test_eval_data_given_counts_every_training_file(tmp_path):
 # ----------------------------------------------------------------------------- end to end
 
 TUNES = {
-    "reel": ["DFAF dFAF|GBdB gBdB|", "GABG dGBG|cABG AGEF|", "ABcA eAcA|dBcA BAFA|",
-             "FAdA FAdA|GBdB GBdB|"],
+    "reel": [
+        "DFAF dFAF|GBdB gBdB|",
+        "GABG dGBG|cABG AGEF|",
+        "ABcA eAcA|dBcA BAFA|",
+        "FAdA FAdA|GBdB GBdB|",
+    ],
     "jig": ["DFA dAF|GBd gdB|", "GBd gdB|cea gfe|", "Ace aec|dfa fdB|", "FAd fdA|GBd gdB|"],
-}  # fmt: skip
+}
 
 
 def test_tunes_to_dataset_to_classifier_to_predictions(tmp_path):
@@ -270,17 +289,53 @@ def test_tunes_to_dataset_to_classifier_to_predictions(tmp_path):
     (tmp_path / "abc" / "tunes.abc").write_text(text)
     runner = CliRunner()
     data = tmp_path / "data"
-    result = runner.invoke(cli, ["gen-tune-types", str(data), "--source", str(tmp_path / "abc"),
-                                 "--min-count", "2", "--test-fraction", "0.25"])  # fmt: skip
+    result = runner.invoke(
+        cli,
+        [
+            "gen-tune-types",
+            str(data),
+            "--source",
+            str(tmp_path / "abc"),
+            "--min-count",
+            "2",
+            "--test-fraction",
+            "0.25",
+        ],
+    )
     assert result.exit_code == 0, result.output
-    common = ["--steps", "3", "--warmup", "1", "--batch-size", "2", "--threads", "1",
-              "--precision", "fp32"]  # fmt: skip
-    result = runner.invoke(cli, ["train", str(data / "train"), "--out", str(tmp_path / "gen"),
-                                 "--preset", "tiny", *common])  # fmt: skip
+    common = [
+        "--steps",
+        "3",
+        "--warmup",
+        "1",
+        "--batch-size",
+        "2",
+        "--threads",
+        "1",
+        "--precision",
+        "fp32",
+    ]
+    result = runner.invoke(
+        cli,
+        ["train", str(data / "train"), "--out", str(tmp_path / "gen"), "--preset", "tiny", *common],
+    )
     assert result.exit_code == 0, result.output
-    result = runner.invoke(cli, ["train", str(data / "train"), "--out", str(tmp_path / "cls"),
-                                 "--task", "classify", "--init", str(tmp_path / "gen"),
-                                 "--eval-data", str(data / "test"), *common])  # fmt: skip
+    result = runner.invoke(
+        cli,
+        [
+            "train",
+            str(data / "train"),
+            "--out",
+            str(tmp_path / "cls"),
+            "--task",
+            "classify",
+            "--init",
+            str(tmp_path / "gen"),
+            "--eval-data",
+            str(data / "test"),
+            *common,
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert ckpt.read_config(ckpt.resolve(tmp_path / "cls"))["label_counts"] == {"jig": 3, "reel": 3}
     tests = sorted((data / "test").glob("*.mid"))

@@ -20,14 +20,19 @@ TUNES = [
 def test_the_one_note_file_is_named_byte_by_byte():
     # MThd + header, MTrk + length; tempo, time and key signatures; note on, note off; end
     expected = (
-        ["header"] * 18 + ["track length"] * 4
-        + ["delta"] + ["meta"] * 6
-        + ["delta"] + ["meta"] * 7
-        + ["delta"] + ["meta"] * 5
+        ["header"] * 18
+        + ["track length"] * 4
+        + ["delta"]
+        + ["meta"] * 6
+        + ["delta"]
+        + ["meta"] * 7
+        + ["delta"]
+        + ["meta"] * 5
         + ["delta", "status", "pitch", "velocity"]
         + ["delta", "delta", "status", "off pitch", "velocity"]  # 480 ticks: two delta bytes
-        + ["delta"] + ["meta"] * 3
-    )  # fmt: skip
+        + ["delta"]
+        + ["meta"] * 3
+    )
     assert midi_byte_roles(ONE_NOTE) == expected
 
 

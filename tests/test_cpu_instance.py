@@ -20,9 +20,16 @@ from cpu.state import State
 
 @pytest.mark.parametrize(
     ("size", "kind"),
-    [(0, "program"), (4, "program"), (1020, "program"), (1024, "program"), (1040, "instance"),
-     (5120, "instance"), (5136, "instance")],
-)  # fmt: skip
+    [
+        (0, "program"),
+        (4, "program"),
+        (1020, "program"),
+        (1024, "program"),
+        (1040, "instance"),
+        (5120, "instance"),
+        (5136, "instance"),
+    ],
+)
 def test_kind_from_length(size, kind):
     assert kind_of(bytes(size)) == kind
 

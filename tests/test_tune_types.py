@@ -250,8 +250,10 @@ JIGS = ["DFA dAF|", "GBd gdB|", "Ace aec|", "FAd fdA|"]
 
 @pytest.fixture
 def abc_folder(tmp_path):
-    text = "".join(tune(i + 1, "Reel" if i % 2 else "reels", b, "The Reel of Tulloch")
-                   for i, b in enumerate(REELS))  # fmt: skip
+    text = "".join(
+        tune(i + 1, "Reel" if i % 2 else "reels", b, "The Reel of Tulloch")
+        for i, b in enumerate(REELS)
+    )
     text += "".join(tune(10 + i, "jig", b, "Jig", "6/8") for i, b in enumerate(JIGS))
     text += tune(20, "hornpipe", "ABcd efga|")  # a rare type
     text += tune(21, "Liebes - Lied", "CDEF|")  # not a tune type
@@ -343,9 +345,12 @@ def test_tunes_seen_by_another_dataset_are_kept_out_of_test(abc_folder, tmp_path
     first = tmp_path / "first"
     generate_tune_types(first, [abc_folder], min_count=2, test_fraction=0.25)
     again = generate_tune_types(
-        tmp_path / "again", [abc_folder], min_count=2, test_fraction=0.25,
+        tmp_path / "again",
+        [abc_folder],
+        min_count=2,
+        test_fraction=0.25,
         exclude_from=[first / "test"],
-    )  # fmt: skip
+    )
     assert again.train_only == 2 and again.test == 2
     old_test = {p.read_bytes() for p in (first / "test").glob("*.mid")}
     new_test = {p.read_bytes() for p in (tmp_path / "again" / "test").glob("*.mid")}
@@ -376,8 +381,17 @@ def test_max_bytes_fits_the_models_patch_length():
 
 def test_cli_writes_the_dataset_and_prints_the_report_as_json(abc_folder, tmp_path):
     out = tmp_path / "out"
-    args = ["gen-tune-types", str(out), "--source", str(abc_folder), "--min-count", "2",
-            "--test-fraction", "0.25", "--json"]  # fmt: skip
+    args = [
+        "gen-tune-types",
+        str(out),
+        "--source",
+        str(abc_folder),
+        "--min-count",
+        "2",
+        "--test-fraction",
+        "0.25",
+        "--json",
+    ]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     printed = json.loads(result.stdout)
