@@ -22,6 +22,10 @@ Options (all optional), e.g. ``gen:abc?min=4&max=48&direction=both&curriculum=20
   broken rhythm (``>``, ``<``) and triplets (``(3``), the common ways the corpus writes lengths
   (of the bundled training tunes 39 % use L:1/16, 13 % ``/``, 13 % broken rhythm, 8 %
   triplets), which plain tunes never show;
+- ``structure``: the share of tunes (default 0) given the structure real tunes have and the
+  other options never write (`add_structure`): a title and other header fields, a tempo in
+  another beat, repeats (``|:`` ... ``:|``), first and second endings, chords, ties, grace
+  notes and decorations;
 - ``pairs``, ``real``: a folder of real pairs (``x.abc`` + ``x.mid``, as ``bytesim
   gen-abc-dataset`` writes) and the share of examples drawn from it instead (default 0.5 when
   ``pairs`` is given), in the same direction(s), so a run can learn to read the input without
@@ -32,6 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -173,6 +178,77 @@ def rich_tune(rng: random.Random, notes: int) -> tuple[str, list[tuple[Fraction,
     return body.text(), played
 
 
+TITLE_WORDS = ("The", "Lass", "of", "Glen", "Reel", "Jig", "Miller's", "Old", "Road", "Hill")
+FIELDS = ("R:reel", "R:jig", "C:Trad.", "Z:transcribed", "O:Ireland", "N:a note", "S:a book")
+BEATS = ("1/4", "1/2", "1/8", "3/8", "3/4")
+DECORATIONS = ("~", ".", "!trill!", "T", "H")
+_NOTE = re.compile(r"(?P<pitch>[\^_=]?[A-Ga-g][,']*)(?P<length>\d*/*\d*)")
+
+
+def add_structure(rng: random.Random, text: str) -> str:
+    """`text` (a tune of `random_tune`) with what real tunes have and random ones lack, each
+    drawn at random: a title and other header fields (a comment line among them), a tempo
+    in another beat (`Q:1/2=60`), a repeated span of bars with or without first and second
+    endings (``|: ... |1 ... :|2 ... |``), and, note by note, chords (``[CEG]2``), ties to the
+    same pitch (``C2-C2``), grace notes (``{g}C``) and decorations (``~C``). The reference
+    converter plays the result; the notes are no longer one per written note."""
+    lines = text.rstrip("\n").split("\n")
+    k = next(i for i, line in enumerate(lines) if line.startswith("K:"))
+    header, body = lines[:k], lines[k + 1 :]
+    if rng.random() < 0.7:
+        title = " ".join(rng.choice(TITLE_WORDS) for _ in range(rng.randint(1, 4)))
+        header.insert(1, f"T:{title}")
+    header += rng.sample(FIELDS, rng.choice((0, 0, 1, 2)))
+    if rng.random() < 0.1:
+        header.append("% " + rng.choice(TITLE_WORDS).lower())
+    header = [_other_beat(rng, line) if line.startswith("Q:") else line for line in header]
+    music = _repeats(rng, "\n".join(body))
+    music = _NOTE.sub(lambda m: _dress(rng, m.group("pitch"), m.group("length")), music)
+    return "\n".join([*header, lines[k], music]) + "\n"
+
+
+def _other_beat(rng: random.Random, line: str) -> str:
+    """Q:1/4=N written as the same tempo in another beat, now and then."""
+    quarters = int(line.split("=")[1])
+    beat = Fraction(rng.choice(BEATS))
+    per_minute = quarters * Fraction(1, 4) / beat
+    if per_minute.denominator != 1 or rng.random() < 0.5:
+        return line
+    return f"Q:{beat}={per_minute}"
+
+
+def _repeats(rng: random.Random, music: str) -> str:
+    """One span of bars repeated (|: ... :|), half the time with first and second endings."""
+    bars = music.removesuffix("|]").split("|")  # the text between bar lines
+    if len(bars) < 2 or rng.random() < 0.3:
+        return music
+    start = rng.randrange(len(bars) - 1)
+    end = rng.randrange(start + 1, len(bars))  # bars[start:end + 1] repeat
+    marks = ["|"] * (len(bars) - 1) + ["|]"]  # the bar line after each bar
+    prefix = "|:" if start == 0 else ""
+    if start > 0:
+        marks[start - 1] = "|:"
+    if end + 1 < len(bars) and end > start and rng.random() < 0.5:
+        marks[end - 1], marks[end] = "|1", ":|2"  # bars[end] is the first ending, then the second
+    else:
+        marks[end] = ":|" if end + 1 < len(bars) else ":|]"
+    return prefix + "".join(bar + mark for bar, mark in zip(bars, marks, strict=True))
+
+
+def _dress(rng: random.Random, pitch: str, length: str) -> str:
+    """A note as written, or now and then a chord, a tie, a grace note or a decoration."""
+    roll = rng.random()
+    if roll < 0.04:  # a chord of two or three notes on this one
+        return "[" + pitch + "".join(_pitch(rng) for _ in range(rng.randint(1, 2))) + "]" + length
+    if roll < 0.07:
+        return f"{pitch}{length}-{pitch}{length}"
+    if roll < 0.09:
+        return "{" + _pitch(rng) + "}" + pitch + length
+    if roll < 0.12:
+        return rng.choice(DECORATIONS) + pitch + length
+    return pitch + length
+
+
 @dataclass(frozen=True)
 class AbcSource:
     min_notes: int = 4
@@ -181,6 +257,7 @@ class AbcSource:
     curriculum_start: int = 8
     direction: str = "both"
     lengths: str = "plain"  # how note lengths are written (LENGTH_STYLES)
+    structure: float = 0.0  # share of tunes given repeats, chords, ... (`add_structure`)
     pairs: str = ""  # a folder of real pairs to mix in
     real: float = -1.0  # share of real pairs (-1: 0.5 with pairs, else 0)
     layout: str = "paper"  # how pairs are cut into patches: the model's (bytesim.layout)
@@ -199,6 +276,10 @@ class AbcSource:
             raise DataError(f"gen:abc lengths must be plain or rich, not {self.lengths!r}")
         if self.curriculum < 0:
             raise DataError("gen:abc curriculum must be >= 0 steps")
+        if not 0.0 <= self.structure <= 1.0:
+            raise DataError(
+                f"gen:abc structure must be a share between 0 and 1, not {self.structure}"
+            )
         real = self.real if self.real >= 0 else (0.5 if self.pairs else 0.0)
         if not 0.0 <= real <= 1.0:
             raise DataError(f"gen:abc real must be a share between 0 and 1, not {self.real}")
@@ -222,6 +303,7 @@ class AbcSource:
             "curriculum_start": ("curriculum_start", int),
             "direction": ("direction", str),
             "lengths": ("lengths", str),
+            "structure": ("structure", float),
             "pairs": ("pairs", str),
             "real": ("real", float),
         }
@@ -245,6 +327,8 @@ class AbcSource:
         `step` (None: its end, up to `max` notes)."""
         most = self.max_notes if step is None else self.upper_bound(step)
         text = random_tune(draw, draw.randint(self.min_notes, most), self.lengths)
+        if self.structure and draw.random() < self.structure:
+            text = add_structure(draw, text)
         return text.encode(), abc_to_midi(text)
 
     def sample(self, rng: np.random.Generator, step: int) -> Example:

@@ -10,10 +10,12 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bytesim.abc_task import AbcSource, random_tune, rich_tune
+from bytesim.abc_task import AbcSource, add_structure, random_tune, rich_tune
 from bytesim.data import PATCH, DataError, generated_source
+from bytesim.layout import interleave
 from cli.main import cli
 from convert import abc_to_midi, midi_to_notes, parse_abc
+from convert.notetext import midi_to_note_text
 
 
 @settings(max_examples=200, deadline=None)
@@ -59,6 +61,38 @@ def test_rich_lengths_use_the_corpus_spellings():
     assert not any("L:1/16" in t for t in plain)
     plain_bodies = [t.split("\nK:")[1].split("\n", 1)[1] for t in plain]
     assert not any(s in b for b in plain_bodies for s in ("(3", ">", "<", "/"))
+
+
+def structured(seed: int, notes: int) -> str:
+    draw = random.Random(seed)
+    return add_structure(draw, random_tune(draw, notes, "rich"))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 2**32), st.integers(1, 64))
+def test_a_structured_tune_is_clean_abc_whose_interleaved_groups_make_its_midi(seed, notes):
+    text = structured(seed, notes)
+    result = parse_abc(text)
+    assert len(result.tunes) == 1 and not result.errors and not result.warnings
+    midi = abc_to_midi(text)
+    assert midi_to_notes(midi)
+    written = b"".join(u for u, w in interleave(text.encode(), midi, "abc->mid") if w)
+    assert written.replace(b"\0", b"").decode() == midi_to_note_text(midi)
+    assert text == structured(seed, notes)
+
+
+def test_structure_writes_what_real_tunes_have():
+    texts = [structured(seed, 40) for seed in range(200)]
+    for mark in ("T:", "R:", "|:", ":|", "|1", ":|2", "[", "-", "{", "~", "!trill!", "% "):
+        assert any(mark in t for t in texts), mark
+    assert any(re.search(r"Q:(1/2|1/8|3/8|3/4)=", t) for t in texts)
+    repeated = next(t for t in texts if ":|" in t and "|1" not in t)
+    assert len(midi_to_notes(abc_to_midi(repeated))) > len(
+        midi_to_notes(abc_to_midi(repeated.replace(":|", "|").replace("|:", "|")))
+    )  # a repeat plays its bars twice
+    source = AbcSource(structure=0.5)
+    drawn = [source.random_pair(random.Random(seed))[0] for seed in range(40)]
+    assert 5 < sum(b"T:" in t or b"|:" in t or b":|" in t for t in drawn) < 35
 
 
 def test_bad_tune_arguments_are_refused():
@@ -131,6 +165,7 @@ def test_curriculum_grows_the_most_notes_linearly(step, bound):
         ("gen:abc?real=most", "must be a number"),
         ("gen:abc?tempo=1", "unknown option 'tempo'"),
         ("gen:abc?lengths=fancy", "lengths must be plain or rich, not 'fancy'"),
+        ("gen:abc?structure=1.5", "structure must be a share between 0 and 1, not 1.5"),
     ],
 )
 def test_bad_abc_source_options_are_one_clear_error(spec, message):
