@@ -266,6 +266,7 @@ class Conversion:
     seconds: float  # wall time of the generation (a batch's time is shared equally)
     dropped_lines: int = 0  # notes layout: lines of the model's note text that were not note text
     pieces: int = 1  # interleaved layout: the sequences it took (a long tune goes on in pieces)
+    groups_ended: int = 0  # interleaved layout: output groups ended for a looping model (_Feed)
 
 
 def convert_bytes(
@@ -375,6 +376,9 @@ class InterleavedJob:
         return sum(len(u) for u in self.units)
 
 
+GROUP_MARGIN = 16  # patches a group may take beyond all the groups before it (see _Feed)
+
+
 def window_patches(model) -> int:
     """The patches an interleaved conversion keeps when its sequence fills the model's
     patch_length: the newest half, from which it goes on writing."""
@@ -449,7 +453,7 @@ def _generate_interleaved(model, jobs, temperature=0.0, seed=0, top_k=None, top_
         prompt_patches = (len(job.headers) + len(job)) // PATCH
         sizes = (patches[r], prompt_patches, limit, seconds)
         conv = _conversion(model, written, job.dst, feed.ended[r], *sizes)
-        conv.pieces = pieces[r]
+        conv.pieces, conv.groups_ended = pieces[r], feed.groups_ended[r]
         out.append(conv)
     return out
 
@@ -459,7 +463,11 @@ class _Feed:
     the model ends a group with MARK, `steer` puts in the patches of the row's next unit.
 
     `generate` runs on the rows of one piece (`start`); a row that has filled the patch_length
-    is left alone for the rest of the piece, then `resume` gives the prompt of its next piece."""
+    is left alone for the rest of the piece, then `resume` gives the prompt of its next piece.
+
+    A group longer than everything the row wrote before it, plus `GROUP_MARGIN` patches, is
+    ended there as if the model had written MARK (`groups_ended`): no unit settles more than
+    that (a repeat's `:|` settles at most every note so far again), so the model is looping."""
 
     def __init__(self, jobs, limit: int):
         self.jobs, self.limit = jobs, limit
@@ -472,6 +480,9 @@ class _Feed:
         self.resumed_at = [0] * len(jobs)  # the unit read when the row's last piece began
         self.rows: list[int] = []
         self.left: dict[int, int] = {}
+        self.before = [0] * len(jobs)  # patches written in the row's earlier groups
+        self.group = [0] * len(jobs)  # patches written in its current group
+        self.groups_ended = [0] * len(jobs)  # groups ended for the model (see above)
 
     def start(self, rows: list[int], prompt_patches: list[int]) -> None:
         self.rows = rows
@@ -502,9 +513,21 @@ class _Feed:
                 if self.ended[r]:
                     self.left[r] = 0
                     continue
-                if self._ends_group(r, patch) and self.unit[r] + 1 < len(self.jobs[r].units):
+                self.group[r] += 1
+                ends = self._ends_group(r, patch)
+                if not ends and self.group[r] > self.before[r] + GROUP_MARGIN:
+                    ends = True
+                    self.groups_ended[r] += 1
+                if ends:
+                    self.before[r] += self.group[r]
+                    self.group[r] = 0
+                if ends and self.unit[r] + 1 < len(self.jobs[r].units):
                     self.unit[r] += 1
                     self.queue[r] = list(self.jobs[r].units[self.unit[r]].reshape(-1, PATCH))
+                elif ends and not self.ended[r]:  # ended for the model after the last unit
+                    self.ended[r] = True
+                    self.left[r] = 0
+                    continue
             self.fed_last[r] = bool(self.queue[r])
             self.pending[r] = self.queue[r].pop(0) if self.queue[r] else None
             if self.pending[r] is not None:
@@ -615,6 +638,7 @@ class DirectionTally:
     restated_melody: int = 0  # ... melody notes matched then
     cut: int = 0
     in_pieces: int = 0  # interleaved layout: converted in more than one piece
+    groups_ended: int = 0  # interleaved layout: output groups ended for a looping model
     matched: int = 0
     count_out: int = 0
     count_ref: int = 0
@@ -637,6 +661,7 @@ class DirectionTally:
         self.readable += score.readable
         self.valid_finished += score.valid and conv.finished
         self.in_pieces += conv.pieces > 1
+        self.groups_ended += conv.groups_ended
         if score.valid_restated is not None:
             self.valid_restated = (self.valid_restated or 0) + score.valid_restated
         if score.notes_restated is not None and score.melody_restated is not None:
@@ -707,6 +732,7 @@ class DirectionTally:
             "notes_reference": self.count_ref,
             "cut_at_limit": self.cut,
             "converted_in_pieces": self.in_pieces,
+            "groups_ended_for_the_model": self.groups_ended,
             "seconds": self.seconds,
             "files_per_second": k / self.seconds if self.seconds else None,
             "output_bytes_per_second": self.output_bytes / self.seconds if self.seconds else None,

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from cli.output import echo
+
 COMMANDS: list[click.Command] = []
 
 DEFAULT_MODEL = "abc-midi"  # bytesim.neural_convert.DEFAULT_MODEL (kept here: no torch import)
@@ -165,6 +167,11 @@ def convert_command(
             f"[yellow]warning:[/] {output_path} is cut: the output reached the model's limit of "
             f"{conv.limit} patches ({conv.prompt_patches} taken by the input) before its end"
         )
+    if conv.groups_ended:
+        console.print(
+            f"[yellow]warning:[/] the model looped: {conv.groups_ended} of its output groups "
+            f"in {output_path} were ended for it (longer than all before them)"
+        )
     if conv.dropped_lines:
         console.print(
             f"[yellow]warning:[/] {conv.dropped_lines} lines the model wrote were not note text "
@@ -186,12 +193,13 @@ def convert_command(
         "prompt_patches": conv.prompt_patches,
         "patch_length": conv.limit,
         "pieces": conv.pieces,
+        "groups_ended": conv.groups_ended,
         "seconds": round(conv.seconds, 3),
         "dropped_lines": conv.dropped_lines,
         "check": report,
     }
     if as_json:
-        click.echo(json.dumps(result, indent=2))
+        echo(json.dumps(result, indent=2))
         return
     size = f"{conv.patches} of {conv.limit} patches"
     if conv.pieces > 1:
@@ -364,7 +372,7 @@ def eval_conversion_command(
             raise click.ClickException(str(e)) from None
     result["model"] = str(model_name)
     if as_json:
-        click.echo(json.dumps(result, indent=2))
+        echo(json.dumps(result, indent=2))
         return
     for line, count in result["warnings"].items():
         console.print(f"[yellow]warning:[/] {count} x {line}")
@@ -401,6 +409,7 @@ ROWS = (
     ("mean file F1", "mean_file_f1", _percent),
     ("cut at the length limit", "cut_at_limit", _fmt),
     ("converted in pieces (interleaved layout)", "converted_in_pieces", _fmt),
+    ("output groups ended for a looping model", "groups_ended_for_the_model", _fmt),
     ("bits per target byte", "bits_per_target_byte", _fmt),
     ("files / s", "files_per_second", _rate),
     ("output bytes / s", "output_bytes_per_second", _rate),

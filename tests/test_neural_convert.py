@@ -254,11 +254,26 @@ def test_a_tune_past_the_patch_length_converts_whole_in_pieces(direction):
         assert abc_to_midi(conv.data.decode()) == midi
 
 
-def test_a_group_that_never_ends_is_cut_after_one_piece():
+def test_a_looping_model_has_its_groups_ended_and_is_cut_once_a_piece_reads_nothing_new():
     model = constant_model(ord("A"))  # writes A forever, never the MARK that ends a group
     model.config = model.config.with_overrides(layout="interleaved")
     conv = nc.convert_bytes(model, VARIED_TUNE.encode(), "abc", "mid")
-    assert not conv.finished and conv.pieces == 1 and conv.patches == conv.limit
+    # groups of 17 and 34 patches (each all before it + GROUP_MARGIN + 1), then one that fills
+    # the second piece without reading on
+    assert (conv.groups_ended, conv.pieces, conv.finished) == (2, 2, False)
+
+
+@pytest.mark.parametrize("direction", nc.DIRECTIONS)
+def test_a_repeat_that_plays_everything_again_is_no_loop(direction):
+    tune = VARIED_TUNE.replace("K:G\n", "K:G\n|:").replace("|]", ":|")
+    midi = abc_to_midi(tune)
+    assert len(midi_to_notes(midi)) == 2 * len(midi_to_notes(abc_to_midi(VARIED_TUNE)))
+    src, dst = direction.split("->")
+    data, answer = (tune.encode(), midi) if src == "abc" else (midi, tune.encode())
+    oracle = OracleModel({data: answer}, patch_length=512, layout="interleaved")
+    conv = nc.convert_bytes(oracle, data, src, dst)
+    assert conv.finished and conv.groups_ended == 0 and conv.pieces == 1
+    assert (conv.data if dst == "mid" else abc_to_midi(conv.data.decode())) == midi
 
 
 def test_an_interleaved_unit_too_long_for_a_piece_is_refused_naming_it():
