@@ -125,13 +125,8 @@ def convert_command(
       bytesim convert tune.mid -o tune.abc --model runs/conv
       bytesim convert tune.abc -o tune.mid --temperature 0.8 --seed 3 --json
     """
-    from bytesim.neural_convert import (
-        ConversionError,
-        check_against_reference,
-        convert_bytes,
-        direction_of,
-        file_kind,
-    )
+    from bytesim.conversion_eval import check_against_reference
+    from bytesim.neural_convert import ConversionError, convert_bytes, direction_of, file_kind
     from convert import restate_track_lengths, write_file_atomic
 
     try:
@@ -346,7 +341,8 @@ def eval_conversion_command(
     """
     from rich.progress import Progress
 
-    from bytesim.neural_convert import DIRECTIONS, ConversionError, evaluate_conversion
+    from bytesim.conversion_eval import evaluate_conversion
+    from bytesim.neural_convert import DIRECTIONS, ConversionError
 
     if outputs is not None and bits_only:
         raise click.UsageError("--outputs keeps generated files: --bits-only generates none")

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bytesim import conversion_eval as ce
 from bytesim import neural_convert as nc
 from bytesim.checkpoint import load_model, save_model
 from bytesim.data import EOP, PATCH, encode_pair
@@ -18,7 +19,8 @@ from bytesim.layout import model_patches
 from bytesim.model import BGPT, PRESETS
 from cli import conversion_commands
 from cli.main import cli
-from convert import abc_to_midi, midi_to_notes
+from convert import abc_to_midi, midi_layout_error, midi_to_notes
+from convert.compare import CompareResult
 from convert.roles import midi_byte_roles
 
 TUNES = {
@@ -348,7 +350,7 @@ def test_the_reference_output_scores_exact_valid_and_f1_one_in_both_directions(n
     abc, mid = TUNES[name].encode(), abc_to_midi(TUNES[name])
     notes = midi_to_notes(mid)
     for output, ext in ((mid, "mid"), (abc, "abc")):
-        score = nc.score_output(output, ext, output, notes)
+        score = ce.score_output(output, ext, output, notes)
         assert score.exact and score.valid
         assert score.notes.f1 == score.notes.precision == score.notes.recall == 1.0
 
@@ -366,7 +368,7 @@ def test_the_reference_output_scores_exact_valid_and_f1_one_in_both_directions(n
 )
 def test_an_invalid_output_counts_as_invalid_with_f1_zero(output, ext):
     mid = abc_to_midi(TUNES["scale"])
-    score = nc.score_output(output, ext, mid, midi_to_notes(mid))
+    score = ce.score_output(output, ext, mid, midi_to_notes(mid))
     assert not score.valid and not score.exact and score.reason
     assert score.notes.f1 == 0.0 and score.notes.count_a == 0
 
@@ -376,11 +378,11 @@ def test_a_midi_longer_than_its_track_header_states_is_readable_not_valid():
     size = int.from_bytes(ref[18:22], "big")
     # the end-of-track event (4 bytes) stated away: mido stops reading before it
     out = ref[:18] + (size - 4).to_bytes(4, "big") + ref[22:]
-    score = nc.score_output(out, "mid", ref, midi_to_notes(ref))
+    score = ce.score_output(out, "mid", ref, midi_to_notes(ref))
     assert score.readable and not score.valid
     assert score.reason == f"track 0 states {size - 4} bytes (at byte offset 18) but {size} follow"
     assert score.notes.f1 == 1.0  # the notes mido reads count
-    report = nc.check_against_reference(b"X:1\nL:1/4\nK:C\nCDEF|\n", "abc", out, "mid")
+    report = ce.check_against_reference(b"X:1\nL:1/4\nK:C\nCDEF|\n", "abc", out, "mid")
     assert report["readable"] and not report["valid"] and "states" in report["invalid_reason"]
 
 
@@ -388,7 +390,7 @@ def test_an_unreadable_midi_says_what_is_wrong_with_its_layout():
     ref = abc_to_midi("X:1\nL:1/4\nK:C\nCDEF|\n")
     size = int.from_bytes(ref[18:22], "big")
     out = ref[:18] + (size + 9).to_bytes(4, "big") + ref[22:]  # runs off the end of the file
-    score = nc.score_output(out, "mid", ref, midi_to_notes(ref))
+    score = ce.score_output(out, "mid", ref, midi_to_notes(ref))
     assert not score.readable and not score.valid and score.notes.count_a == 0
     assert score.reason == (
         f"not a readable MIDI file: track 0 states {size + 9} bytes (at byte offset 18) "
@@ -397,47 +399,47 @@ def test_an_unreadable_midi_says_what_is_wrong_with_its_layout():
 
 
 def test_valid_and_readable_rates_are_reported_apart():
-    tally = nc.DirectionTally(files=2)
+    tally = ce.DirectionTally(files=2)
     ref = abc_to_midi("X:1\nL:1/4\nK:C\nCDEF|\n")
     short = ref[:18] + (int.from_bytes(ref[18:22], "big") - 4).to_bytes(4, "big") + ref[22:]
     notes = midi_to_notes(ref)
     conv = nc.Conversion(ref, True, 5, 2, 64, 0.1)
-    tally.add("a", conv, nc.score_output(ref, "mid", ref, notes))
-    tally.add("b", conv, nc.score_output(short, "mid", ref, notes))
+    tally.add("a", conv, ce.score_output(ref, "mid", ref, notes))
+    tally.add("b", conv, ce.score_output(short, "mid", ref, notes))
     summary = tally.summary()
     assert summary["valid_rate"] == 0.5 and summary["readable_rate"] == 1.0
     assert summary["valid_finished_rate"] == 0.5
-    assert summary["invalid_examples"] == [f"b: {nc.midi_layout_error(short)}"]
+    assert summary["invalid_examples"] == [f"b: {midi_layout_error(short)}"]
     assert summary["valid_restated_rate"] == 1.0  # b is valid once its length is re-stated
 
 
 def test_a_wrong_duration_loses_the_later_notes_but_not_the_melody():
     ref = abc_to_midi("X:1\nL:1/4\nK:C\nCDEF GABc|\n")
     out = abc_to_midi("X:1\nL:1/4\nK:C\nC2DEF GABc|\n")  # the first note too long
-    score = nc.score_output(out, "mid", ref, midi_to_notes(ref))
+    score = ce.score_output(out, "mid", ref, midi_to_notes(ref))
     assert score.notes.matched == 0 and score.melody.matched == 8
     assert score.melody_durations == 7 and score.melody_duration_accuracy == 7 / 8
-    tally = nc.DirectionTally(files=1)
+    tally = ce.DirectionTally(files=1)
     tally.add("a", nc.Conversion(out, True, 5, 2, 64, 0.1), score)
     summary = tally.summary()
     assert summary["note_f1"] == 0.0 and summary["melody_f1"] == 1.0
     assert summary["melody_duration_accuracy"] == 7 / 8
-    assert nc.score_fields(score)["melody_duration_accuracy"] == 7 / 8
+    assert ce.score_fields(score)["melody_duration_accuracy"] == 7 / 8
 
 
 def test_valid_once_restated_is_for_midi_outputs_only():
     ref = abc_to_midi("X:1\nL:1/4\nK:C\nCDEF|\n")
     notes = midi_to_notes(ref)
-    assert nc.score_output(ref, "mid", ref, notes).valid_restated is True
+    assert ce.score_output(ref, "mid", ref, notes).valid_restated is True
     long = ref[:18] + (int.from_bytes(ref[18:22], "big") + 2).to_bytes(4, "big") + ref[22:]
-    score = nc.score_output(long, "mid", ref, notes)
+    score = ce.score_output(long, "mid", ref, notes)
     assert not score.readable and score.valid_restated is True
     no_end = ref[:18] + (len(ref) - 26).to_bytes(4, "big") + ref[22:-4]
-    assert nc.score_output(no_end, "mid", ref, notes).valid_restated is False
+    assert ce.score_output(no_end, "mid", ref, notes).valid_restated is False
     abc = b"X:1\nL:1/4\nK:C\nCDEF|\n"
-    assert nc.score_output(abc, "abc", ref, notes).valid_restated is None
-    tally = nc.DirectionTally(files=1)
-    tally.add("a", nc.Conversion(abc, True, 5, 2, 64, 0.1), nc.score_output(abc, "abc", ref, notes))
+    assert ce.score_output(abc, "abc", ref, notes).valid_restated is None
+    tally = ce.DirectionTally(files=1)
+    tally.add("a", nc.Conversion(abc, True, 5, 2, 64, 0.1), ce.score_output(abc, "abc", ref, notes))
     assert "valid_restated_rate" not in tally.summary()
 
 
@@ -448,8 +450,8 @@ def test_the_notes_are_also_scored_with_the_track_lengths_restated():
     long = ref[:18] + (size + 2).to_bytes(4, "big") + ref[22:]  # unreadable: no notes as is
     short = ref[:18] + (size - 12).to_bytes(4, "big") + ref[22:]  # mido drops the last notes
     wrong = abc_to_midi("X:1\nL:1/4\nK:C\nCDGA|\n")  # valid, two notes of four right
-    tally = nc.DirectionTally(files=3)
-    scores = [nc.score_output(out, "mid", ref, notes) for out in (long, short, wrong)]
+    tally = ce.DirectionTally(files=3)
+    scores = [ce.score_output(out, "mid", ref, notes) for out in (long, short, wrong)]
     assert scores[0].notes.f1 == 0.0 and scores[0].notes_restated.f1 == 1.0
     assert scores[1].notes.count_a < 4 and scores[1].notes_restated.matched == 4
     assert scores[2].notes_restated == scores[2].notes and scores[2].notes.matched == 2
@@ -460,11 +462,11 @@ def test_the_notes_are_also_scored_with_the_track_lengths_restated():
     assert summary["note_recall_restated"] == 10 / 12 and summary["note_f1_restated"] == 10 / 12
     assert summary["note_f1"] < summary["note_f1_restated"]
     assert summary["melody_f1_restated"] >= summary["note_f1_restated"]
-    assert nc.score_fields(scores[0])["note_f1_restated"] == 1.0
+    assert ce.score_fields(scores[0])["note_f1_restated"] == 1.0
     abc = b"X:1\nL:1/4\nK:C\nCDEF|\n"
-    abc_score = nc.score_output(abc, "abc", ref, notes)
-    assert abc_score.notes_restated is None and "note_f1_restated" not in nc.score_fields(abc_score)
-    abc_tally = nc.DirectionTally(files=1)
+    abc_score = ce.score_output(abc, "abc", ref, notes)
+    assert abc_score.notes_restated is None and "note_f1_restated" not in ce.score_fields(abc_score)
+    abc_tally = ce.DirectionTally(files=1)
     abc_tally.add("a", nc.Conversion(abc, True, 5, 2, 64, 0.1), abc_score)
     assert "note_f1_restated" not in abc_tally.summary()
 
@@ -472,22 +474,22 @@ def test_the_notes_are_also_scored_with_the_track_lengths_restated():
 def test_a_valid_midi_with_other_notes_scores_partial_f1():
     ref = abc_to_midi("X:1\nL:1/4\nK:C\nCDEF|\n")
     out = abc_to_midi("X:1\nL:1/4\nK:C\nCDGA|\n")  # two of four notes right
-    score = nc.score_output(out, "mid", ref, midi_to_notes(ref))
+    score = ce.score_output(out, "mid", ref, midi_to_notes(ref))
     assert score.valid and not score.exact
     assert score.notes.precision == score.notes.recall == score.notes.f1 == 0.5
 
 
 def test_check_against_reference_for_abc_to_midi_reports_identical_bytes():
     abc = TUNES["reel"].encode()
-    report = nc.check_against_reference(abc, "abc", abc_to_midi(abc), "mid")
+    report = ce.check_against_reference(abc, "abc", abc_to_midi(abc), "mid")
     assert report["identical"] is True and report["note_f1"] == 1.0
 
 
 def test_check_against_reference_for_midi_to_abc_compares_notes_with_the_input():
     mid = abc_to_midi(TUNES["jig"])
-    report = nc.check_against_reference(mid, "mid", TUNES["jig"].encode(), "abc")
+    report = ce.check_against_reference(mid, "mid", TUNES["jig"].encode(), "abc")
     assert report["identical"] is None and report["note_f1"] == 1.0
-    worse = nc.check_against_reference(mid, "mid", b"X:1\nK:G\nGAB|\n", "abc")
+    worse = ce.check_against_reference(mid, "mid", b"X:1\nK:G\nGAB|\n", "abc")
     assert 0 < worse["note_recall"] < 1 and worse["note_precision"] == 1.0
 
 
@@ -509,11 +511,11 @@ def test_a_perfect_model_scores_one_everywhere(pairs_dir, layout):
         answers[t.encode()] = abc_to_midi(t)
         answers[abc_to_midi(t)] = t.encode()
     oracle = OracleModel(answers, patch_length=128, layout=layout)
-    result = nc.evaluate_conversion(oracle, pairs_dir, bits=False)
+    result = ce.evaluate_conversion(oracle, pairs_dir, bits=False)
     assert result["pairs"] == 4
     names = sorted(tunes)  # the pairs in file order; each output against the next reference
     notes = [midi_to_notes(abc_to_midi(tunes[n])) for n in names]
-    other = [nc.melody_match(notes[i], notes[(i + 1) % 4]) for i in range(4)]
+    other = [ce.melody_match(notes[i], notes[(i + 1) % 4]) for i in range(4)]
     chance = sum(same for _, same in other) / sum(c.matched for c, _ in other)
     assert 0 < chance < 1  # the scale's D E F G are eighths, the slow tune's not
     for d in nc.DIRECTIONS:
@@ -538,7 +540,7 @@ def test_scores_are_repeated_by_the_length_of_the_reference(pairs_dir):
         answers[abc_to_midi(t)] = t.encode()
     answers[long.encode()] = abc_to_midi(TUNES["scale"])  # the long tune converted wrong
     answers[abc_to_midi(long)] = TUNES["scale"].encode()
-    result = nc.evaluate_conversion(OracleModel(answers, patch_length=128), pairs_dir, bits=False)
+    result = ce.evaluate_conversion(OracleModel(answers, patch_length=128), pairs_dir, bits=False)
     for d in nc.DIRECTIONS:
         groups = result[d]["by_reference_notes"]
         assert list(groups) == ["1-48", "49-96"], d
@@ -546,7 +548,7 @@ def test_scores_are_repeated_by_the_length_of_the_reference(pairs_dir):
         assert groups["49-96"]["files"] == 1 and groups["49-96"]["note_f1"] < 0.5
         assert groups["49-96"]["note_f1"] < result[d]["note_f1"] < 1.0
         assert ("note_f1_restated" in groups["1-48"]) == (d == "abc->mid")
-    assert [nc.length_group(n) for n in (0, 1, 48, 49, 96, 97, 450)] == [
+    assert [ce.length_group(n) for n in (0, 1, 48, 49, 96, 97, 450)] == [
         "0",
         "1-48",
         "1-48",
@@ -558,7 +560,7 @@ def test_scores_are_repeated_by_the_length_of_the_reference(pairs_dir):
 
 
 def test_a_model_that_never_stops_scores_invalid_cut_and_f1_zero(pairs_dir):
-    result = nc.evaluate_conversion(constant_model(ord("A")), pairs_dir, ["abc->mid"])
+    result = ce.evaluate_conversion(constant_model(ord("A")), pairs_dir, ["abc->mid"])
     r = result["abc->mid"]
     assert r["valid_rate"] == 0.0 and r["note_f1"] == 0.0 and r["exact_file_rate"] == 0.0
     assert r["cut_at_limit"] == 3 and len(r["invalid_examples"]) == 3
@@ -567,10 +569,10 @@ def test_a_model_that_never_stops_scores_invalid_cut_and_f1_zero(pairs_dir):
 
 
 def test_a_valid_output_cut_at_the_limit_counts_as_valid_but_not_as_valid_and_finished():
-    tally = nc.DirectionTally(files=2)
-    notes = nc.CompareResult(1, 1, 1)
-    tally.add("ended", nc.Conversion(b"x", True, 2, 1, 8, 0.1), nc.FileScore(False, True, notes))
-    tally.add("cut", nc.Conversion(b"y", False, 8, 1, 8, 0.1), nc.FileScore(False, True, notes))
+    tally = ce.DirectionTally(files=2)
+    notes = CompareResult(1, 1, 1)
+    tally.add("ended", nc.Conversion(b"x", True, 2, 1, 8, 0.1), ce.FileScore(False, True, notes))
+    tally.add("cut", nc.Conversion(b"y", False, 8, 1, 8, 0.1), ce.FileScore(False, True, notes))
     r = tally.summary()
     assert r["valid_rate"] == 1.0 and r["valid_finished_rate"] == 0.5 and r["cut_at_limit"] == 1
 
@@ -578,7 +580,7 @@ def test_a_valid_output_cut_at_the_limit_counts_as_valid_but_not_as_valid_and_fi
 def test_too_long_inputs_are_skipped_and_counted(pairs_dir):
     (pairs_dir / "long.abc").write_text(LONG_TUNE)
     (pairs_dir / "long.mid").write_bytes(abc_to_midi(LONG_TUNE))
-    result = nc.evaluate_conversion(tiny(), pairs_dir, bits=False)
+    result = ce.evaluate_conversion(tiny(), pairs_dir, bits=False)
     for d in nc.DIRECTIONS:
         assert result[d]["files"] == 4
         assert result[d]["skipped_too_long"] == 1 and result[d]["converted"] == 3
@@ -586,13 +588,13 @@ def test_too_long_inputs_are_skipped_and_counted(pairs_dir):
 
 def test_a_pair_with_one_side_missing_is_a_warning(pairs_dir):
     (pairs_dir / "lonely.abc").write_text(TUNES["scale"])
-    pairs, warnings = nc.load_pairs(pairs_dir)
+    pairs, warnings = ce.load_pairs(pairs_dir)
     assert len(pairs) == 3 and warnings == {"pair with one side missing": 1}
 
 
 @pytest.mark.parametrize("limit, names", [(1, ["jig"]), (2, ["jig", "reel"]), (5, None)])
 def test_limit_spreads_its_pairs_over_the_sorted_list(pairs_dir, limit, names):
-    pairs, _ = nc.load_pairs(pairs_dir, limit)
+    pairs, _ = ce.load_pairs(pairs_dir, limit)
     got = [p.name.rsplit("/", 1)[-1] for p in pairs]
     assert got == (names or ["jig", "reel", "scale"])
 
@@ -600,7 +602,7 @@ def test_limit_spreads_its_pairs_over_the_sorted_list(pairs_dir, limit, names):
 def test_no_pairs_is_a_conversion_error(tmp_path):
     (tmp_path / "a.txt").write_text("hello")
     with pytest.raises(nc.ConversionError, match="no abc->mid pairs"):
-        nc.load_pairs(tmp_path)
+        ce.load_pairs(tmp_path)
 
 
 # ----------------------------------------------------------------------------- CLI
@@ -787,14 +789,14 @@ def test_checking_any_bytes_either_passes_or_gives_one_conversion_error(data):
 def test_scoring_any_output_never_raises_and_invalid_means_no_notes(output):
     notes = midi_to_notes(SCALE_MIDI)
     for ext in ("mid", "abc"):
-        score = nc.score_output(output, ext, SCALE_MIDI, notes)
+        score = ce.score_output(output, ext, SCALE_MIDI, notes)
         assert score.valid or (score.notes.count_a == 0 and score.notes.f1 == 0.0)
         assert 0.0 <= score.notes.f1 <= 1.0
 
 
 @pytest.mark.parametrize("direction", nc.DIRECTIONS)
 def test_bits_per_target_byte_equal_those_of_bytesim_eval(pairs_dir, model_dir, direction):
-    ours = nc.evaluate_conversion(nc.load_conversion_model(model_dir), pairs_dir, [direction])
+    ours = ce.evaluate_conversion(nc.load_conversion_model(model_dir), pairs_dir, [direction])
     result = run("eval", model_dir, pairs_dir, "--conversion", direction, "--json")
     assert result.exit_code == 0, result.output
     theirs = json.loads(result.stdout)["bits_per_target_byte"]
@@ -803,7 +805,7 @@ def test_bits_per_target_byte_equal_those_of_bytesim_eval(pairs_dir, model_dir, 
 
 @pytest.mark.parametrize("direction", nc.DIRECTIONS)
 def test_the_bits_by_part_add_up_to_the_bits_per_target_byte(pairs_dir, model_dir, direction):
-    r = nc.evaluate_conversion(nc.load_conversion_model(model_dir), pairs_dir, [direction])
+    r = ce.evaluate_conversion(nc.load_conversion_model(model_dir), pairs_dir, [direction])
     summary = r[direction]
     parts = summary["bits_by_part"]
     src, dst = direction.split("->")
@@ -831,9 +833,9 @@ def test_the_bits_by_part_add_up_to_the_bits_per_target_byte(pairs_dir, model_di
 
 @pytest.mark.parametrize("src", ["abc", "mid"])
 def test_other_inputs_keep_each_target_and_rotate_the_inputs(src):
-    pairs = [nc.Pair(name, text.encode(), abc_to_midi(text)) for name, text in TUNES.items()]
+    pairs = [ce.Pair(name, text.encode(), abc_to_midi(text)) for name, text in TUNES.items()]
     dst = "mid" if src == "abc" else "abc"
-    moved = nc.other_inputs(pairs, src)
+    moved = ce.other_inputs(pairs, src)
     assert [p.side(dst) for p in moved] == [p.side(dst) for p in pairs]
     assert [p.side(src) for p in moved] == [p.side(src) for p in pairs[1:] + pairs[:1]]
 
@@ -876,10 +878,10 @@ def test_gen_abc_data_is_random_tunes_drawn_from_the_seed(model_dir):
     assert first["pairs"] == 4 and first["abc->mid"]["scored"] == 4
     assert report() == first
     assert report("--seed", "1") != first
-    pairs, _ = nc.load_pairs("gen:abc?max=6", 3, seed=2)
+    pairs, _ = ce.load_pairs("gen:abc?max=6", 3, seed=2)
     assert [p.name for p in pairs] == ["random-0", "random-1", "random-2"]
     assert all(p.mid == abc_to_midi(p.abc.decode()) for p in pairs)
-    assert len(nc.load_pairs("gen:abc", None)[0]) == nc.RANDOM_PAIRS
+    assert len(ce.load_pairs("gen:abc", None)[0]) == ce.RANDOM_PAIRS
 
 
 @pytest.mark.parametrize(
@@ -898,8 +900,8 @@ def test_eval_conversion_refuses_other_data_with_one_line(model_dir, pairs_dir, 
 
 
 def test_target_roles_name_the_target_file_and_its_end_only():
-    example = nc.encode_pair(TUNES["scale"].encode(), "abc", SCALE_MIDI, "mid", "target")
-    names = nc.target_roles(example)
+    example = encode_pair(TUNES["scale"].encode(), "abc", SCALE_MIDI, "mid", "target")
+    names = ce.target_roles(example)
     assert len(names) == len(example.ids)
     counted = [n for n, m in zip(names, example.loss_mask, strict=True) if m]
     assert all(n is None for n, m in zip(names, example.loss_mask, strict=True) if not m)
@@ -926,10 +928,10 @@ def test_the_shipped_conversion_model_predicts_both_directions_of_a_real_pair():
     model = load_model(nc.DEFAULT_MODEL)
     nc.check_model(model)
     abc = (Path(__file__).parent.parent / "examples" / "jig.abc").read_bytes()
-    pair = nc.Pair("jig", abc, abc_to_midi(abc.decode()))
+    pair = ce.Pair("jig", abc, abc_to_midi(abc.decode()))
     # a trained model, far from the 8 bits/byte of a uniform guess, in both directions
-    assert nc.target_bits(model, [pair], "abc", "mid") < 3.0
-    assert nc.target_bits(model, [pair], "mid", "abc") < 3.0
+    assert ce.target_bits(model, [pair], "abc", "mid") < 3.0
+    assert ce.target_bits(model, [pair], "mid", "abc") < 3.0
 
 
 def test_the_shipped_conversion_model_converts_a_short_tune():
@@ -937,7 +939,7 @@ def test_the_shipped_conversion_model_converts_a_short_tune():
     tune = b"X:1\nM:4/4\nL:1/8\nK:G\nGABc dedB|\n"
     conv = nc.convert_bytes(model, tune, "abc", "mid")
     assert conv.finished
-    assert nc.check_against_reference(tune, "abc", conv.data, "mid")["note_f1"] >= 0.9
+    assert ce.check_against_reference(tune, "abc", conv.data, "mid")["note_f1"] >= 0.9
     back = nc.convert_bytes(model, abc_to_midi(tune), "mid", "abc")
     assert back.finished and abc_to_midi(back.data)  # ABC the reference converter plays
 
@@ -962,7 +964,7 @@ def test_eval_conversion_outputs_keeps_every_file_and_its_scores(tmp_path, pairs
             assert r["output"].endswith(f".{dst}") and len(written) == r["output_bytes"]
             # the written file scores as the record says
             source = Path(r["input"]).read_bytes()
-            again = nc.check_against_reference(source, src, written, dst)
+            again = ce.check_against_reference(source, src, written, dst)
             assert again["valid"] == r["valid"] and again["note_f1"] == r["note_f1"]
         summary = report[direction]
         assert sum(r["valid"] for r in mine) == round(summary["valid_rate"] * len(mine))
@@ -1018,7 +1020,7 @@ def test_convert_check_says_an_invalid_midi_is_still_readable():
 
     ref = abc_to_midi("X:1\nL:1/4\nK:C\nCDEF|\n")
     short = ref[:18] + (int.from_bytes(ref[18:22], "big") - 4).to_bytes(4, "big") + ref[22:]
-    report = nc.check_against_reference(b"X:1\nL:1/4\nK:C\nCDEF|\n", "abc", short, "mid")
+    report = ce.check_against_reference(b"X:1\nL:1/4\nK:C\nCDEF|\n", "abc", short, "mid")
     console = Console(record=True, width=200)
     conversion_commands._print_check(console, report)
     text = console.export_text()
