@@ -26,11 +26,21 @@ class MidiError(Exception):
 
 def midi_to_notes(data: bytes, *, channels: frozenset[int] | None = None) -> list[Note]:
     """Notes of a MIDI file sorted by (onset, pitch); ``channels`` keeps only those channels."""
+    return _notes(read_midi(data), channels)
+
+
+def read_midi(data: bytes) -> mido.MidiFile:
+    """The parsed MIDI file; MidiError naming the reason (an empty file, a cut one ...)."""
+    if not data:
+        raise MidiError("not a readable MIDI file: empty file")
     try:
-        midi = mido.MidiFile(file=io.BytesIO(data))
-    except (OSError, EOFError, ValueError, KeyError, IndexError) as exc:
-        raise MidiError(f"not a readable MIDI file: {exc}") from None
-    return _notes(midi, channels)
+        return mido.MidiFile(file=io.BytesIO(data))
+    except EOFError as exc:
+        reason = str(exc) or f"the file ends early (after {len(data)} bytes)"
+        raise MidiError(f"not a readable MIDI file: {reason}") from None
+    except (OSError, ValueError, KeyError, IndexError) as exc:
+        reason = str(exc) or type(exc).__name__
+        raise MidiError(f"not a readable MIDI file: {reason}") from None
 
 
 def _notes(midi: mido.MidiFile, channels: frozenset[int] | None) -> list[Note]:

@@ -26,7 +26,6 @@ why the model's `notes` layout gives each line a patch of its own.
 
 from __future__ import annotations
 
-import io
 import re
 import struct
 
@@ -36,7 +35,7 @@ from convert.abc_parser import AbcError, parse_abc
 from convert.events import Score, tune_to_score
 from convert.midi import END_OF_TRACK, TICKS_PER_QUARTER, VELOCITY, _variable_int, to_ticks
 from convert.midi import _meta as _score_meta
-from convert.notes import MidiError
+from convert.notes import read_midi
 
 
 class NoteTextError(ValueError):
@@ -48,10 +47,7 @@ _META_TYPES = {"set_tempo": "T", "time_signature": "M", "key_signature": "K"}
 
 def midi_to_note_text(data: bytes) -> str:
     """The note text of a MIDI file (see the module docstring); MidiError if unreadable."""
-    try:
-        midi = mido.MidiFile(file=io.BytesIO(data))
-    except (OSError, EOFError, ValueError, KeyError, IndexError) as exc:
-        raise MidiError(f"not a readable MIDI file: {exc}") from None
+    midi = read_midi(data)
     scale = TICKS_PER_QUARTER / midi.ticks_per_beat
     lines: list[str] = []
     for number, track in enumerate(midi.tracks):
