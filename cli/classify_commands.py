@@ -10,6 +10,8 @@ from pathlib import Path
 
 import click
 
+from cli.output import echo
+
 COMMANDS: list[click.Command] = []
 
 
@@ -79,7 +81,7 @@ def gen_tune_types_command(out, sources, min_count, test_fraction, max_bytes, no
             raise click.ClickException(str(exc)) from None
     data = report.to_json()
     if as_json:
-        click.echo(json.dumps(data, indent=1))
+        echo(json.dumps(data, indent=1))
     table = Table("type", "train", "test")
     for kind in data["classes"].get("train", {}):
         table.add_row(kind, str(data["classes"]["train"][kind]),
@@ -129,11 +131,11 @@ def classify_command(model, files, top, batch_size, as_json):
         rows = [{"path": p.path, "label": p.label, "probability": p.probability,
                  "top": [{"label": k, "probability": v} for k, v in p.top]}
                 for p in predictions]  # fmt: skip
-        click.echo(json.dumps(rows, indent=1))
+        echo(json.dumps(rows, indent=1))
         return
     for p in predictions:
         ranked = "  ".join(f"{k} {v:.3f}" for k, v in p.top)
-        click.echo(f"{p.path}\t{ranked}")
+        echo(f"{p.path}\t{ranked}")
 
 
 COMMANDS.extend([gen_tune_types_command, classify_command])

@@ -8,6 +8,8 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from cli.output import cannot_write, echo, removed_if_failed, write_file
+
 COMMANDS: list[click.Command] = []
 
 _err = Console(stderr=True, highlight=False)
@@ -45,13 +47,17 @@ def abc2midi_command(abc_file: Path, output: Path | None, out_dir: Path | None, 
       bytesim abc2midi examples/jig.abc -o jig.mid
       bytesim abc2midi tunes.abc --out-dir midi/
     """
-    from convert import convert_abc, convert_to_dir, write_file_atomic
+    from convert import convert_abc, convert_to_dir
 
     if output and out_dir:
         raise click.BadParameter("use either -o or --out-dir, not both", param_hint="-o")
     text = _read_abc(abc_file)
     if out_dir is not None:
-        results = convert_to_dir(text, out_dir, abc_file.stem)
+        try:
+            with removed_if_failed(out_dir):
+                results = convert_to_dir(text, out_dir, abc_file.stem)
+        except OSError as err:
+            raise cannot_write(out_dir, err) from None
     else:
         results = [r for r in convert_abc(text) if x is None or r.x == x][:1]
         if not results:
@@ -59,22 +65,23 @@ def abc2midi_command(abc_file: Path, output: Path | None, out_dir: Path | None, 
         result = results[0]
         if result.midi is not None:
             result.path = output or Path(f"{abc_file.stem}.mid")
-            write_file_atomic(result.path, result.midi)
+            write_file(result.path, result.midi)
     failed = [r for r in results if r.error is not None]
+    single = len(results) == 1 and not as_json  # its error is the command's one error line
     for result in results:
         for warning in result.warnings:
             _err.print(f"[yellow]warning[/]: {abc_file}: {warning}")
-        if result.error is not None:
+        if result.error is not None and not single:
             _err.print(f"[red]error[/]: {abc_file}: {result.error}")
     if as_json:
         summary = [{"x": r.x, "title": r.title, "path": str(r.path) if r.path else None,
                     "error": str(r.error) if r.error else None,
                     "warnings": [str(w) for w in r.warnings]} for r in results]  # fmt: skip
-        click.echo(json.dumps(summary, indent=1))
-    else:
+        echo(json.dumps(summary, indent=1))
+    elif not (single and failed):
         _err.print(f"wrote {len(results) - len(failed)} MIDI file(s), {len(failed)} failed")
     if failed:
-        if len(results) == 1:
+        if single:
             raise click.ClickException(f"{abc_file}: {failed[0].error}")
         raise click.exceptions.Exit(1)
 
@@ -101,10 +108,11 @@ def midi2notes_command(midi_file: Path, as_json: bool) -> None:
     except MidiError as exc:
         raise click.ClickException(f"{midi_file}: {exc}") from None
     if as_json:
-        click.echo(json.dumps([list(note) for note in notes]))
+        echo(json.dumps([list(note) for note in notes]))
         return
-    for onset, pitch, duration in notes:
-        click.echo(f"{onset:.4f}  {pitch:3d}  {duration:.4f}")
+    lines = [f"{onset:.4f}  {pitch:3d}  {duration:.4f}" for onset, pitch, duration in notes]
+    if lines:
+        echo("\n".join(lines))
 
 
 @click.command("gen-abc-dataset")
@@ -151,7 +159,7 @@ def gen_abc_dataset_command(out: Path, dirs: tuple[Path, ...], sources: tuple[st
         except (FileNotFoundError, ValueError) as exc:
             raise click.ClickException(str(exc)) from None
     if as_json:
-        click.echo(json.dumps(report.to_json(), indent=1))
+        echo(json.dumps(report.to_json(), indent=1))
     failed = len(report.failures)
     _err.print(f"{report.train} train + {report.test} test pairs in {out}; "
                f"{failed} tune(s) failed (listed in {out / 'report.json'})")  # fmt: skip

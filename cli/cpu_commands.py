@@ -7,6 +7,7 @@ commands that show CPU traces (e.g. a neural run of the same program).
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from bytesim import files
+from cli.output import echo, write_file
 from cpu.assembler import assemble, disassemble, disassemble_word
 from cpu.errors import CpuError
 from cpu.instance import Mismatch
@@ -51,14 +52,6 @@ def fail(path: Path | str, err: Exception) -> click.ClickException:
     return click.ClickException(f"{path}: {err}")
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write through a temporary file in the same folder, then rename."""
-    try:
-        files.write_atomic(path, data)
-    except OSError as err:
-        raise fail(path, err.strerror or err) from None
-
-
 @contextmanager
 def progress_bar(description: str, total: int) -> Iterator[Callable[[int], None]]:
     """A rich progress bar on stderr; yields ``advance(n)``."""
@@ -68,7 +61,8 @@ def progress_bar(description: str, total: int) -> Iterator[Callable[[int], None]
         MofNCompleteColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=stderr, transient=True) as progress:
+    quiet = not stderr.is_terminal  # no bar, and no blank line where it was, in a log file
+    with Progress(*columns, console=stderr, transient=True, disable=quiet) as progress:
         task = progress.add_task(description, total=total)
         yield lambda n: progress.advance(task, n)
 
@@ -234,7 +228,7 @@ def run_command(
     except CpuError as err:
         raise fail(program, err) from None
     if out is not None:
-        write_atomic(out, result.instance)
+        write_file(out, result.instance)
     if (teacher_forced or neural_out or model_name) and not neural:
         raise click.UsageError("--model, --teacher-forced and --neural-out go with --neural")
     report = None
@@ -246,7 +240,7 @@ def run_command(
         )
     if as_json:
         extra = {"neural": report} if report is not None else {}
-        click.echo(
+        echo(
             json.dumps(
                 {"program": str(program), **trace_json(result.states, result.mismatches), **extra}
             )
@@ -286,7 +280,7 @@ def asm_command(source, output):
     except CpuError as err:
         raise fail(source, err) from None
     output = output or source.with_suffix(".bin")
-    write_atomic(output, program)
+    write_file(output, program)
     click.echo(f"{output}: {len(program) // 4} words", err=True)
 
 
@@ -308,7 +302,7 @@ def disasm_command(binary, lenient):
         lines = disassemble(memory, lenient)
     except CpuError as err:
         raise fail(binary, err) from None
-    click.echo("\n".join(lines))
+    echo("\n".join(lines))
 
 
 # --- datasets -------------------------------------------------------------------------------
@@ -428,8 +422,18 @@ def gen_cpu_dataset_command(
                 )  # fmt: skip
     except (CpuError, OSError) as err:
         raise fail(out, err) from None
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C: we are stopping already
+        kept = len(list(out.glob("shard-*.tar"))) if layout == "shards" else 0
+        click.echo(
+            f"{out}: interrupted; {kept} finished shards kept, the same command resumes"
+            if layout == "shards"
+            else f"{out}: interrupted; the bgpt files written so far are kept",
+            err=True,
+        )
+        raise click.exceptions.Exit(130) from None
     if as_json:
-        click.echo(json.dumps(vars(summary)))
+        echo(json.dumps(vars(summary)))
     elif layout == "bgpt":
         click.echo(
             f"{out}: {summary.instances} instances, {summary.files} files "
@@ -468,7 +472,7 @@ def check_cpu_dataset_command(path, lenient, as_json):
     except CpuError as err:
         raise fail(path, err) from None
     if as_json:
-        click.echo(
+        echo(
             json.dumps(
                 {
                     "layout": report.layout,
@@ -479,7 +483,7 @@ def check_cpu_dataset_command(path, lenient, as_json):
         )
     else:
         for line in report.problems:
-            click.echo(line)
+            echo(line)
         click.echo(
             f"{path}: {report.instances} instances replayed ({report.layout}), "
             f"{len(report.problems)} problems",

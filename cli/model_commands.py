@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from bytesim.files import write_atomic
+from cli.output import cannot_write, echo, removed_if_failed, write_file
 
 seed_option = click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 json_option = click.option(
@@ -127,9 +127,12 @@ def train_command(data, out, sets, resume, **options):
         return
     with _TrainProgress(console) as progress:
         try:
-            summary = train(cfg, on_event=progress.update)
+            with removed_if_failed(run):  # train() removes `run` itself, this its new parents
+                summary = train(cfg, on_event=progress.update)
         except (TrainError, ValueError) as e:
             raise click.ClickException(str(e)) from None
+        except OSError as e:
+            raise cannot_write(run, e) from None
     more = "" if summary["stopped"] == "done" else " (continue it with --resume)"
     console.print(
         f"[bold]{summary['stopped']}[/] at step {summary['step']}/{summary['total_steps']} "
@@ -239,7 +242,7 @@ def eval_command(model, data, conversion, loss_on, batch_size, limit, as_json):
             raise click.ClickException(str(e)) from None
     result["warnings"] = source.warnings.counts
     if as_json:
-        click.echo(json.dumps(result, indent=2))
+        echo(json.dumps(result, indent=2))
         return
     _print_eval(console, result)
 
@@ -330,13 +333,16 @@ def generate_command(
     )
     report = []
     for path, r in zip(paths, results, strict=True):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, r.data)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise cannot_write(path, e) from None
+        write_file(path, r.data)
         report.append(
             {"path": str(path), "bytes": len(r.data), "patches": r.patches, "finished": r.finished}
         )
     if as_json:
-        click.echo(json.dumps(report, indent=2))
+        echo(json.dumps(report, indent=2))
     else:
         for r in report:
             end = "" if r["finished"] else " (cut at the length limit)"
@@ -359,7 +365,7 @@ def models_command(as_json):
 
     models = list_models()
     if as_json:
-        click.echo(
+        echo(
             json.dumps(
                 [
                     {

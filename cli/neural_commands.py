@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import click
+
+from cli.output import echo
 
 COMMANDS: list[click.Command] = []
 
@@ -140,8 +141,7 @@ def eval_cpu(
         )
     result["model"] = model_name or "cpu-small"
     if as_json:
-        json.dump(result, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        echo(json.dumps(result, indent=2))
         return
     render_cpu_eval(result, console)
 
@@ -219,12 +219,10 @@ def neural_run(program, instance: bytes, model_name, teacher_forced: bool, neura
     divergence = first_divergence(reference.states[1:], predicted)
     mode = "teacher-forced" if teacher_forced else "free-running"
     if neural_out is not None:
-        from cli.cpu_commands import write_atomic
+        from cli.output import write_file
 
         states = np.where(predicted > 255, 0, predicted).astype(np.uint8)  # <eop> written as 0
-        write_atomic(
-            neural_out, reference.memory + reference.states[0].tobytes() + states.tobytes()
-        )
+        write_file(neural_out, reference.memory + reference.states[0].tobytes() + states.tobytes())
     report = {
         "mode": mode,
         "state_byte_accuracy": summary["byte_accuracy"],
