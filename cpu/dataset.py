@@ -55,6 +55,7 @@ from cpu.tarshard import tar_parts
 
 SPLITS = ("train", "test")
 MANIFEST = "manifest.json"
+BGPT_RECORD = ".bytesim-bgpt.json"  # the parameters of a bgpt folder (see _claim_bgpt)
 FORMAT = "bytesim-cpu-shards/1"
 BATCH = 2048
 Progress = Callable[[int], None]
@@ -153,6 +154,8 @@ def write_bgpt(
     _check_counts(train, test)
     check_lengths(min_len, max_len)
     out = Path(out)
+    lengths = {"min_instructions": min_len, "max_instructions": max_len}
+    _claim_bgpt(out, {"seed": seed, "train": train, "test": test, **lengths})
     stream = OriginalStream(seed, min_len, max_len)
     summary = GenerateSummary("bgpt", str(out))
     for split, count in zip(SPLITS, (train, test), strict=True):
@@ -174,6 +177,37 @@ def write_bgpt(
         summary.files += files
         summary.overwritten += count - files
     return summary
+
+
+def _claim_bgpt(out: Path, parameters: dict) -> None:
+    """Refuse a folder that holds another dataset; else record ``parameters`` in it.
+
+    The record (``.bytesim-bgpt.json``, hidden, so readers of the folder skip it) lets the
+    same command run again (it writes the same files) while other counts or a seed, which
+    would mix two datasets in one folder, are refused.
+    """
+    if _holds_shards(out):
+        raise DatasetError("holds a shards dataset (manifest.json); use another folder")
+    record = out / BGPT_RECORD
+    if record.exists():
+        try:
+            earlier = json.loads(record.read_text())
+        except (OSError, ValueError):
+            earlier = None
+        if earlier != parameters:
+            shown = ", ".join(f"{k} {v}" for k, v in (earlier or {}).items()) or "unreadable"
+            raise DatasetError(
+                f"holds a bgpt dataset with other parameters ({shown}); use another folder"
+            )
+        return
+    if any(any((out / split).glob("*.bin")) for split in SPLITS):
+        raise DatasetError("holds bgpt files of an earlier run; use another folder")
+    out.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps(parameters) + "\n")
+
+
+def _holds_shards(out: Path) -> bool:
+    return (out / MANIFEST).exists() or any(out.glob("shard-*.tar"))
 
 
 # --- shards layout --------------------------------------------------------------------------
@@ -262,6 +296,8 @@ def write_shards(
     if not 0 <= shard_index < num_shards:
         raise DatasetError(f"shard index {shard_index} is not in 0..{num_shards - 1}")
     out = Path(out)
+    if any((out / split).is_dir() for split in SPLITS):
+        raise DatasetError("holds a bgpt dataset (train/, test/); use another folder")
     out.mkdir(parents=True, exist_ok=True)
     shards = plan_shards(train, test, shard_size)
     manifest = _manifest(train, test, seed, min_len, max_len, shard_size, shards)
@@ -428,9 +464,11 @@ def detect_layout(path: Path) -> str:
     path = Path(path)
     if path.is_file() and path.suffix == ".tar":
         return "shards"
+    if path.exists() and not path.is_dir():
+        raise DatasetError("is a file, not a dataset folder or a shard (.tar)")
     if not path.is_dir():
         raise DatasetError("no such dataset folder")
-    if (path / MANIFEST).exists() or any(path.glob("shard-*.tar")):
+    if _holds_shards(path):
         return "shards"
     if any((path / split).is_dir() for split in SPLITS):
         return "bgpt"
