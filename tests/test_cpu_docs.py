@@ -1,20 +1,49 @@
-"""The worked examples in the cpu docstrings hold."""
+"""The worked examples in the docstrings of cpu/ and convert/ hold.
+
+Every module of the two packages is searched for doctest examples, so an example added to
+any module runs here without a list to keep up to date.
+"""
 
 import doctest
 import importlib
+import pkgutil
 
 import pytest
 
 from cpu.assembler import assemble, disassemble_word
 from cpu.isa import decode_word, variant_of
 
-MODULES = ["cpu.isa", "cpu.program", "cpu.assembler", "cpu.interpreter", "cpu.instance"]
+PACKAGES = ["cpu", "convert"]
+
+
+def examples_in(name: str) -> int:
+    """How many doctest examples module ``name`` holds (in its own objects' docstrings)."""
+    tests = doctest.DocTestFinder().find(importlib.import_module(name))
+    return sum(len(test.examples) for test in tests)
+
+
+def modules_with_examples() -> list[str]:
+    names = []
+    for package in PACKAGES:
+        path = importlib.import_module(package).__path__
+        names += [package, *(m.name for m in pkgutil.iter_modules(path, f"{package}."))]
+    return [name for name in names if examples_in(name)]
+
+
+MODULES = modules_with_examples()
+
+
+def test_the_known_examples_are_collected():
+    assert {"cpu.isa", "cpu.program", "convert", "convert.notes", "convert.abc_parser"} <= set(
+        MODULES
+    )
+    assert sum(examples_in(name) for name in MODULES if name.startswith("convert")) >= 27
 
 
 @pytest.mark.parametrize("name", MODULES)
 def test_doctests(name):
     result = doctest.testmod(importlib.import_module(name))
-    assert result.failed == 0
+    assert result.attempted == examples_in(name) and result.failed == 0
 
 
 def test_isa_worked_example():
