@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_cpu_strategies import any_words, canonical_words, states
+from test_cpu_strategies import any_words, canonical_words, lenient_words, states
 
 from cpu.batch import instance_bytes, run_batch, valid_programs
 from cpu.errors import ProgramError
@@ -46,16 +46,26 @@ def runs_leniently(memory):
         return False
 
 
-lenient_programs = st.lists(any_words(), max_size=16).map(lambda ws: b"".join(ws))
+lenient_programs = st.lists(lenient_words(), max_size=16).map(lambda ws: b"".join(ws))
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(lenient_programs, states()), min_size=1, max_size=8))
 def test_batch_equals_reference_in_lenient_mode(cases):
-    cases = [c for c in cases if runs_leniently(c[0])]
-    if cases:
-        memories, initials = zip(*cases, strict=True)
-        assert batch(memories, initials, True) == reference(memories, initials, True)
+    memories, initials = zip(*cases, strict=True)
+    assert all(runs_leniently(m) for m in memories)  # every example is compared
+    assert batch(memories, initials, True) == reference(memories, initials, True)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(any_words(), min_size=1, max_size=8))
+def test_lenient_batch_refuses_what_the_reference_refuses(words):
+    memory = b"".join(words)
+    if runs_leniently(memory):
+        assert batch([memory], [State()], True) == reference([memory], [State()], True)
+    else:
+        with pytest.raises(ProgramError):
+            batch([memory], [State()], True)
 
 
 @settings(max_examples=60, deadline=None)
