@@ -261,6 +261,16 @@ PRESETS: dict[str, ModelConfig] = {
 # ----------------------------------------------------------------------------- model
 
 
+def _changed_weighted_loss(logits, targets, prev, mask, weight: float) -> torch.Tensor:
+    """Mean cross-entropy with every target byte unlike the previous patch's byte at its place
+    counted `weight` times (`BGPT.forward`'s changed_weight)."""
+    nats = F.cross_entropy(logits.reshape(-1, VOCAB), targets.reshape(-1), reduction="none")
+    weights = torch.where(targets != prev, weight, 1.0).reshape(-1).to(nats.dtype)
+    if mask is not None:
+        weights = weights * mask.reshape(-1)
+    return (nats * weights).sum() / weights.sum().clamp(min=1e-12)
+
+
 class BGPT(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -385,12 +395,19 @@ class BGPT(nn.Module):
 
     # --- training
 
-    def forward(self, ids: torch.Tensor, loss_mask: torch.Tensor | None = None):
+    def forward(
+        self,
+        ids: torch.Tensor,
+        loss_mask: torch.Tensor | None = None,
+        changed_weight: float = 1.0,
+    ):
         """ids (B, T) values 0..256, T a multiple of 16; loss_mask (B, T) bool, False = ignored.
 
         Returns (logits (B, P-1, 16, 257), loss): loss is the mean cross-entropy in nats over the
         counted targets (every byte of patches 1..P-1, restricted by loss_mask). Patches without
         a counted target are not run through the byte decoder; their logits are zeros.
+        changed_weight w != 1 makes it a weighted mean: a target byte that differs from the byte
+        at its place in the patch before (a CPU state's changed byte) counts w times.
         """
         B, T = ids.shape
         if T % PATCH or T < 2 * PATCH:
@@ -421,7 +438,9 @@ class BGPT(nn.Module):
                 if retrieved is not None:
                     retrieved = retrieved[rows]
         logits = self._patch_logits(feats, prev, targets, retrieved)  # (N, 16, 257)
-        if mask is None:
+        if changed_weight != 1.0 and targets.numel():
+            loss = _changed_weighted_loss(logits, targets, prev, mask, changed_weight)
+        elif mask is None:
             loss = F.cross_entropy(logits.reshape(-1, VOCAB), targets.reshape(-1))
         elif targets.numel():
             loss = F.cross_entropy(logits[mask], targets[mask])

@@ -68,6 +68,7 @@ class TrainConfig:
     conversion: str | None = None  # "abc->mid" or "abc&mid"
     task: str = "generate"  # "generate" | "classify"
     loss_on: str = "all"  # "all" | "target"
+    changed_weight: float = 1.0  # loss weight of target bytes that differ from the patch before
     steps: int | None = None  # optimizer steps (default: from epochs, else 1000)
     epochs: float | None = None
     batch_size: int = 8  # examples per micro-batch per process
@@ -209,14 +210,14 @@ def load_optimizer(opt: torch.optim.Optimizer, directory: Path, meta: dict) -> N
 class Objective(nn.Module):
     """The loss of one micro-batch; wraps the model so DDP sees a single forward."""
 
-    def __init__(self, model: BGPT, task: str):
+    def __init__(self, model: BGPT, task: str, changed_weight: float = 1.0):
         super().__init__()
-        self.model, self.task = model, task
+        self.model, self.task, self.changed_weight = model, task, changed_weight
 
     def forward(self, ids, mask, labels, patch_mask):
         if self.task == "classify":
             return self.model.classify(ids, labels, patch_mask)[1]
-        return self.model(ids, mask)[1]
+        return self.model(ids, mask, self.changed_weight)[1]
 
 
 def _setup_distributed(device: str) -> tuple[int, int]:
@@ -382,6 +383,8 @@ def _train(cfg: TrainConfig, on_event: Callable[[dict], None] | None, stop: _Sto
         cfg = _merge_saved(cfg, run)
     if cfg.task not in ("generate", "classify"):
         raise TrainError(f"task must be generate or classify, not {cfg.task!r}")
+    if not cfg.changed_weight > 0:
+        raise TrainError(f"changed_weight must be positive, not {cfg.changed_weight}")
     if cfg.batch_size < 1 or cfg.grad_accum < 1:
         raise TrainError("batch size and gradient accumulation must be >= 1")
 
@@ -420,7 +423,7 @@ def _train(cfg: TrainConfig, on_event: Callable[[dict], None] | None, stop: _Sto
         meta = json.loads((resume_dir / "trainer.json").read_text())
         load_optimizer(opt, resume_dir, meta["optimizer"])
         start = int(meta["step"])
-    objective = Objective(model, cfg.task)
+    objective = Objective(model, cfg.task, cfg.changed_weight)
     if world > 1:
         objective = nn.parallel.DistributedDataParallel(
             objective, find_unused_parameters=cfg.task == "classify"

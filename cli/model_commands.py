@@ -68,6 +68,14 @@ def _load(model: str):
     help="all: every byte after the header; target: the conversion target / CPU states "
     "after state 0 (file data; a gen: source sets its own mask).",
 )
+@click.option(
+    "--changed-weight",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Loss weight of a target byte that differs from the byte at its place in the patch "
+    "before (a CPU state's changed bytes); evaluation bits stay unweighted.",
+)
 @click.option("--steps", type=click.IntRange(min=1), help="Optimizer steps [default: 1000].")
 @click.option("--epochs", type=click.FloatRange(min=0, min_open=True), help="Epochs of file data.")
 @click.option("--lr", type=float, default=1e-3, show_default=True, help="Peak learning rate.")

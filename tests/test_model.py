@@ -72,6 +72,31 @@ def test_loss_is_mean_cross_entropy_over_counted_targets_only():
     assert torch.count_nonzero(logits[0, 1]) == 0
 
 
+@pytest.mark.parametrize("masked", [False, True])
+def test_changed_weight_counts_bytes_unlike_the_patch_before_that_many_times(masked):
+    model = tiny()
+    with torch.no_grad():  # large random weights: bytes with very different losses
+        for p in model.parameters():
+            p.normal_(0, 0.3)
+    ids = random_ids(patches=4)
+    ids[:, 32:40] = ids[:, 16:24]  # patch 2 repeats half of patch 1: those bytes are unchanged
+    mask = torch.ones_like(ids, dtype=torch.bool)
+    if masked:
+        mask[0, 40:64] = False
+    logits, plain = model(ids, mask)
+    assert torch.equal(model(ids, mask, changed_weight=1.0)[1], plain)
+    _, weighted = model(ids, mask, changed_weight=3.0)
+    targets = ids.view(2, 4, 16)[:, 1:]
+    prev = ids.view(2, 4, 16)[:, :-1]
+    nats = F.cross_entropy(logits.reshape(-1, 257), targets.reshape(-1), reduction="none")
+    weights = torch.where(targets != prev, 3.0, 1.0).reshape(-1) * mask.view(2, 4, 16)[
+        :, 1:
+    ].reshape(-1)
+    assert torch.allclose(weighted, (nats * weights).sum() / weights.sum(), atol=1e-6)
+    assert (weights == 3).any() and (weights == 1).any()
+    assert abs(weighted.item() - plain.item()) > 1e-3
+
+
 def test_an_all_false_mask_gives_a_zero_loss_that_still_backpropagates():
     model = tiny()
     ids = random_ids()

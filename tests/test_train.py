@@ -115,6 +115,14 @@ def test_training_leaves_the_callers_random_state_and_thread_count_as_they_were(
     assert torch.get_num_threads() == threads
 
 
+def test_changed_weight_is_kept_with_the_run_and_must_be_positive(tmp_path):
+    train(config(tmp_path / "a", steps=2, changed_weight=4.0))
+    saved = json.loads((tmp_path / "a" / "train.json").read_text())
+    assert saved["changed_weight"] == 4.0
+    with pytest.raises(TrainError, match="changed_weight must be positive"):
+        train(config(tmp_path / "b", steps=2, changed_weight=0.0))
+
+
 def test_init_can_add_bit_features_to_a_model_trained_without_them(tmp_path):
     train(config(tmp_path / "a", steps=4))
     train(
