@@ -102,11 +102,16 @@ def midi2notes_command(midi_file: Path, as_json: bool) -> None:
       0.0000   67  1.5000
     """
     from convert import MidiError, midi_to_notes
+    from convert.notes import unreadable_reason
 
+    data = midi_file.read_bytes()
     try:
-        notes = midi_to_notes(midi_file.read_bytes())
+        notes = midi_to_notes(data)
     except MidiError as exc:
-        raise click.ClickException(f"{midi_file}: {exc}") from None
+        message = str(exc)
+        if message.endswith(": "):  # mido said nothing
+            message += unreadable_reason(data)
+        raise click.ClickException(f"{midi_file}: {message}") from None
     if as_json:
         echo(json.dumps([list(note) for note in notes]))
         return

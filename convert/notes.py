@@ -30,17 +30,26 @@ def midi_to_notes(data: bytes, *, channels: frozenset[int] | None = None) -> lis
 
 
 def read_midi(data: bytes) -> mido.MidiFile:
-    """The parsed MIDI file; MidiError naming the reason (an empty file, a cut one ...)."""
-    if not data:
-        raise MidiError("not a readable MIDI file: empty file")
+    """The parsed MIDI file, or MidiError with mido's words (empty when mido gives none: see
+    :func:`unreadable_reason`)."""
     try:
         return mido.MidiFile(file=io.BytesIO(data))
-    except EOFError as exc:
-        reason = str(exc) or f"the file ends early (after {len(data)} bytes)"
-        raise MidiError(f"not a readable MIDI file: {reason}") from None
-    except (OSError, ValueError, KeyError, IndexError) as exc:
-        reason = str(exc) or type(exc).__name__
-        raise MidiError(f"not a readable MIDI file: {reason}") from None
+    except (OSError, EOFError, ValueError, KeyError, IndexError) as exc:
+        raise MidiError(f"not a readable MIDI file: {exc}") from None
+
+
+def unreadable_reason(data: bytes) -> str:
+    """Why ``data`` cannot be read when mido's error says nothing (it ends early).
+
+    >>> unreadable_reason(b"")
+    'empty file'
+    >>> unreadable_reason(b"MThd\\x00\\x00")
+    'the file ends early (after 6 bytes)'
+    """
+    if not data:
+        return "empty file"
+    layout = midi_layout_error(data) if len(data) >= 14 else None  # shorter: no whole header
+    return layout or f"the file ends early (after {len(data)} bytes)"
 
 
 def _notes(midi: mido.MidiFile, channels: frozenset[int] | None) -> list[Note]:
