@@ -23,28 +23,58 @@ def _console():
 
 @click.command("gen-tune-types")
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--source", "sources", multiple=True,
-              help="ABC file or folder (repeatable); default 'music21', the ABC corpus that "
-                   "ships with music21.")  # fmt: skip
-@click.option("--min-count", type=click.IntRange(min=1), default=30, show_default=True,
-              help="Keep tune types with at least this many tunes.")  # fmt: skip
-@click.option("--test-fraction", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.1,
-              show_default=True, help="Share of each type held out for test.")  # fmt: skip
-@click.option("--max-bytes", type=click.IntRange(min=1), default=4064, show_default=True,
-              help="Skip tunes whose MIDI is longer: (patch_length - 2) x 16.")  # fmt: skip
-@click.option("--notes-only", is_flag=True,
-              help="Also drop tempo, time- and key-signature events: the type from the notes "
-                   "alone.")  # fmt: skip
-@click.option("--exclude-from", "exclude", multiple=True, metavar="DIR",
-              help="Keep tunes whose MIDI is a .mid file under DIR out of test (repeatable), "
-                   "e.g. the data a model to start from was trained on.")  # fmt: skip
-@click.option("--pretrain", is_flag=True,
-              help="Also write OUT/pretrain/: every other tune's MIDI (not the test split's), "
-                   "unlabelled, for generative pre-training.")  # fmt: skip
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    help="ABC file or folder (repeatable); default 'music21', the ABC corpus that "
+    "ships with music21.",
+)
+@click.option(
+    "--min-count",
+    type=click.IntRange(min=1),
+    default=30,
+    show_default=True,
+    help="Keep tune types with at least this many tunes.",
+)
+@click.option(
+    "--test-fraction",
+    type=click.FloatRange(0.0, 1.0, max_open=True),
+    default=0.1,
+    show_default=True,
+    help="Share of each type held out for test.",
+)
+@click.option(
+    "--max-bytes",
+    type=click.IntRange(min=1),
+    default=4064,
+    show_default=True,
+    help="Skip tunes whose MIDI is longer: (patch_length - 2) x 16.",
+)
+@click.option(
+    "--notes-only",
+    is_flag=True,
+    help="Also drop tempo, time- and key-signature events: the type from the notes alone.",
+)
+@click.option(
+    "--exclude-from",
+    "exclude",
+    multiple=True,
+    metavar="DIR",
+    help="Keep tunes whose MIDI is a .mid file under DIR out of test (repeatable), "
+    "e.g. the data a model to start from was trained on.",
+)
+@click.option(
+    "--pretrain",
+    is_flag=True,
+    help="Also write OUT/pretrain/: every other tune's MIDI (not the test split's), "
+    "unlabelled, for generative pre-training.",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON to stdout.")
-def gen_tune_types_command(out, sources, min_count, test_fraction, max_bytes, notes_only,
-                           exclude, pretrain, seed, as_json):  # fmt: skip
+def gen_tune_types_command(
+    out, sources, min_count, test_fraction, max_bytes, notes_only, exclude, pretrain, seed, as_json
+):
     """Build the tune-type dataset: MIDI files labelled by the tune type (reel, jig, ...) in `R:`.
 
     Every tune with an `R:` field naming a tune type (docs/classify.md lists the mapping) is
@@ -74,9 +104,17 @@ def gen_tune_types_command(out, sources, min_count, test_fraction, max_bytes, no
 
         try:
             report = generate_tune_types(
-                out, sources or ["music21"], min_count, test_fraction, seed, max_bytes,
-                notes_only, progress, exclude, pretrain,
-            )  # fmt: skip
+                out,
+                sources or ["music21"],
+                min_count,
+                test_fraction,
+                seed,
+                max_bytes,
+                notes_only,
+                progress,
+                exclude,
+                pretrain,
+            )
         except (FileNotFoundError, ValueError) as exc:
             raise click.ClickException(str(exc)) from None
     data = report.to_json()
@@ -84,8 +122,11 @@ def gen_tune_types_command(out, sources, min_count, test_fraction, max_bytes, no
         echo(json.dumps(data, indent=1))
     table = Table("type", "train", "test")
     for kind in data["classes"].get("train", {}):
-        table.add_row(kind, str(data["classes"]["train"][kind]),
-                      str(data["classes"].get("test", {}).get(kind, 0)))  # fmt: skip
+        table.add_row(
+            kind,
+            str(data["classes"]["train"][kind]),
+            str(data["classes"].get("test", {}).get(kind, 0)),
+        )
     console.print(table)
     share, meter = data["test_majority_share"], data["test_meter_baseline"]
     console.print(
@@ -104,8 +145,13 @@ def gen_tune_types_command(out, sources, min_count, test_fraction, max_bytes, no
 @click.command("classify")
 @click.argument("model", metavar="MODEL")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--top", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Show the K most probable labels.")  # fmt: skip
+@click.option(
+    "--top",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Show the K most probable labels.",
+)
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list to stdout.")
 def classify_command(model, files, top, batch_size, as_json):
@@ -128,9 +174,15 @@ def classify_command(model, files, top, batch_size, as_json):
     except ClassifyError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
-        rows = [{"path": p.path, "label": p.label, "probability": p.probability,
-                 "top": [{"label": k, "probability": v} for k, v in p.top]}
-                for p in predictions]  # fmt: skip
+        rows = [
+            {
+                "path": p.path,
+                "label": p.label,
+                "probability": p.probability,
+                "top": [{"label": k, "probability": v} for k, v in p.top],
+            }
+            for p in predictions
+        ]
         echo(json.dumps(rows, indent=1))
         return
     for p in predictions:

@@ -28,14 +28,22 @@ def _read_abc(path: Path) -> str:
 
 @click.command("abc2midi")
 @click.argument("abc_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="MIDI file for one tune (default: <input stem>.mid).")  # fmt: skip
-@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Write every tune as <input stem>-<X>.mid in this folder.")  # fmt: skip
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="MIDI file for one tune (default: <input stem>.mid).",
+)
+@click.option(
+    "--out-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write every tune as <input stem>-<X>.mid in this folder.",
+)
 @click.option("--tune", "x", type=int, help="X number of the tune to convert (default: first).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary to stdout.")
-def abc2midi_command(abc_file: Path, output: Path | None, out_dir: Path | None, x: int | None,
-                     as_json: bool) -> None:  # fmt: skip
+def abc2midi_command(
+    abc_file: Path, output: Path | None, out_dir: Path | None, x: int | None, as_json: bool
+) -> None:
     """Convert ABC to MIDI: the score as notated (docs/abc.md), 480 ticks per quarter.
 
     Without --out-dir one tune is converted (the first, or --tune X). With --out-dir every
@@ -74,9 +82,16 @@ def abc2midi_command(abc_file: Path, output: Path | None, out_dir: Path | None, 
         if result.error is not None and not single:
             _err.print(f"[red]error[/]: {abc_file}: {result.error}")
     if as_json:
-        summary = [{"x": r.x, "title": r.title, "path": str(r.path) if r.path else None,
-                    "error": str(r.error) if r.error else None,
-                    "warnings": [str(w) for w in r.warnings]} for r in results]  # fmt: skip
+        summary = [
+            {
+                "x": r.x,
+                "title": r.title,
+                "path": str(r.path) if r.path else None,
+                "error": str(r.error) if r.error else None,
+                "warnings": [str(w) for w in r.warnings],
+            }
+            for r in results
+        ]
         echo(json.dumps(summary, indent=1))
     elif not (single and failed):
         _err.print(f"wrote {len(results) - len(failed)} MIDI file(s), {len(failed)} failed")
@@ -123,18 +138,28 @@ def midi2notes_command(midi_file: Path, as_json: bool) -> None:
 @click.command("gen-abc-dataset")
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
 @click.argument("dirs", nargs=-1, type=click.Path(exists=True, path_type=Path))
-@click.option("--source", "sources", multiple=True,
-              help="ABC file or folder (repeatable); 'music21' (the default when no DIRS are "
-                   "given) is the ABC corpus that ships with music21.")  # fmt: skip
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    help="ABC file or folder (repeatable); 'music21' (the default when no DIRS are "
+    "given) is the ABC corpus that ships with music21.",
+)
 @click.option("--test-fraction", type=click.FloatRange(0.0, 1.0), default=0.01, show_default=True)
 @click.option(
     "--seed", type=int, default=0, show_default=True, help="Seed of the train/test split."
 )
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON to stdout.")
-def gen_abc_dataset_command(out: Path, dirs: tuple[Path, ...], sources: tuple[str, ...],
-                            test_fraction: float, seed: int, workers: int,
-                            as_json: bool) -> None:  # fmt: skip
+def gen_abc_dataset_command(
+    out: Path,
+    dirs: tuple[Path, ...],
+    sources: tuple[str, ...],
+    test_fraction: float,
+    seed: int,
+    workers: int,
+    as_json: bool,
+) -> None:
     """Build the ABC -> MIDI conversion dataset: OUT/train, OUT/test with NAME.abc + NAME.mid.
 
     Sources are the DIRS (ABC files or folders) and --source values; with none, music21's
@@ -166,8 +191,10 @@ def gen_abc_dataset_command(out: Path, dirs: tuple[Path, ...], sources: tuple[st
     if as_json:
         echo(json.dumps(report.to_json(), indent=1))
     failed = len(report.failures)
-    _err.print(f"{report.train} train + {report.test} test pairs in {out}; "
-               f"{failed} tune(s) failed (listed in {out / 'report.json'})")  # fmt: skip
+    _err.print(
+        f"{report.train} train + {report.test} test pairs in {out}; "
+        f"{failed} tune(s) failed (listed in {out / 'report.json'})"
+    )
 
 
 COMMANDS.extend([abc2midi_command, midi2notes_command, gen_abc_dataset_command])

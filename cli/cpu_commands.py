@@ -417,9 +417,16 @@ def gen_cpu_dataset_command(
             mine = plan_shards(train, test, shard_size)[shard_index::num_shards]
             with progress_bar("shards", sum(s.count for s in mine)) as advance:
                 summary = write_shards(
-                    out, train, test, *lengths, shard_size=shard_size, workers=workers,
-                    num_shards=num_shards, shard_index=shard_index, progress=advance,
-                )  # fmt: skip
+                    out,
+                    train,
+                    test,
+                    *lengths,
+                    shard_size=shard_size,
+                    workers=workers,
+                    num_shards=num_shards,
+                    shard_index=shard_index,
+                    progress=advance,
+                )
     except (CpuError, OSError) as err:
         raise fail(out, err) from None
     except KeyboardInterrupt:

@@ -30,8 +30,10 @@ def test_abc2midi_out_dir_names_files_by_x_and_reports_the_bad_tune(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["multi-1-2.mid", "multi-1.mid"]
     summary = json.loads(result.stdout)
     assert [entry["error"] for entry in summary] == [
-        None, "tune X:2, line 12: unknown key 'Xyz'", None,
-    ]  # fmt: skip
+        None,
+        "tune X:2, line 12: unknown key 'Xyz'",
+        None,
+    ]
     assert "unknown key 'Xyz'" in result.stderr
 
 
@@ -61,8 +63,9 @@ def test_midi2notes_prints_onset_pitch_duration(tmp_path):
     assert result.exit_code == 0
     assert result.stdout == "0.0000   60  0.5000\n0.5000   62  1.5000\n"
     assert json.loads(run("midi2notes", str(path), "--json").stdout) == [
-        [0.0, 60, 0.5], [0.5, 62, 1.5],
-    ]  # fmt: skip
+        [0.0, 60, 0.5],
+        [0.5, 62, 1.5],
+    ]
 
 
 def test_midi2notes_rejects_a_file_that_is_not_midi(tmp_path):
@@ -95,8 +98,21 @@ def test_gen_abc_dataset_writes_pairs_split_and_report(tmp_path):
 def test_gen_abc_dataset_is_deterministic_for_a_seed(tmp_path):
     outputs = []
     for name in ("a", "b"):
-        run("gen-abc-dataset", str(tmp_path / name), "--source", "examples", "--seed", "3",
-            "--test-fraction", "0.5")  # fmt: skip
-        outputs.append({p.relative_to(tmp_path / name): p.read_bytes()
-                        for p in (tmp_path / name).rglob("*") if p.is_file()})  # fmt: skip
+        run(
+            "gen-abc-dataset",
+            str(tmp_path / name),
+            "--source",
+            "examples",
+            "--seed",
+            "3",
+            "--test-fraction",
+            "0.5",
+        )
+        outputs.append(
+            {
+                p.relative_to(tmp_path / name): p.read_bytes()
+                for p in (tmp_path / name).rglob("*")
+                if p.is_file()
+            }
+        )
     assert outputs[0] == outputs[1] and len(outputs[0]) == 5
