@@ -386,6 +386,16 @@ def test_a_midi_longer_than_its_track_header_states_is_readable_not_valid():
     assert report["readable"] and not report["valid"] and "states" in report["invalid_reason"]
 
 
+def test_a_reference_converter_bug_is_raised_not_counted_as_an_invalid_output(monkeypatch):
+    def broken(text):
+        raise RuntimeError("converter bug")
+
+    monkeypatch.setattr(ce, "abc_to_midi", broken)
+    ref = abc_to_midi(TUNES["scale"])
+    with pytest.raises(RuntimeError, match="converter bug"):
+        ce.score_output(TUNES["scale"].encode(), "abc", TUNES["scale"].encode(), midi_to_notes(ref))
+
+
 def test_an_unreadable_midi_says_what_is_wrong_with_its_layout():
     ref = abc_to_midi("X:1\nL:1/4\nK:C\nCDEF|\n")
     size = int.from_bytes(ref[18:22], "big")
