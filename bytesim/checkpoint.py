@@ -15,8 +15,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from bytesim.files import replacing, write_atomic
 from bytesim.model import BGPT, NEW_OK, ModelConfig
+from cpu.files import replacing, write_atomic
 
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"

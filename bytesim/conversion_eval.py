@@ -57,7 +57,6 @@ from bytesim.data import (
     encode_pair,
     generated_source,
 )
-from bytesim.files import write_atomic
 from bytesim.neural_convert import (
     DEFAULT_BATCH,
     DIRECTIONS,
@@ -88,6 +87,7 @@ from convert.abc_parser import decode_abc
 from convert.compare import TOLERANCE, CompareResult
 from convert.notes import Note
 from convert.roles import abc_byte_roles, midi_byte_roles
+from cpu.files import write_atomic
 
 # ----------------------------------------------------------------------------- scoring
 

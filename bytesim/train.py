@@ -47,8 +47,8 @@ from bytesim.data import (
     is_generated,
 )
 from bytesim.evaluate import LN2, autocast_for, classification_accuracy, evaluate, patch_mask_for
-from bytesim.files import replacing, write_atomic
 from bytesim.model import BGPT, PRESETS, ModelConfig
+from cpu.files import replacing, write_atomic
 
 EVAL_SEED_OFFSET = 1_000_003  # generated eval examples come from a stream the training never uses
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import click
 
-from bytesim import files
+from cpu import files
 
 
 def reason(path: str | os.PathLike, err: OSError) -> str:

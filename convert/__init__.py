@@ -14,12 +14,12 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bytesim.files import write_atomic as write_file_atomic
 from convert.abc_parser import AbcError, Diagnostic, ParseResult, Tune, decode_abc, parse_abc
 from convert.compare import CompareResult, compare_notes, compare_pitch_order, match_pitch_order
 from convert.events import Score, tune_to_score
 from convert.midi import score_to_midi
 from convert.notes import MidiError, midi_layout_error, midi_to_notes, restate_track_lengths
+from cpu.files import write_atomic as write_file_atomic
 
 __all__ = [
     "AbcError",

@@ -12,4 +12,5 @@ Modules, in reading order:
 - ``program``: loading a program file and tracing it (``bytesim run``).
 - ``tarshard``, ``dataset``: the bgpt and shards dataset layouts, and replaying them.
 - ``errors``: the exceptions raised on bad input.
+- ``files``: writing a file so that no reader sees half of it (used by every package).
 """

@@ -128,7 +128,7 @@ def test_saved_files_have_the_mode_of_a_plain_file(model, tmp_path):
 
 
 def test_replacing_keeps_the_old_file_and_no_temporary_on_error(tmp_path):
-    from bytesim.files import replacing, write_atomic
+    from cpu.files import replacing, write_atomic
 
     target = tmp_path / "out.bin"
     write_atomic(target, b"old")

@@ -1,11 +1,15 @@
 """Writing files so that a reader never sees half of one: a temporary file beside the target,
 renamed over it once complete (`os.replace` is atomic within a folder).
 
-torch-free, so the light commands (`bytesim run`, `asm`, ...) can use it. The temporary file
-gets the permissions a plain `open(path, "w")` would (0666 less the umask), not the 0600 of
-`tempfile.mkstemp`, so checkpoints and outputs are readable by whoever could read a normal file.
-`convert` uses it too (as `convert.write_file_atomic`); `cpu.dataset` keeps its own writer,
-which writes tar shards from many pieces with `writev`.
+It lives at the bottom of the stack, in the reference CPU's package (standard library only), so
+that every package writes files one way: `convert` (as `convert.write_file_atomic`), the
+learner (`bytesim`) and the command line (`cli`), while `cpu/` and `convert/` import nothing
+from `bytesim/` or `cli/`. `cpu.dataset` keeps its own writer, which writes tar shards from
+many pieces with `writev` through per-process temporary files.
+
+The temporary file gets the permissions a plain `open(path, "w")` would (0666 less the umask),
+not the 0600 of `tempfile.mkstemp`, so checkpoints and outputs are readable by whoever could
+read a normal file.
 """
 
 from __future__ import annotations
