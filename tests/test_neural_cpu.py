@@ -377,3 +377,17 @@ def test_the_shipped_cpu_model_loads_and_fits_cpu_traces():
     from bytesim.neural_cpu import DEFAULT_MODEL, check_model
 
     check_model(load_model(DEFAULT_MODEL))
+
+
+def test_the_readme_demo_runs_the_countdown_exactly_at_every_step():
+    """README's demo: the shipped model free-running on examples/countdown.asm."""
+    from pathlib import Path
+
+    program = Path(__file__).resolve().parent.parent / "examples" / "countdown.asm"
+    args = ["run", str(program), "--acc", "3", "--reg", "B=1", "--neural", "--json"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    neural = json.loads(result.stdout)["neural"]
+    assert neural["mode"] == "free-running" and neural["reference_states"] == 9
+    assert neural["exact_trace"] and neural["exact_state_rate"] == 1.0
+    assert neural["neural_states"] == neural["reference_states"]
