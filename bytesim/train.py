@@ -369,60 +369,17 @@ class _StopRequest:
 
 
 def _train(cfg: TrainConfig, on_event: Callable[[dict], None] | None, stop: _StopRequest) -> dict:
-    device = (
-        cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-    )
-    rank, world = _setup_distributed(device)
-    if device == "cuda" and world > 1:
-        device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
-    torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 1) // world))
+    """The run: set-up, then optimizer steps with their logs, evaluations and checkpoints."""
+    device, rank, world = _device_and_world(cfg)
     precision = _precision(cfg, device)
     run = Path(cfg.out)
     resume_dir = _resume_dir(run)
     if resume_dir is not None:
         cfg = _merge_saved(cfg, run)
-    if cfg.task not in ("generate", "classify"):
-        raise TrainError(f"task must be generate or classify, not {cfg.task!r}")
-    if not cfg.changed_weight > 0:
-        raise TrainError(f"changed_weight must be positive, not {cfg.changed_weight}")
-    if cfg.batch_size < 1 or cfg.grad_accum < 1:
-        raise TrainError("batch size and gradient accumulation must be >= 1")
-
-    model_labels = ckpt.read_config(resume_dir).get("labels") if resume_dir else None
-    layout = _data_layout(cfg, resume_dir)
-    try:
-        stream = Stream(cfg.data, cfg, model_labels, layout)
-        eval_stream = Stream(cfg.eval_data, cfg, stream.labels, layout) if cfg.eval_data else None
-    except DataError as e:
-        raise TrainError(str(e)) from None
-    train_idx, held = (None, [])
-    if stream.files is not None and eval_stream is None:
-        train_idx, held = _split_eval(stream, cfg)
+    _check_config(cfg)
+    stream, eval_stream, train_idx, held = _data(cfg, resume_dir)
     total = _total_steps(cfg, stream, train_idx, world)
-
-    if resume_dir is not None:
-        model = ckpt.load_model(resume_dir)
-        model.train()
-    else:
-        model = build_model(cfg, stream.labels)
-    if cfg.task == "classify" and stream.files is not None:
-        model.label_counts = label_counts(stream, train_idx)
-    model.to(device)
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW(
-        [
-            {"params": decay, "weight_decay": cfg.weight_decay},
-            {"params": no_decay, "weight_decay": 0.0},
-        ],
-        lr=cfg.lr,
-        betas=(0.9, 0.95),
-    )
-    start = 0
-    if resume_dir is not None:
-        meta = json.loads((resume_dir / "trainer.json").read_text())
-        load_optimizer(opt, resume_dir, meta["optimizer"])
-        start = int(meta["step"])
+    model, opt, start = _model_and_optimizer(cfg, resume_dir, stream, train_idx, device)
     objective = Objective(model, cfg.task, cfg.changed_weight)
     if world > 1:
         objective = nn.parallel.DistributedDataParallel(
@@ -447,44 +404,17 @@ def _train(cfg: TrainConfig, on_event: Callable[[dict], None] | None, stop: _Sto
             "eval_examples": len(evals),
         }
     )
-
+    batches = _Batches(cfg, stream, train_idx, model.config.patch_length, device, rank, world)
     t0 = time.time()
-    step = start
-    seen = 0
-    stopped = "done"
+    step, seen, stopped = start, 0, "done"
     while step < total:
         lr = lr_at(step, cfg, total)
-        for g in opt.param_groups:
-            g["lr"] = lr
-        loss_sum, nbytes = 0.0, 0
-        for micro in range(cfg.grad_accum):
-            torch.manual_seed(
-                int(np.random.default_rng([cfg.seed, step, micro, rank, 1]).integers(2**62))
-            )
-            rng = np.random.default_rng([cfg.seed, step, micro, rank])
-            position = ((step * cfg.grad_accum + micro) * world + rank) * cfg.batch_size
-            batch = [
-                fit(e, model.config.patch_length, rng)
-                for e in stream.draw(cfg.batch_size, step, position, rng, cfg.seed, train_idx)
-            ]
-            ids, mask, _ = (t.to(device) for t in collate(batch))
-            labels = torch.tensor([e.label for e in batch], device=device)
-            pmask = patch_mask_for(batch, ids.size(1), device)
-            sync = world == 1 or micro == cfg.grad_accum - 1
-            ctx = objective.no_sync() if not sync else _null()
-            with ctx:
-                with autocast_for(device, precision):
-                    loss = objective(ids, mask, labels, pmask)
-                (loss / cfg.grad_accum).backward()
-            loss_sum += float(loss.detach())
-            nbytes += int(ids.numel())
-        grad_norm = float(nn.utils.clip_grad_norm_(model.parameters(), cfg.clip))
-        opt.step()
-        opt.zero_grad(set_to_none=True)
+        loss_val, nbytes, grad_norm = _optimizer_step(
+            cfg, objective, model, opt, batches, step, lr, precision
+        )
         step += 1
         seen += nbytes * world
         elapsed = time.time() - t0
-        loss_val = loss_sum / cfg.grad_accum
         if world > 1:
             t = torch.tensor([loss_val], device=device)
             dist.all_reduce(t)
@@ -504,23 +434,14 @@ def _train(cfg: TrainConfig, on_event: Callable[[dict], None] | None, stop: _Sto
         if rank == 0 and evals and (step % cfg.eval_every == 0 or step == total):
             emit({"event": "eval", "step": step, **_run_eval(model, cfg, evals, precision)})
             model.train()
-        out_of_time = cfg.max_minutes is not None and elapsed > cfg.max_minutes * 60
-        enough = cfg.stop_after is not None and step - start >= cfg.stop_after
-        interrupted = stop.requested
-        if world > 1:  # every rank stops at the same step if any rank must
-            flags = torch.tensor([int(out_of_time), int(enough), int(interrupted)], device=device)
-            dist.all_reduce(flags, op=dist.ReduceOp.MAX)
-            out_of_time, enough, interrupted = (bool(f) for f in flags.tolist())
-        halt = out_of_time or enough or interrupted
+        halt = _halt_reason(cfg, elapsed, step - start, stop, world, device)
         if step % cfg.save_every == 0 or step == total or halt:
             if rank == 0:
                 save_checkpoint(run, model, opt, step, cfg, {"total_steps": total})
                 _plot(run)
                 emit({"event": "checkpoint", "step": step})
         if halt:
-            stopped = (
-                "interrupted" if interrupted else "time limit" if out_of_time else "stop_after"
-            )
+            stopped = halt
             break
     if world > 1:
         dist.barrier()
@@ -531,6 +452,136 @@ def _train(cfg: TrainConfig, on_event: Callable[[dict], None] | None, stop: _Sto
         "run": str(run),
         "elapsed_s": time.time() - t0,
     }
+
+
+def _device_and_world(cfg: TrainConfig) -> tuple[str, int, int]:
+    """The device, this process's rank and the world size; sets torch's thread count."""
+    device = (
+        cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    )
+    rank, world = _setup_distributed(device)
+    if device == "cuda" and world > 1:
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
+    torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 1) // world))
+    return device, rank, world
+
+
+def _check_config(cfg: TrainConfig) -> None:
+    if cfg.task not in ("generate", "classify"):
+        raise TrainError(f"task must be generate or classify, not {cfg.task!r}")
+    if not cfg.changed_weight > 0:
+        raise TrainError(f"changed_weight must be positive, not {cfg.changed_weight}")
+    if cfg.batch_size < 1 or cfg.grad_accum < 1:
+        raise TrainError("batch size and gradient accumulation must be >= 1")
+
+
+def _data(cfg: TrainConfig, resume_dir: Path | None):
+    """(training stream, evaluation stream or None, training indices or None, held-out ones)."""
+    model_labels = ckpt.read_config(resume_dir).get("labels") if resume_dir else None
+    layout = _data_layout(cfg, resume_dir)
+    try:
+        stream = Stream(cfg.data, cfg, model_labels, layout)
+        eval_stream = Stream(cfg.eval_data, cfg, stream.labels, layout) if cfg.eval_data else None
+    except DataError as e:
+        raise TrainError(str(e)) from None
+    train_idx, held = (None, [])
+    if stream.files is not None and eval_stream is None:
+        train_idx, held = _split_eval(stream, cfg)
+    return stream, eval_stream, train_idx, held
+
+
+def _model_and_optimizer(cfg: TrainConfig, resume_dir, stream, train_idx, device):
+    """The model and its AdamW (decay on matrices only), from the checkpoint when resuming;
+    returns them and the step to start from."""
+    if resume_dir is not None:
+        model = ckpt.load_model(resume_dir)
+        model.train()
+    else:
+        model = build_model(cfg, stream.labels)
+    if cfg.task == "classify" and stream.files is not None:
+        model.label_counts = label_counts(stream, train_idx)
+    model.to(device)
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW(
+        [
+            {"params": decay, "weight_decay": cfg.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=cfg.lr,
+        betas=(0.9, 0.95),
+    )
+    start = 0
+    if resume_dir is not None:
+        meta = json.loads((resume_dir / "trainer.json").read_text())
+        load_optimizer(opt, resume_dir, meta["optimizer"])
+        start = int(meta["step"])
+    return model, opt, start
+
+
+@dataclass
+class _Batches:
+    """The micro-batches of a run: each a function of (seed, step, micro-batch, rank)."""
+
+    cfg: TrainConfig
+    stream: Stream
+    train_idx: list[int] | None
+    patch_length: int
+    device: str
+    rank: int
+    world: int
+
+    def get(self, step: int, micro: int):
+        """(ids, loss mask, labels, patch mask) on the device; reseeds torch (dropout)."""
+        cfg, rank = self.cfg, self.rank
+        torch.manual_seed(
+            int(np.random.default_rng([cfg.seed, step, micro, rank, 1]).integers(2**62))
+        )
+        rng = np.random.default_rng([cfg.seed, step, micro, rank])
+        position = ((step * cfg.grad_accum + micro) * self.world + rank) * cfg.batch_size
+        drawn = self.stream.draw(cfg.batch_size, step, position, rng, cfg.seed, self.train_idx)
+        batch = [fit(e, self.patch_length, rng) for e in drawn]
+        ids, mask, _ = (t.to(self.device) for t in collate(batch))
+        labels = torch.tensor([e.label for e in batch], device=self.device)
+        return ids, mask, labels, patch_mask_for(batch, ids.size(1), self.device)
+
+
+def _optimizer_step(cfg, objective, model, opt, batches: _Batches, step, lr, precision):
+    """One optimizer step over cfg.grad_accum micro-batches; (mean loss, bytes, grad norm)."""
+    for g in opt.param_groups:
+        g["lr"] = lr
+    loss_sum, nbytes = 0.0, 0
+    for micro in range(cfg.grad_accum):
+        ids, mask, labels, pmask = batches.get(step, micro)
+        sync = batches.world == 1 or micro == cfg.grad_accum - 1
+        ctx = objective.no_sync() if not sync else _null()
+        with ctx:
+            with autocast_for(batches.device, precision):
+                loss = objective(ids, mask, labels, pmask)
+            (loss / cfg.grad_accum).backward()
+        loss_sum += float(loss.detach())
+        nbytes += int(ids.numel())
+    grad_norm = float(nn.utils.clip_grad_norm_(model.parameters(), cfg.clip))
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+    return loss_sum / cfg.grad_accum, nbytes, grad_norm
+
+
+def _halt_reason(cfg, elapsed: float, steps_done: int, stop, world: int, device) -> str | None:
+    """Why the run stops after this step ("interrupted", "time limit", "stop_after"), or None;
+    every rank stops at the same step if any rank must."""
+    out_of_time = cfg.max_minutes is not None and elapsed > cfg.max_minutes * 60
+    enough = cfg.stop_after is not None and steps_done >= cfg.stop_after
+    interrupted = stop.requested
+    if world > 1:
+        flags = torch.tensor([int(out_of_time), int(enough), int(interrupted)], device=device)
+        dist.all_reduce(flags, op=dist.ReduceOp.MAX)
+        out_of_time, enough, interrupted = (bool(f) for f in flags.tolist())
+    if interrupted:
+        return "interrupted"
+    if out_of_time:
+        return "time limit"
+    return "stop_after" if enough else None
 
 
 class _null:
