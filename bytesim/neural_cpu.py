@@ -357,6 +357,62 @@ def _score(traces: Sequence[Trace], predictions: Sequence[np.ndarray]) -> dict:
 DEFAULT_MODEL = "cpu-small"  # the shipped CPU-state model (bytesim/models/cpu-small)
 
 
+FIELD_LABELS = ("PC", "ACC", "IR0", "IR1", "IR2", "IR3", *"ABCDEFGHIJ")  # a state's 16 bytes
+
+
+@dataclass
+class NeuralRun:
+    """One program run by the model beside the reference (`bytesim run --neural`)."""
+
+    reference: Trace
+    predicted: np.ndarray  # (n, 16) the model's states after state 0 (EOP where it stopped)
+    mode: str  # "free-running" or "teacher-forced"
+    score: Score
+
+    def report(self) -> dict:
+        """The run's figures (what `bytesim run --neural --json` prints under "neural")."""
+        summary = self.score.summary()
+        return {
+            "mode": self.mode,
+            "state_byte_accuracy": summary["byte_accuracy"],
+            "exact_state_rate": summary["exact_state_rate"],
+            "exact_trace": bool(summary["exact_trace_rate"] == 1.0),
+            "reference_states": len(self.reference.states) - 1,
+            "neural_states": len(self.predicted),
+            "first_divergence": first_divergence(self.reference.states[1:], self.predicted),
+            "field_accuracy": summary["field_accuracy"],
+        }
+
+    def steps(self) -> list[dict]:
+        """Per neural state: its step, its 16 values and the labels of its wrong bytes."""
+        right = matches(self.reference.states[1:], self.predicted)
+        return [
+            {
+                "step": k + 1,
+                "values": [int(v) for v in p],
+                "wrong": [FIELD_LABELS[i] for i in range(16) if k >= len(right) or not right[k, i]],
+            }
+            for k, p in enumerate(self.predicted)
+        ]
+
+    def instance_bytes(self) -> bytes:
+        """An instance file of the neural trace: memory, state 0, then the model's states
+        (a byte it left as <eop> written as 0)."""
+        states = np.where(self.predicted > 255, 0, self.predicted).astype(np.uint8)
+        return self.reference.memory + self.reference.states[0].tobytes() + states.tobytes()
+
+
+def run_neural(model, instance: bytes, name: str, teacher_forcing: bool = False) -> NeuralRun:
+    """Run an instance file's program with the model, free-running (or teacher-forced)."""
+    reference = Trace.from_instance(instance, name)
+    runner = teacher_forced if teacher_forcing else free_run
+    predicted = runner(model, [reference])[0]
+    score = Score()
+    score.add(reference, predicted)
+    mode = "teacher-forced" if teacher_forcing else "free-running"
+    return NeuralRun(reference, predicted, mode, score)
+
+
 def split_of(blob) -> str | None:
     """The dataset split an instance file belongs to, from where it lies (`gen-cpu-dataset`:
     `train/` or `test/` folders in the bgpt layout, member names in shards), or None."""

@@ -203,54 +203,27 @@ COMMANDS.append(eval_cpu)
 
 def neural_run(program, instance: bytes, model_name, teacher_forced: bool, neural_out, as_json):
     """The `--neural` part of `bytesim run`: reference and neural traces side by side."""
-    import numpy as np
     from rich.console import Console
 
-    from bytesim.neural_cpu import Score, Trace, first_divergence, free_run, matches
-    from bytesim.neural_cpu import teacher_forced as run_teacher_forced
+    from bytesim.neural_cpu import run_neural
 
-    reference = Trace.from_instance(instance, str(program))
-    model = load_cpu_model(model_name)
-    runner = run_teacher_forced if teacher_forced else free_run
-    predicted = runner(model, [reference])[0]
-    score = Score()
-    score.add(reference, predicted)
-    summary = score.summary()
-    divergence = first_divergence(reference.states[1:], predicted)
-    mode = "teacher-forced" if teacher_forced else "free-running"
+    run = run_neural(load_cpu_model(model_name), instance, str(program), teacher_forced)
     if neural_out is not None:
         from cli.output import write_file
 
-        states = np.where(predicted > 255, 0, predicted).astype(np.uint8)  # <eop> written as 0
-        write_file(neural_out, reference.memory + reference.states[0].tobytes() + states.tobytes())
-    report = {
-        "mode": mode,
-        "state_byte_accuracy": summary["byte_accuracy"],
-        "exact_state_rate": summary["exact_state_rate"],
-        "exact_trace": bool(summary["exact_trace_rate"] == 1.0),
-        "reference_states": len(reference.states) - 1,
-        "neural_states": len(predicted),
-        "first_divergence": divergence,
-        "field_accuracy": summary["field_accuracy"],
-    }
+        write_file(neural_out, run.instance_bytes())
+    report = run.report()
     if as_json:
-        right = matches(reference.states[1:], predicted)
-        report["neural"] = [
-            {
-                "step": k + 1,
-                "values": [int(v) for v in p],
-                "wrong": [FIELD_LABELS[i] for i in range(16) if k >= len(right) or not right[k, i]],
-            }
-            for k, p in enumerate(predicted)
-        ]
-        return report
+        return {**report, "neural": run.steps()}
     console = Console(stderr=True)
     if not console.is_terminal:
         console = Console(stderr=True, width=140)  # a pipe or a file: do not squeeze the table
-    console.print(side_by_side(reference, predicted, f"{program} ({mode})"))
+    reference, predicted, divergence = run.reference, run.predicted, report["first_divergence"]
+    console.print(side_by_side(reference, predicted, f"{program} ({run.mode})"))
     console.print(
-        f"{mode}: state bytes right {_percent(summary['byte_accuracy'])}, states exactly right "
-        f"{summary['exact_state_rate'] * 100:.2f} % ({score.states_exact}/{score.states_total}), "
+        f"{run.mode}: state bytes right {_percent(report['state_byte_accuracy'])}, states "
+        f"exactly right {report['exact_state_rate'] * 100:.2f} % "
+        f"({run.score.states_exact}/{run.score.states_total}), "
         + ("trace exact" if divergence is None else f"first divergence at step {divergence}")
         + (
             f", {len(predicted)} neural states for {len(reference.states) - 1}"
@@ -259,9 +232,6 @@ def neural_run(program, instance: bytes, model_name, teacher_forced: bool, neura
         )
     )
     return report
-
-
-FIELD_LABELS = ("PC", "ACC", "IR0", "IR1", "IR2", "IR3", *"ABCDEFGHIJ")
 
 
 def _cells(state) -> list[str]:

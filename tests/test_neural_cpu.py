@@ -1,6 +1,7 @@
 """Neural CPU simulation: training examples, scoring, baselines, free and teacher-forced runs."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -381,8 +382,6 @@ def test_the_shipped_cpu_model_loads_and_fits_cpu_traces():
 
 def test_the_readme_demo_runs_the_countdown_exactly_at_every_step():
     """README's demo: the shipped model free-running on examples/countdown.asm."""
-    from pathlib import Path
-
     program = Path(__file__).resolve().parent.parent / "examples" / "countdown.asm"
     args = ["run", str(program), "--acc", "3", "--reg", "B=1", "--neural", "--json"]
     result = CliRunner().invoke(cli, args)
@@ -391,3 +390,19 @@ def test_the_readme_demo_runs_the_countdown_exactly_at_every_step():
     assert neural["mode"] == "free-running" and neural["reference_states"] == 9
     assert neural["exact_trace"] and neural["exact_state_rate"] == 1.0
     assert neural["neural_states"] == neural["reference_states"]
+
+
+def test_run_neural_is_library_work_the_cli_only_prints():
+    from bytesim.checkpoint import load_model
+    from bytesim.neural_cpu import DEFAULT_MODEL, run_neural
+    from cpu.program import load_program, trace
+
+    path = Path(__file__).resolve().parent.parent / "examples" / "countdown.asm"
+    instance = trace(load_program(path)).instance
+    run = run_neural(load_model(DEFAULT_MODEL), instance, "countdown.asm")
+    report = run.report()
+    assert report["mode"] == "free-running" and report["reference_states"] > 0
+    assert [s["step"] for s in run.steps()] == list(range(1, len(run.predicted) + 1))
+    blob = run.instance_bytes()
+    assert blob[: len(run.reference.memory)] == run.reference.memory
+    assert len(blob) == len(run.reference.memory) + 16 * (1 + len(run.predicted))
