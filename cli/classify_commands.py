@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from cli import options
 from cli.output import echo
 
 COMMANDS: list[click.Command] = []
@@ -70,8 +71,8 @@ def _console():
     help="Also write OUT/pretrain/: every other tune's MIDI (not the test split's), "
     "unlabelled, for generative pre-training.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON to stdout.")
+@options.seed_option("Seed of the split.")
+@options.json_option("Print the report as JSON to stdout.")
 def gen_tune_types_command(
     out, sources, min_count, test_fraction, max_bytes, notes_only, exclude, pretrain, seed, as_json
 ):
@@ -153,7 +154,7 @@ def gen_tune_types_command(
     help="Show the K most probable labels.",
 )
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list to stdout.")
+@options.json_option("Print a JSON list to stdout.")
 def classify_command(model, files, top, batch_size, as_json):
     """Predict the label of each file with a classification model.
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from cli.options import json_option, model_option, sampling_options, seed_option
 from cli.output import echo
 
 COMMANDS: list[click.Command] = []
@@ -60,28 +61,9 @@ def _percent(v) -> str:
     type=click.Path(dir_okay=False),
     help="Output file: .mid for an .abc input, .abc for a .mid input.",
 )
-@click.option(
-    "--model",
-    "model_name",
-    default=DEFAULT_MODEL,
-    show_default=True,
-    metavar="NAME|DIR",
-    help="Model directory, training run directory or shipped model name.",
-)
-@click.option(
-    "--temperature",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    show_default=True,
-    help="0 = greedy.",
-)
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampling.")
-@click.option("--top-k", type=click.IntRange(min=1), help="Sample from the k likeliest bytes.")
-@click.option(
-    "--top-p",
-    type=click.FloatRange(min=0, max=1, min_open=True),
-    help="Sample from the smallest set of bytes with probability >= p.",
-)
+@model_option(DEFAULT_MODEL, "Model directory, training run directory or shipped model name.")
+@sampling_options
+@seed_option("Seed of the sampling.")
 @click.option(
     "--check", is_flag=True, help="Compare the result with the reference converter, note by note."
 )
@@ -90,7 +72,7 @@ def _percent(v) -> str:
     is_flag=True,
     help="ABC -> MIDI: re-state each track's length from the events the model wrote.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object to stdout.")
+@json_option()
 def convert_command(
     input_path,
     output_path,
@@ -290,20 +272,14 @@ def _data_paths(ctx, param, values):
     is_flag=True,
     help="Generate nothing: only the bits per target byte, by part, and after another input.",
 )
-@click.option(
-    "--seed",
-    type=int,
-    default=0,
-    show_default=True,
-    help="Seed of the random tunes of a gen:abc DATA.",
-)
+@seed_option("Seed of the random tunes of a gen:abc DATA.")
 @click.option(
     "--outputs",
     type=click.Path(file_okay=False, path_type=Path),
     help="Write every generated file into this folder (abc-to-mid/, mid-to-abc/) and one JSON "
     "line per input, with its scores, into its files.jsonl.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object to stdout.")
+@json_option()
 def eval_conversion_command(
     model_name, data, direction, limit, batch_size, bits, bits_only, seed, outputs, as_json
 ):

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from cli import options
 from cli.output import cannot_write, echo, removed_if_failed, write_file
 
 COMMANDS: list[click.Command] = []
@@ -40,7 +41,7 @@ def _read_abc(path: Path) -> str:
     help="Write every tune as <input stem>-<X>.mid in this folder.",
 )
 @click.option("--tune", "x", type=int, help="X number of the tune to convert (default: first).")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary to stdout.")
+@options.json_option("Print a JSON summary to stdout.")
 def abc2midi_command(
     abc_file: Path, output: Path | None, out_dir: Path | None, x: int | None, as_json: bool
 ) -> None:
@@ -103,9 +104,7 @@ def abc2midi_command(
 
 @click.command("midi2notes")
 @click.argument("midi_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print a JSON list of [onset, pitch, duration]."
-)
+@options.json_option("Print a JSON list of [onset, pitch, duration].")
 def midi2notes_command(midi_file: Path, as_json: bool) -> None:
     """Print the notes of a MIDI file: onset, pitch, duration (quarter notes).
 
@@ -146,11 +145,9 @@ def midi2notes_command(midi_file: Path, as_json: bool) -> None:
     "given) is the ABC corpus that ships with music21.",
 )
 @click.option("--test-fraction", type=click.FloatRange(0.0, 1.0), default=0.01, show_default=True)
-@click.option(
-    "--seed", type=int, default=0, show_default=True, help="Seed of the train/test split."
-)
+@options.seed_option("Seed of the train/test split.")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON to stdout.")
+@options.json_option("Print the report as JSON to stdout.")
 def gen_abc_dataset_command(
     out: Path,
     dirs: tuple[Path, ...],

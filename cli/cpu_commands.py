@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from cli import options
 from cli.output import echo, write_file
 from cpu.assembler import assemble, disassemble, disassemble_word
 from cpu.errors import CpuError
@@ -31,12 +32,8 @@ stderr = Console(stderr=True)
 # --- shared options and helpers -------------------------------------------------------------
 
 
-def seed_option(f: Callable) -> Callable:
-    return click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")(f)
-
-
-def json_option(f: Callable) -> Callable:
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON to stdout.")(f)
+seed_option = options.seed_option()
+json_option = options.json_option("Print JSON to stdout.")
 
 
 def lenient_option(f: Callable) -> Callable:
@@ -166,13 +163,7 @@ def parse_registers(values: tuple[str, ...]) -> dict[int, int]:
     "--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the instance (.bin) here."
 )
 @click.option("--neural", is_flag=True, help="Also run the program on the neural model.")
-@click.option(
-    "--model",
-    "model_name",
-    default=None,
-    metavar="NAME|DIR",
-    help="Model for --neural (default: the shipped model `cpu-small`).",
-)
+@options.model_option(None, "Model for --neural (default: the shipped model `cpu-small`).")
 @click.option(
     "--teacher-forced",
     is_flag=True,

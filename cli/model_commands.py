@@ -11,12 +11,11 @@ from pathlib import Path
 
 import click
 
+from cli import options
 from cli.output import cannot_write, echo, removed_if_failed, write_file
 
-seed_option = click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
-json_option = click.option(
-    "--json", "as_json", is_flag=True, help="Print one JSON object to stdout."
-)
+seed_option = options.seed_option()
+json_option = options.json_option()
 conversion_option = click.option(
     "--conversion",
     metavar="A->B|A&B",
@@ -291,15 +290,7 @@ def _print_eval(console, result: dict) -> None:
 @click.option(
     "--max-patches", type=click.IntRange(min=2), help="Length limit [default: the model's]."
 )
-@click.option(
-    "--temperature",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    show_default=True,
-    help="0 = greedy.",
-)
-@click.option("--top-k", type=click.IntRange(min=1))
-@click.option("--top-p", type=click.FloatRange(min=0, max=1, min_open=True))
+@options.sampling_options
 @seed_option
 @click.option(
     "-o",

@@ -6,6 +6,7 @@ import json
 
 import click
 
+from cli import options
 from cli.output import echo
 
 COMMANDS: list[click.Command] = []
@@ -13,15 +14,11 @@ COMMANDS: list[click.Command] = []
 EVAL_SEED = 20_240_229  # default seed of --random instances (never a training seed)
 
 
-def model_option(f):
-    return click.option(
-        "--model",
-        "model_name",
-        default=None,
-        metavar="NAME|DIR",
-        help="Model directory, training run directory or shipped model name "
-        "(default: the shipped CPU model `cpu-small`).",
-    )(f)
+model_option = options.model_option(
+    None,
+    "Model directory, training run directory or shipped model name "
+    "(default: the shipped CPU model `cpu-small`).",
+)
 
 
 def load_cpu_model(name: str | None):
@@ -52,9 +49,7 @@ def _percent(x: float) -> str:
     metavar="N",
     help="Evaluate on N fresh instances drawn like the original dataset instead of DATA.",
 )
-@click.option(
-    "--seed", type=int, default=EVAL_SEED, show_default=True, help="Seed of the --random instances."
-)
+@options.seed_option("Seed of the --random instances.", EVAL_SEED)
 @click.option(
     "--min-instructions",
     "min_len",
@@ -85,7 +80,7 @@ def _percent(x: float) -> str:
     help="Programs generated together.",
 )
 @click.option("--no-free", is_flag=True, help="Skip the (slower) free-running evaluation.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object to stdout.")
+@options.json_option()
 def eval_cpu(
     data,
     model_name,
