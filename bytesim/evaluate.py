@@ -188,7 +188,7 @@ def classification_accuracy(
     total = int(confusion.sum())
     per_true = confusion.sum(1).tolist()
     right = int(confusion.diag().sum())
-    counts = label_counts if label_counts is not None else getattr(model, "label_counts", None)
+    counts = label_counts if label_counts is not None else (model.label_counts or None)
     source = "training" if counts else "evaluated"
     freq = [counts.get(k, 0) for k in names] if counts else per_true
     best = min(range(n), key=lambda i: (-freq[i], i))  # the first label on ties

@@ -299,6 +299,7 @@ class BGPT(nn.Module):
             self.register_buffer("_bits", _bit_signs(), persistent=False)
         self.classifier = nn.Linear(H, c.num_labels) if c.num_labels else None
         self.labels: list[str] = []  # classification label names (set by training or loading)
+        self.label_counts: dict[str, int] = {}  # training examples per label (the majority)
         self.register_buffer("_offsets", torch.arange(PATCH) * VOCAB, persistent=False)
         self._init_weights()
 
