@@ -32,8 +32,11 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the original architecture, tests/reference_bgpt.py
 
-from bytesim.import_bgpt import convert_state, reference_model  # noqa: E402
+from reference_bgpt import reference_model  # noqa: E402
+
+from bytesim.import_bgpt import convert_state  # noqa: E402
 from bytesim.model import BGPT, PRESETS  # noqa: E402
 
 CONFIG = PRESETS["small"].with_overrides(patch_length=322)

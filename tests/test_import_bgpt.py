@@ -2,9 +2,10 @@
 
 import pytest
 import torch
+from reference_bgpt import reference_model
 
 from bytesim.checkpoint import CheckpointError, load_model
-from bytesim.import_bgpt import import_bgpt, infer_config, read_original, reference_model
+from bytesim.import_bgpt import import_bgpt, infer_config, read_original
 from bytesim.model import PRESETS
 
 pytest.importorskip("transformers")

@@ -175,7 +175,7 @@ def test_models_lists_shipped_models_as_json():
 
 def test_import_bgpt_writes_a_model_directory(tmp_path):
     pytest.importorskip("transformers")
-    from bytesim.import_bgpt import reference_model
+    from reference_bgpt import reference_model
 
     ref = reference_model(PRESETS["tiny"])
     torch.save({"model": ref.state_dict()}, tmp_path / "w.pth")
