@@ -214,6 +214,47 @@ class Conversion:
     dropped_lines: int = 0  # notes layout: lines of the model's note text that were not note text
     pieces: int = 1  # interleaved layout: the sequences it took (a long tune goes on in pieces)
     groups_ended: int = 0  # interleaved layout: output groups ended for a looping model (_Feed)
+    layout: str = "paper"  # the model's layout
+
+    def figures(self) -> dict:
+        """What `bytesim convert --json` reports of the generation."""
+        return {
+            "finished": self.finished,
+            "patches": self.patches,
+            "prompt_patches": self.prompt_patches,
+            "patch_length": self.limit,
+            "pieces": self.pieces,
+            "groups_ended": self.groups_ended,
+            "seconds": round(self.seconds, 3),
+            "dropped_lines": self.dropped_lines,
+        }
+
+    def warnings(self, name: str) -> list[str]:
+        """One line for each thing wrong with the output written as `name`."""
+        out = []
+        if not self.finished and self.layout == "interleaved":
+            out.append(
+                f"{name} is cut: in piece {self.pieces} the model wrote to its limit of "
+                f"{self.limit} patches without reading on in the input"
+            )
+        elif not self.finished:
+            out.append(
+                f"{name} is cut: the output reached the model's limit of {self.limit} patches "
+                f"({self.prompt_patches} taken by the input) before its end"
+            )
+        if self.groups_ended:
+            out.append(
+                f"the model looped: {self.groups_ended} of its output groups in {name} were "
+                "ended for it (longer than all before them)"
+            )
+        if self.dropped_lines:
+            out.append(
+                f"{self.dropped_lines} lines the model wrote were not note text and were left "
+                f"out of {name}"
+            )
+        if self.finished and not self.data:
+            out.append(f"the model ended the file at once: {name} is empty")
+        return out
 
 
 def convert_bytes(
@@ -308,7 +349,9 @@ def _conversion(model, written: bytes, dst: str, finished: bool, *sizes) -> Conv
     `sizes` are Conversion's patches, prompt_patches, limit and seconds."""
     layout = model.config.layout
     dropped = len(note_text_errors(written)) if model_ext(dst, layout) != dst else 0
-    return Conversion(file_bytes(written, dst, layout), finished, *sizes, dropped)
+    conv = Conversion(file_bytes(written, dst, layout), finished, *sizes, dropped)
+    conv.layout = layout
+    return conv
 
 
 @dataclass

@@ -134,45 +134,16 @@ def convert_command(
     except ConversionError as e:
         raise click.ClickException(f"{input_path}: --check: {e} ({output_path} written)") from None
     console = _console()
-    if not conv.finished and model.config.layout == "interleaved":
-        console.print(
-            f"[yellow]warning:[/] {output_path} is cut: in piece {conv.pieces} the model wrote "
-            f"to its limit of {conv.limit} patches without reading on in the input"
-        )
-    elif not conv.finished:
-        console.print(
-            f"[yellow]warning:[/] {output_path} is cut: the output reached the model's limit of "
-            f"{conv.limit} patches ({conv.prompt_patches} taken by the input) before its end"
-        )
-    if conv.groups_ended:
-        console.print(
-            f"[yellow]warning:[/] the model looped: {conv.groups_ended} of its output groups "
-            f"in {output_path} were ended for it (longer than all before them)"
-        )
-    if conv.dropped_lines:
-        console.print(
-            f"[yellow]warning:[/] {conv.dropped_lines} lines the model wrote were not note text "
-            f"and were left out of {output_path}"
-        )
-    if conv.finished and not conv.data:
-        console.print(
-            f"[yellow]warning:[/] the model ended the file at once: {output_path} is empty"
-        )
+    for line in conv.warnings(str(output_path)):
+        console.print(f"[yellow]warning:[/] {line}")
     result = {
         "input": str(input_path),
         "output": str(output_path),
         "direction": direction,
         "model": str(model_name),
         "bytes": len(written),
-        "finished": conv.finished,
         "lengths_restated": written != conv.data if restate_lengths else None,
-        "patches": conv.patches,
-        "prompt_patches": conv.prompt_patches,
-        "patch_length": conv.limit,
-        "pieces": conv.pieces,
-        "groups_ended": conv.groups_ended,
-        "seconds": round(conv.seconds, 3),
-        "dropped_lines": conv.dropped_lines,
+        **conv.figures(),
         "check": report,
     }
     if as_json:
