@@ -17,6 +17,14 @@ Teacher-forced, a search check: how many wrong states a search over whole states
 could mend at most, those whose reference state is more probable than the greedy one.
 Two per-step baselines, each from the true previous state, say what a model must beat:
 `copy` repeats the previous state; `pc_ir` sets PC and IR right and copies ACC and registers.
+
+Where the model is unsure: the probability of a whole state under the byte decoder (the product
+of its byte probabilities). Teacher-forced, `Confidence` scores how well the probability of the
+greedy state tells right states from wrong ones (`confidence_auroc`; `confidence_threshold`, the
+probability below which 1 % of the right states fall, and `confidence_wrong_flagged`, the share
+of wrong states below it). `run --neural` gives every state of the model its probability
+(`state_probabilities`: after the model's own states, free-running) and marks those below
+`--unsure-below`.
 """
 
 from __future__ import annotations
@@ -152,6 +160,57 @@ class SearchCheck:
         }
 
 
+FALSE_ALARMS = 0.01  # the share of right states a confidence threshold may flag
+
+
+@dataclass
+class Confidence:
+    """How well the model's probability of its own (greedy) state tells right from wrong.
+
+    For every teacher-forced state: the log-probability of the greedy state under the byte
+    decoder and whether it is the reference state. `summary()`: the AUROC (the chance that a
+    right state is more probable than a wrong one), and the threshold below which `FALSE_ALARMS`
+    of the right states fall, with the share of the wrong states it flags."""
+
+    log_probs: list[float] = field(default_factory=list)
+    right: list[bool] = field(default_factory=list)
+
+    def add(self, log_probs: torch.Tensor, right: torch.Tensor) -> None:
+        self.log_probs.extend(log_probs.tolist())
+        self.right.extend(right.tolist())
+
+    def summary(self) -> dict:
+        lp, ok = np.array(self.log_probs), np.array(self.right, dtype=bool)
+        good, bad = lp[ok], lp[~ok]
+        out: dict = {"states": len(lp), "wrong": int(len(bad))}
+        if not len(good) or not len(bad):
+            return {**out, "auroc": None, "threshold": None, "wrong_flagged": None}
+        threshold = float(np.quantile(good, FALSE_ALARMS))
+        return {
+            **out,
+            "auroc": auroc(good, bad),
+            "threshold": float(np.exp(threshold)),
+            "wrong_flagged": float((bad < threshold).mean()),
+        }
+
+
+def auroc(positive: np.ndarray, negative: np.ndarray) -> float:
+    """P(a positive score > a negative one), ties counting one half (the Mann-Whitney U)."""
+    scores = np.concatenate([positive, negative])
+    order = scores.argsort(kind="stable")
+    ranks = np.empty(len(scores))
+    sorted_scores = scores[order]
+    i = 0
+    while i < len(scores):  # average ranks over ties
+        j = i
+        while j + 1 < len(scores) and sorted_scores[j + 1] == sorted_scores[i]:
+            j += 1
+        ranks[order[i : j + 1]] = (i + j) / 2 + 1
+        i = j + 1
+    u = ranks[: len(positive)].sum() - len(positive) * (len(positive) + 1) / 2
+    return float(u / (len(positive) * len(negative)))
+
+
 @torch.no_grad()
 def teacher_forced(
     model,
@@ -159,11 +218,13 @@ def teacher_forced(
     batch_size: int = 16,
     progress: Callable[[int], None] | None = None,
     search: SearchCheck | None = None,
+    confidence: Confidence | None = None,
 ) -> list[np.ndarray]:
     """Greedy predictions of states 1..N, each from the reference states before it.
 
     With `search`, also records how probable the greedy and the reference states are wherever
-    they differ (`SearchCheck`)."""
+    they differ (`SearchCheck`); with `confidence`, how probable every greedy state is and
+    whether it is right (`Confidence`)."""
     check_model(model)
     was_training = model.training
     model.eval()
@@ -191,10 +252,13 @@ def teacher_forced(
             feats, prev = torch.cat(rows_f), torch.cat(rows_p)
             got = torch.cat(rows_r) if rows_r else None
             predicted = model.decode_patches(feats, prev, got)
+            truth = torch.cat(
+                [patches[i, PROMPT_PATCHES : PROMPT_PATCHES + n] for i, n in enumerate(counts)]
+            )
+            if confidence is not None:
+                greedy = model.patch_log_probs(feats, prev, predicted, got)
+                confidence.add(greedy, (predicted == truth).all(dim=1))
             if search is not None:
-                truth = torch.cat(
-                    [patches[i, PROMPT_PATCHES : PROMPT_PATCHES + n] for i, n in enumerate(counts)]
-                )
                 bad = (predicted != truth).any(dim=1).nonzero().squeeze(1)
                 if len(bad):
                     args = (feats[bad], prev[bad])
@@ -319,11 +383,13 @@ def evaluate_cpu(
         result[f"baseline_{kind}_byte_accuracy"] = s["byte_accuracy"]
         result[f"baseline_{kind}_exact_state_rate"] = s["exact_state_rate"]
     common = ("byte_accuracy", "exact_state_rate", "field_accuracy", "variants")
-    search = SearchCheck()
+    search, confidence = SearchCheck(), Confidence()
     runs = [
         (
             "teacher_forced",
-            lambda: teacher_forced(model, traces, max(1, batch_size // 4), progress, search),
+            lambda: teacher_forced(
+                model, traces, max(1, batch_size // 4), progress, search, confidence
+            ),
             common,
         ),
     ]
@@ -342,6 +408,7 @@ def evaluate_cpu(
         result.update({f"{mode}_{key}": s[key] for key in keys})
         result[f"{mode}_states_per_second"] = s["states"] / seconds if seconds else 0.0
     result.update({f"teacher_forced_{k}": v for k, v in search.summary().items()})
+    result.update({f"confidence_{k}": v for k, v in confidence.summary().items()})
     return result
 
 
@@ -358,6 +425,35 @@ DEFAULT_MODEL = "cpu-small"  # the shipped CPU-state model (bytesim/models/cpu-s
 
 
 FIELD_LABELS = ("PC", "ACC", "IR0", "IR1", "IR2", "IR3", *"ABCDEFGHIJ")  # a state's 16 bytes
+UNSURE_BELOW = 0.9  # `run --neural` marks a state the model gives a lower probability than this
+
+
+@torch.no_grad()
+def state_probabilities(
+    model, trace: Trace, states: np.ndarray, history: np.ndarray | None = None
+) -> np.ndarray:
+    """The probability (n,) the model gives each of `states` (states 1..n) after the program,
+    state 0 and the states before it in `history` (default: in `states` themselves, as when
+    they are the model's own free-running states; the reference states, teacher-forced)."""
+    if not len(states):
+        return np.zeros(0)
+    history = states if history is None else history[: len(states)]
+    was_training = model.training
+    model.eval()
+    try:
+        first = prompt_ids(trace.memory, trace.states[0].tobytes())
+        body = np.concatenate([first, history.ravel()])
+        ids = torch.from_numpy(body.astype(np.int64)).unsqueeze(0)
+        features = model.patch_features(ids)
+        patches = ids.view(1, -1, PATCH)
+        retrieved = model.retrieve(features, patches) if model.retrieved else None
+        rows = slice(PROMPT_PATCHES - 1, PROMPT_PATCHES - 1 + len(states))
+        got = retrieved[0, rows] if retrieved is not None else None
+        targets = torch.from_numpy(states.astype(np.int64))
+        log_probs = model.patch_log_probs(features[0, rows], patches[0, rows], targets, got)
+        return log_probs.exp().numpy()
+    finally:
+        model.train(was_training)
 
 
 @dataclass
@@ -368,6 +464,13 @@ class NeuralRun:
     predicted: np.ndarray  # (n, 16) the model's states after state 0 (EOP where it stopped)
     mode: str  # "free-running" or "teacher-forced"
     score: Score
+    probabilities: np.ndarray  # (n,) the model's probability of each of its states
+    unsure_below: float = UNSURE_BELOW  # states less probable than this are marked unsure
+
+    @property
+    def unsure(self) -> np.ndarray:
+        """(n,) bool: the states the model is unsure of."""
+        return self.probabilities < self.unsure_below
 
     def report(self) -> dict:
         """The run's figures (what `bytesim run --neural --json` prints under "neural")."""
@@ -381,6 +484,8 @@ class NeuralRun:
             "neural_states": len(self.predicted),
             "first_divergence": first_divergence(self.reference.states[1:], self.predicted),
             "field_accuracy": summary["field_accuracy"],
+            "unsure_below": self.unsure_below,
+            "unsure_states": int(self.unsure.sum()),
         }
 
     def steps(self) -> list[dict]:
@@ -391,6 +496,8 @@ class NeuralRun:
                 "step": k + 1,
                 "values": [int(v) for v in p],
                 "wrong": [FIELD_LABELS[i] for i in range(16) if k >= len(right) or not right[k, i]],
+                "probability": float(self.probabilities[k]),
+                "unsure": bool(self.unsure[k]),
             }
             for k, p in enumerate(self.predicted)
         ]
@@ -402,15 +509,25 @@ class NeuralRun:
         return self.reference.memory + self.reference.states[0].tobytes() + states.tobytes()
 
 
-def run_neural(model, instance: bytes, name: str, teacher_forcing: bool = False) -> NeuralRun:
-    """Run an instance file's program with the model, free-running (or teacher-forced)."""
+def run_neural(
+    model,
+    instance: bytes,
+    name: str,
+    teacher_forcing: bool = False,
+    unsure_below: float = UNSURE_BELOW,
+) -> NeuralRun:
+    """Run an instance file's program with the model, free-running (or teacher-forced), with
+    the probability the model gives each of its states (after its own states, free-running;
+    after the reference ones, teacher-forced)."""
     reference = Trace.from_instance(instance, name)
     runner = teacher_forced if teacher_forcing else free_run
     predicted = runner(model, [reference])[0]
     score = Score()
     score.add(reference, predicted)
     mode = "teacher-forced" if teacher_forcing else "free-running"
-    return NeuralRun(reference, predicted, mode, score)
+    history = reference.states[1:] if teacher_forcing else None
+    probs = state_probabilities(model, reference, predicted, history)
+    return NeuralRun(reference, predicted, mode, score, probs, unsure_below)
 
 
 def split_of(blob) -> str | None:

@@ -174,6 +174,13 @@ def parse_registers(values: tuple[str, ...]) -> dict[int, int]:
     type=click.Path(dir_okay=False, path_type=Path),
     help="With --neural: write the neural trace as an instance file (<eop> as 0).",
 )
+@click.option(
+    "--unsure-below",
+    type=click.FloatRange(0, 1),
+    default=0.9,
+    show_default=True,
+    help="With --neural: mark the states the model gives a lower probability than this.",
+)
 def run_command(
     program,
     acc,
@@ -187,6 +194,7 @@ def run_command(
     model_name,
     teacher_forced,
     neural_out,
+    unsure_below,
 ):
     """Run a program and print its trace.
 
@@ -227,7 +235,7 @@ def run_command(
         from cli.neural_commands import neural_run
 
         report = neural_run(
-            program, result.instance, model_name, teacher_forced, neural_out, as_json
+            program, result.instance, model_name, teacher_forced, neural_out, as_json, unsure_below
         )
     if as_json:
         extra = {"neural": report} if report is not None else {}

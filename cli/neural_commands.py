@@ -196,13 +196,16 @@ COMMANDS.append(eval_cpu)
 # ----------------------------------------------------------------------------- run --neural
 
 
-def neural_run(program, instance: bytes, model_name, teacher_forced: bool, neural_out, as_json):
+def neural_run(
+    program, instance: bytes, model_name, teacher_forced: bool, neural_out, as_json, unsure_below
+):
     """The `--neural` part of `bytesim run`: reference and neural traces side by side."""
     from rich.console import Console
 
     from bytesim.neural_cpu import run_neural
 
-    run = run_neural(load_cpu_model(model_name), instance, str(program), teacher_forced)
+    model = load_cpu_model(model_name)
+    run = run_neural(model, instance, str(program), teacher_forced, unsure_below)
     if neural_out is not None:
         from cli.output import write_file
 
@@ -214,7 +217,8 @@ def neural_run(program, instance: bytes, model_name, teacher_forced: bool, neura
     if not console.is_terminal:
         console = Console(stderr=True, width=140)  # a pipe or a file: do not squeeze the table
     reference, predicted, divergence = run.reference, run.predicted, report["first_divergence"]
-    console.print(side_by_side(reference, predicted, f"{program} ({run.mode})"))
+    title = f"{program} ({run.mode}; p: the model's probability of its state)"
+    console.print(side_by_side(reference, predicted, title, run.probabilities, unsure_below))
     console.print(
         f"{run.mode}: state bytes right {_percent(report['state_byte_accuracy'])}, states "
         f"exactly right {report['exact_state_rate'] * 100:.2f} % "
@@ -225,6 +229,7 @@ def neural_run(program, instance: bytes, model_name, teacher_forced: bool, neura
             if len(predicted) != len(reference.states) - 1
             else ""
         )
+        + f"; {report['unsure_states']} states less probable than {unsure_below} (marked ?)"
     )
     return report
 
@@ -244,26 +249,35 @@ def _cells(state) -> list[str]:
     return [show[0], show[1], text, *show[6:]]
 
 
-def side_by_side(reference, predicted, title: str):
-    """A rich table: for each step the reference row, then the neural row with wrong cells red."""
+def side_by_side(reference, predicted, title: str, probabilities=None, unsure_below=None):
+    """A rich table: for each step the reference row, then the neural row with wrong cells red
+    and, given `probabilities`, the model's probability of it (yellow with ? below
+    `unsure_below`)."""
     from rich.table import Table
 
     table = Table(title=title, show_edge=False, pad_edge=False)
-    for name in ("step", "", "PC", "ACC", "IR", *"ABCDEFGHIJ"):
+    names = ["step", "", "PC", "ACC", "IR", *"ABCDEFGHIJ"]
+    if probabilities is not None:
+        names.append("p")
+    for name in names:
         table.add_column(name, justify="left" if name in ("IR", "") else "right")
     groups = [[0], [1], [2, 3, 4, 5], *[[i] for i in range(6, 16)]]
-    table.add_row("0", "state 0", *_cells(reference.states[0]))
+    blank = [""] if probabilities is not None else []
+    table.add_row("0", "state 0", *_cells(reference.states[0]), *blank)
     for k in range(1, max(len(reference.states), len(predicted) + 1)):
         ref = reference.states[k] if k < len(reference.states) else None
         got = predicted[k - 1] if k - 1 < len(predicted) else None
         if ref is not None:
-            table.add_row(str(k), "ref", *_cells(ref))
+            table.add_row(str(k), "ref", *_cells(ref), *blank)
         if got is None:
-            table.add_row("", "[bold red]neural[/]", "[bold red]missing[/]", *[""] * 12)
+            table.add_row("", "[bold red]neural[/]", "[bold red]missing[/]", *[""] * 12, *blank)
             continue
         cells = _cells(got)
         for c, group in enumerate(groups):
             if ref is None or any(int(got[i]) != int(ref[i]) for i in group):
                 cells[c] = f"[bold red]{cells[c]}[/]"
+        if probabilities is not None:
+            p = float(probabilities[k - 1])
+            cells.append(f"[yellow]{p:.2f}?[/]" if p < unsure_below else f"{p:.2f}")
         table.add_row("" if ref is not None else str(k), "neural", *cells, end_section=True)
     return table

@@ -277,6 +277,8 @@ def test_eval_cpu_json(tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["instances"] == 2 and "free_running_byte_accuracy" in report
+    assert report["confidence_states"] > 0
+    assert {"confidence_auroc", "confidence_threshold", "confidence_wrong_flagged"} <= set(report)
 
 
 def test_eval_cpu_on_instance_files(tmp_path):
@@ -406,3 +408,55 @@ def test_run_neural_is_library_work_the_cli_only_prints():
     blob = run.instance_bytes()
     assert blob[: len(run.reference.memory)] == run.reference.memory
     assert len(blob) == len(run.reference.memory) + 16 * (1 + len(run.predicted))
+
+
+def test_auroc_is_the_chance_a_positive_outscores_a_negative():
+    from bytesim.neural_cpu import auroc
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(1, 1, 60).round(1), rng.normal(0, 1, 40).round(1)  # with ties
+    brute = np.mean([[1.0 if x > y else 0.5 if x == y else 0.0 for y in b] for x in a])
+    assert auroc(a, b) == pytest.approx(brute)
+    assert auroc(np.array([2.0, 3.0]), np.array([0.0, 1.0])) == 1.0
+
+
+def test_confidence_flags_wrong_states_below_the_right_states_first_percentile():
+    from bytesim.neural_cpu import Confidence
+
+    c = Confidence()
+    right = np.log(np.linspace(0.5, 1.0, 200))
+    wrong = np.log(np.array([0.1, 0.2, 0.9]))
+    c.add(torch.tensor(np.concatenate([right, wrong])), torch.tensor([True] * 200 + [False] * 3))
+    summary = c.summary()
+    assert summary["states"] == 203 and summary["wrong"] == 3
+    assert 0.5 < summary["threshold"] < 0.51  # 1 % of the right states are below it
+    assert summary["wrong_flagged"] == pytest.approx(2 / 3)
+    assert Confidence().summary()["auroc"] is None
+
+
+def test_state_probabilities_after_the_reference_are_the_teacher_forced_ones():
+    from bytesim.neural_cpu import Confidence, state_probabilities
+
+    model, traces = tiny_cpu_model(), random_traces(2, seed=3, max_len=6)
+    confidence = Confidence()
+    predicted = teacher_forced(model, traces, confidence=confidence)
+    pairs = zip(traces, predicted, strict=True)
+    probs = [state_probabilities(model, t, p, t.states[1:]) for t, p in pairs]
+    assert np.allclose(np.concatenate(probs), np.exp(confidence.log_probs), atol=1e-5)
+    own = state_probabilities(model, traces[0], predicted[0])  # after its own states
+    assert own.shape == (len(predicted[0]),) and ((0 <= own) & (own <= 1)).all()
+
+
+def test_run_neural_json_gives_each_state_its_probability_and_marks_the_unsure(tmp_path):
+    save_model(tiny_cpu_model(), tmp_path / "m")
+    program = tmp_path / "p.asm"
+    program.write_text("LOADI 3\nPOP A\nDEC A\nHLT\n")
+    base = ["run", str(program), "--neural", "--model", str(tmp_path / "m"), "--json"]
+    for threshold in ("0", "1"):
+        result = CliRunner().invoke(cli, [*base, "--unsure-below", threshold])
+        assert result.exit_code == 0, result.output
+        neural = json.loads(result.stdout)["neural"]
+        steps = neural["neural"]
+        assert all(0 <= s["probability"] <= 1 for s in steps)
+        assert [s["unsure"] for s in steps] == [s["probability"] < float(threshold) for s in steps]
+        assert neural["unsure_states"] == sum(s["unsure"] for s in steps)
