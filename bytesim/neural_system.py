@@ -1,0 +1,291 @@
+"""Neural simulation of any system (bytesim.systems): run its traces on a byte model, score it.
+
+The prompt is a trace's sequence cut after state 0 (header, context, state 0). As for the CPU
+(bytesim.neural_cpu), two ways to run a model:
+
+- free-running: the model reads its own previous states. It writes as many states as the
+  reference has, or, for a system with `halted`, until a state for which `halted` is true (at
+  most `max_states`). An all-<eop> patch ends it early: the states it did not write are wrong.
+- teacher-forced: every state from the reference states before it. A one-patch state is decoded
+  from the patch decoder's features over the reference trace (as bytesim.neural_cpu does); a
+  state of several patches is generated patch by patch from a prompt cut after the reference's
+  previous state, so its later patches read the model's own earlier ones.
+
+Scores: the share of reference state bytes (state 1 onward) the prediction gets right, a missing
+byte counting as wrong; exact states; exact traces (free-running); per field of the system; and
+a baseline that repeats the previous state.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from bytesim.data import EOP, PATCH
+from bytesim.neural_cpu import matches
+from bytesim.systems import (
+    System,
+    SystemTrace,
+    prompt_ids,
+    sequence_ids,
+    state0_patch,
+)
+
+
+class NeuralSystemError(ValueError):
+    """A model that cannot run a system's traces."""
+
+
+def check_model(model, system: System, traces: Sequence[SystemTrace]) -> None:
+    """Refuse a model whose patch_length cannot hold the longest sequence a trace needs."""
+    for t in traces:
+        states = max(len(t.states) - 1, system.max_states if system.halted else 0)
+        need = state0_patch(system, t) + (states + 1) * system.patches_per_state
+        if model.config.patch_length < need:
+            raise NeuralSystemError(
+                f"the model's patch_length is {model.config.patch_length}; a {system.name} trace "
+                f"({t.name or 'unnamed'}) needs {need}"
+            )
+
+
+def _states(system: System, generated: torch.Tensor, count: int) -> np.ndarray:
+    """Generated values after a prompt -> (k, state_size) states, at most `count`; a last state
+    cut short (an all-<eop> patch ended the sequence) is completed with <eop>."""
+    patches = generated.view(-1, PATCH).cpu().numpy()
+    if len(patches) and (patches[-1] == EOP).all():
+        patches = patches[:-1]
+    per = system.patches_per_state
+    k = min(count, -(-len(patches) // per))
+    out = np.full((k * per, PATCH), EOP, dtype=np.int64)
+    out[: min(len(patches), k * per)] = patches[: k * per]
+    return out.reshape(k, system.state_size)
+
+
+def _halted(system: System, state: np.ndarray) -> bool:
+    if system.halted is None or (state > 255).any():
+        return False
+    return bool(system.halted(bytes(state.astype(np.uint8).tolist())))
+
+
+def free_run(
+    model,
+    system: System,
+    traces: Sequence[SystemTrace],
+    batch_size: int = 64,
+    progress: Callable[[int], None] | None = None,
+) -> list[np.ndarray]:
+    """Greedy free-running predictions: for each trace a (k, state_size) array of states 1..k
+    (values 0..256; 256 = <eop>, always wrong)."""
+    check_model(model, system, traces)
+    per = system.patches_per_state
+    out: list[np.ndarray] = []
+    for start in range(0, len(traces), batch_size):
+        chunk = traces[start : start + batch_size]
+        prompts = [torch.from_numpy(prompt_ids(system, t)) for t in chunk]
+        limits = [system.max_states if system.halted else len(t.states) - 1 for t in chunk]
+        written: list[list[torch.Tensor]] = [[] for _ in chunk]
+
+        def stop(_index, patches, written=written, limits=limits):
+            done = torch.zeros(len(patches), dtype=torch.bool)
+            for i, patch in enumerate(patches):
+                written[i].append(patch)
+                n = len(written[i])
+                if n % per == 0:
+                    state = torch.cat(written[i][-per:]).cpu().numpy()
+                    done[i] = n // per >= limits[i] or _halted(system, state)
+            return done
+
+        seqs = model.generate(prompts, model.config.patch_length, temperature=0.0, stop=stop)
+        for s, p, limit in zip(seqs, prompts, limits, strict=True):
+            out.append(_states(system, s[len(p) :], limit))
+        if progress:
+            progress(len(chunk))
+    return out
+
+
+@torch.no_grad()
+def teacher_forced(
+    model,
+    system: System,
+    traces: Sequence[SystemTrace],
+    batch_size: int = 16,
+    progress: Callable[[int], None] | None = None,
+) -> list[np.ndarray]:
+    """Greedy predictions of states 1..N, each from the reference states before it."""
+    check_model(model, system, traces)
+    if system.patches_per_state > 1:
+        return teacher_forced_by_generation(model, system, traces, batch_size, progress)
+    was_training = model.training
+    model.eval()
+    out: list[np.ndarray] = []
+    try:
+        for start in range(0, len(traces), batch_size):
+            chunk = traces[start : start + batch_size]
+            seqs = [torch.from_numpy(sequence_ids(system, t)) for t in chunk]
+            ids = torch.full((len(seqs), max(len(s) for s in seqs)), EOP, dtype=torch.long)
+            for i, s in enumerate(seqs):
+                ids[i, : len(s)] = s
+            features = model.patch_features(ids)  # (B, P, H)
+            patches = ids.view(len(seqs), -1, PATCH)
+            retrieved = model.retrieve(features, patches) if model.retrieved else None
+            rows_f, rows_p, rows_r, counts = [], [], [], []
+            for i, t in enumerate(chunk):
+                first, n = state0_patch(system, t), len(t.states) - 1  # state 0 predicts 1
+                rows_f.append(features[i, first : first + n])
+                rows_p.append(patches[i, first : first + n])
+                if retrieved is not None:
+                    rows_r.append(retrieved[i, first : first + n])
+                counts.append(n)
+            got = torch.cat(rows_r) if rows_r else None
+            predicted = model.decode_patches(torch.cat(rows_f), torch.cat(rows_p), got)
+            out.extend(part.cpu().numpy() for part in predicted.split(counts))
+            if progress:
+                progress(len(chunk))
+    finally:
+        model.train(was_training)
+    return out
+
+
+def teacher_forced_by_generation(
+    model,
+    system: System,
+    traces: Sequence[SystemTrace],
+    batch_size: int = 16,
+    progress: Callable[[int], None] | None = None,
+) -> list[np.ndarray]:
+    """Teacher forcing for states of any size: state k generated from a prompt cut after the
+    reference state k-1 (one prompt per state, `batch_size` prompts at a time)."""
+    check_model(model, system, traces)
+    per = system.patches_per_state
+    jobs = []  # (trace index, prompt)
+    for i, t in enumerate(traces):
+        ids = torch.from_numpy(sequence_ids(system, t))
+        for k in range(1, len(t.states)):
+            jobs.append((i, ids[: (state0_patch(system, t) + k * per) * PATCH]))
+    predicted: list[list[np.ndarray]] = [[] for _ in traces]
+    for start in range(0, len(jobs), batch_size):
+        chunk = jobs[start : start + batch_size]
+        calls = [0]
+
+        def stop(_index, patches, calls=calls):
+            calls[0] += 1
+            return torch.full((len(patches),), calls[0] >= per, dtype=torch.bool)
+
+        prompts = [p for _, p in chunk]
+        seqs = model.generate(prompts, model.config.patch_length, temperature=0.0, stop=stop)
+        for (i, p), s in zip(chunk, seqs, strict=True):
+            state = _states(system, s[len(p) :], 1)
+            predicted[i].append(state[0] if len(state) else np.full(system.state_size, EOP))
+    out = [np.stack(p).astype(np.int64) for p in predicted]
+    if progress:
+        progress(len(traces))
+    return out
+
+
+def baseline_copy(trace: SystemTrace) -> np.ndarray:
+    """Each state predicted as the true previous one."""
+    return trace.states[:-1].astype(np.int64)
+
+
+# ----------------------------------------------------------------------------- scoring
+
+
+@dataclass
+class SystemScore:
+    """Running totals of state-byte accuracy over traces of one system."""
+
+    system: System
+    bytes_total: int = 0
+    bytes_right: int = 0
+    states_total: int = 0
+    states_exact: int = 0
+    traces_total: int = 0
+    traces_exact: int = 0
+    extra_states: int = 0
+    field_right: np.ndarray | None = field(default=None)
+
+    def add(self, trace: SystemTrace, predicted: np.ndarray) -> None:
+        reference = trace.states[1:]
+        right = matches(reference, predicted)
+        exact = right.all(axis=1)
+        if self.field_right is None:
+            self.field_right = np.zeros(self.system.state_size, dtype=np.int64)
+        self.bytes_total += right.size
+        self.bytes_right += int(right.sum())
+        self.states_total += len(reference)
+        self.states_exact += int(exact.sum())
+        self.traces_total += 1
+        self.traces_exact += int(exact.all() and len(predicted) == len(reference))
+        self.extra_states += max(0, len(predicted) - len(reference))
+        self.field_right += right.sum(axis=0)
+
+    def summary(self) -> dict:
+        def share(a, b):
+            return a / b if b else 0.0
+
+        right = self.field_right if self.field_right is not None else np.zeros(1, np.int64)
+        fields = {
+            name: share(int(right[s].sum()), self.states_total * (s.stop - (s.start or 0)))
+            for name, s in self.system.fields.items()
+        }
+        return {
+            "byte_accuracy": share(self.bytes_right, self.bytes_total),
+            "exact_state_rate": share(self.states_exact, self.states_total),
+            "exact_trace_rate": share(self.traces_exact, self.traces_total),
+            "states": self.states_total,
+            "extra_states": self.extra_states,
+            "field_accuracy": fields,
+        }
+
+
+def score(system: System, traces: Sequence[SystemTrace], predictions) -> dict:
+    s = SystemScore(system)
+    for trace, predicted in zip(traces, predictions, strict=True):
+        s.add(trace, predicted)
+    return s.summary()
+
+
+def evaluate_system(
+    model,
+    system: System,
+    traces: Sequence[SystemTrace],
+    batch_size: int = 64,
+    free: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> dict:
+    """Every figure of `bytesim eval-system` over `traces` (see the module docstring)."""
+    check_model(model, system, traces)
+    base = score(system, traces, [baseline_copy(t) for t in traces])
+    result: dict = {
+        "system": system.name,
+        "instances": len(traces),
+        "baseline_copy_byte_accuracy": base["byte_accuracy"],
+        "baseline_copy_exact_state_rate": base["exact_state_rate"],
+    }
+    common = ("byte_accuracy", "exact_state_rate", "field_accuracy")
+    runs = [
+        (
+            "teacher_forced",
+            lambda: teacher_forced(model, system, traces, max(1, batch_size // 4), progress),
+            common,
+        )
+    ]
+    if free:
+        runs.append(
+            (
+                "free_running",
+                lambda: free_run(model, system, traces, batch_size, progress),
+                (*common, "exact_trace_rate", "extra_states"),
+            )
+        )
+    for mode, predict, keys in runs:
+        start = time.perf_counter()
+        s = score(system, traces, predict())
+        seconds = time.perf_counter() - start
+        result.update({f"{mode}_{key}": s[key] for key in keys})
+        result[f"{mode}_states_per_second"] = s["states"] / seconds if seconds else 0.0
+    return result
