@@ -2,9 +2,10 @@
 
 Two passes. ``_Tokenizer`` reads the body in text order and resolves everything that
 depends on text order: pitches (key, bar accidentals, ties carrying an accidental over a
-bar line), lengths (L:, broken rhythm, tuplets, chords), and field changes. ``_play``
+bar line), lengths (L:, broken rhythm, tuplets, chords), field changes, and ties
+(``_join_ties``: as abc2midi, a tie is made once, between neighbours in the text). ``_play``
 then walks the tokens in play order (repeats, endings, P: parts) and lays notes out in
-time, joining tied notes.
+time.
 
 Times are integers in ``WHOLE`` units per whole note, which every length ABC can write
 with denominators up to 1024 and tuplets of 3, 5, 7, 9, 11, 13 divides exactly.
@@ -62,7 +63,8 @@ _TOKEN = re.compile(
     r"|(?P<overlay>&)"
 )
 
-# Token kinds (first element of each token list).
+# Token kinds (first element of each token list). A note or chord is
+# [NOTE, pitches, length, tied flags, (letter, octave) places, sounding lengths].
 NOTE, REST, BAR, ENDING, PART, META = "N", "R", "B", "E", "P", "M"
 
 
@@ -97,6 +99,7 @@ def tune_to_score(tune: Tune) -> Score:
         if not any(token[0] == NOTE for token in state.tokens):
             continue
         voice = Voice(state.name)
+        _join_ties(state.tokens)
         sequence = _part_sequence(state.tokens, order, tokenizer, tune)
         voice_metas = _play(state.tokens, sequence, voice, tune)
         if not voice.notes:  # every note was in an ending that is never played
@@ -371,7 +374,7 @@ class _Tokenizer:
             chord[3].append(False)
             chord[4].append(position)
             return
-        token = [NOTE, [pitch], 0, [False], [position]]
+        token = [NOTE, [pitch], 0, [False], [position], []]
         self._place(token, written, number, column)
 
     def _chord_open(self, number: int, column: int) -> None:
@@ -379,7 +382,7 @@ class _Tokenizer:
         if state.chord is not None:
             self.warn("'[' inside a chord ignored", number, column)
             return
-        state.chord = [NOTE, [], 0, [], []]
+        state.chord = [NOTE, [], 0, [], [], []]
         state.chord_written = None
 
     def _chord_close(self, match: re.Match, number: int, column: int) -> None:
@@ -657,31 +660,51 @@ def _expand_repeats(
 # --------------------------------------------------------------------------- timing
 
 
+def _join_ties(tokens: list[list]) -> None:
+    """Give each note of each NOTE token its sounding length (token[5]), in text order.
+
+    As abc2midi: a tied note sounds until the end of the next note in the text if that note
+    has the same pitch (a rest in between breaks the tie); the note it is tied to then sounds
+    no more (length 0) but still takes its time. The tie is made once, in the written order,
+    so every pass of a repeat plays it alike: ``A2-|:A B:|`` holds A for 3 and the A after
+    ``|:`` is silent on both passes; ``E2-:|E`` holds E for 3 on both passes, and a tie into
+    the first ending (``D-|1 D``) holds D as long when the second ending is played.
+    """
+    open_ties: dict[int, tuple[list[int], int]] = {}  # pitch -> (sounding lengths, index)
+    for token in tokens:
+        if token[0] == REST:
+            open_ties = {}
+        elif token[0] == NOTE:
+            length = token[2]
+            sounding = [length] * len(token[1])
+            still_open = {}
+            for index, (pitch, tie) in enumerate(zip(token[1], token[3], strict=True)):
+                head = open_ties.pop(pitch, None)
+                if head is not None:
+                    head[0][head[1]] += length
+                    sounding[index] = 0
+                else:
+                    head = (sounding, index)
+                if tie:
+                    still_open[pitch] = head
+            open_ties = still_open
+            token[5] = sounding
+
+
 def _play(tokens: list[list], sequence: list[int], voice: Voice, tune: Tune) -> list:
-    """Lay tokens out in time; tied notes of equal pitch are joined. Returns meta events."""
+    """Lay tokens out in time (ties are already joined). Returns the meta events."""
     time = 0
     notes = voice.notes
-    open_ties: dict[int, int] = {}
     metas: list[tuple[int, str, object]] = []
     for index in sequence:
         token = tokens[index]
         kind = token[0]
         if kind == NOTE:
-            length = token[2]
-            still_open: dict[int, int] = {}
-            for pitch, tie in zip(token[1], token[3], strict=False):
-                held = open_ties.pop(pitch, None)
-                if held is not None:
-                    notes[held][2] = time + length - notes[held][0]
-                else:
-                    held = len(notes)
-                    notes.append([time, pitch, length])
-                if tie:
-                    still_open[pitch] = held
-            open_ties = still_open
-            time += length
+            for pitch, sounding in zip(token[1], token[5], strict=True):
+                if sounding:
+                    notes.append([time, pitch, sounding])
+            time += token[2]
         elif kind == REST:
-            open_ties = {}
             time += token[1]
         elif kind == META:
             metas.append((time, token[1], token[2]))

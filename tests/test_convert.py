@@ -75,6 +75,26 @@ CONFORMANCE = [
     ("tie between different pitches is no tie", "C-D", None, seq((60, 1), (62, 1))),
     ("tie to a chord note", "C2-[CE]", None, [(0.0, 60, 3.0), (2.0, 64, 1.0)]),
     (
+        "a tie is made in text order: the note after |: it reaches is silent on every pass",
+        "C A2-|:A B:|c",
+        None,
+        [(0.0, 60, 1.0), (1.0, 69, 3.0), (4.0, 71, 1.0), (6.0, 71, 1.0), (7.0, 72, 1.0)],
+    ),
+    (
+        "a tie before :| holds into the note written after it, on both passes",
+        "|:C D E2-:|E F",
+        None,
+        [(0.0, 60, 1.0), (1.0, 62, 1.0), (2.0, 64, 3.0)]
+        + [(4.0, 60, 1.0), (5.0, 62, 1.0), (6.0, 64, 3.0), (9.0, 65, 1.0)],
+    ),
+    (
+        "a tie into the first ending holds as long before the second",
+        "|:C D-|1 D E:|2 F G",
+        None,
+        [(0.0, 60, 1.0), (1.0, 62, 2.0), (3.0, 64, 1.0)]
+        + [(4.0, 60, 1.0), (5.0, 62, 2.0), (6.0, 65, 1.0), (7.0, 67, 1.0)],
+    ),
+    (
         "chord notes start together",
         "[CEG]2 D",
         None,
