@@ -38,7 +38,7 @@ How bytesim finds a system, given a name (`gen:system?name=NAME`, `bytesim eval-
 1. a built-in name (`BUILTIN_SYSTEMS`: rule110, life);
 2. an entry point in the group `bytesim.systems` of an installed package
    (`[project.entry-points."bytesim.systems"] name = "package.module:attribute"`);
-3. `module:attribute`, imported from the Python path.
+3. `module:attribute`, imported from the Python path or the current directory.
 
 The attribute is a `System`, or a function returning one whose parameters all have defaults:
 the remaining options of the source (`gen:system?name=rule110&max_steps=8`) are passed to it,
@@ -51,6 +51,8 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
@@ -293,12 +295,19 @@ def _load(spec: str, target: str) -> Any:
     module_name, _, attribute = target.partition(":")
     if not module_name or not attribute:
         raise SystemDefinitionError(f"system {spec}: {target!r} is not module:attribute")
+    here = os.getcwd()
+    added = here not in sys.path
+    if added:  # a module beside the user, as `python -m` would find it
+        sys.path.append(here)
     try:
         module = importlib.import_module(module_name.strip())
     except Exception as e:  # ImportError, or any error raised while the module runs
         raise SystemDefinitionError(
             f"system {spec}: cannot import {module_name} ({type(e).__name__}: {e})"
         ) from e
+    finally:
+        if added:
+            sys.path.remove(here)
     obj: Any = module
     for part in attribute.strip().split("."):
         if not hasattr(obj, part):
@@ -346,3 +355,25 @@ def _typed(spec: str, key: str, text: str, default: Any) -> Any:
                     f"system {spec}: option {key} must be {words}, not {text!r}"
                 ) from None
     return text
+
+
+def list_systems() -> list[dict]:
+    """Every built-in and installed system with its defaults (what `bytesim systems` prints);
+    one that cannot be built is listed with its error instead."""
+    out = []
+    for name, where in sorted(available_systems().items()):
+        try:
+            system = find_system(name)
+        except SystemDefinitionError as e:
+            out.append({"name": name, "where": where, "error": str(e)})
+            continue
+        out.append(
+            {
+                "name": name,
+                "where": where,
+                "state_size": system.state_size,
+                "max_states": system.max_states,
+                "fields": list(system.fields),
+            }
+        )
+    return out

@@ -15,6 +15,7 @@ from cli import (
     cpu_commands,
     model_commands,
     neural_commands,
+    system_commands,
 )
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -43,6 +44,7 @@ for _module in (
     neural_commands,
     conversion_commands,
     classify_commands,
+    system_commands,
 ):
     for _command in _module.COMMANDS:
         if _command.short_help is None:

@@ -1,0 +1,84 @@
+"""`bytesim train gen:system`, `bytesim eval-system` and `bytesim systems` (through click)."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def rule110_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("systems") / "run"
+    options = "--preset tiny --steps 3 --batch-size 2 --eval-examples 2".split()
+    result = run("train", "gen:system?name=rule110&max_steps=4", "--out", out, *options)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_train_on_a_built_in_system_writes_a_checkpoint(rule110_run):
+    assert (rule110_run / "ckpt-000003" / "model.safetensors").exists()
+
+
+def test_eval_system_json_reports_both_modes_per_field(rule110_run):
+    result = run(
+        "eval-system", "rule110", "-o", "max_steps=4", "--model", rule110_run, "-n", "3", "--json"
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["system"] == "rule110" and report["instances"] == 3
+    assert set(report["free_running_field_accuracy"]) == {
+        "cells 0-31",
+        "cells 32-63",
+        "cells 64-95",
+        "cells 96-127",
+    }
+    assert 0.0 <= report["teacher_forced_byte_accuracy"] <= 1.0
+
+
+def test_eval_system_table_goes_to_stderr(rule110_run):
+    result = run("eval-system", "rule110", "-o", "max_steps=2", "--model", rule110_run, "-n", "2")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "" and "teacher-forced per field" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nosuch"], "system nosuch: unknown"),
+        (["rule110", "-o", "steps=3"], "unknown option 'steps'"),
+        (["rule110", "-o", "steps"], "'steps' is not KEY=VALUE"),
+        (["life", "-o", "min_steps=40", "-o", "max_steps=40"], "patch_length is 64; a life trace"),
+        (["no_such_module:x"], "cannot import no_such_module"),
+    ],
+)
+def test_eval_system_errors_are_one_line(rule110_run, args, message):
+    result = run("eval-system", *args, "--model", rule110_run, "-n", "1", "--no-free")
+    assert result.exit_code != 0 and message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_eval_system_needs_a_model():
+    result = run("eval-system", "rule110")
+    assert result.exit_code == 2 and "--model" in result.output
+
+
+def test_train_with_an_unknown_system_option_is_one_line(tmp_path):
+    result = run(
+        "train", "gen:system?name=rule110&rule=30", "--out", tmp_path / "r", "--steps", "1"
+    )
+    assert result.exit_code == 1 and "system rule110: unknown option 'rule'" in result.output
+    assert not (tmp_path / "r").exists()
+
+
+def test_systems_lists_the_built_ins():
+    result = run("systems", "--json")
+    assert result.exit_code == 0
+    by_name = {s["name"]: s for s in json.loads(result.stdout)}
+    assert by_name["rule110"]["state_size"] == 16 and by_name["life"]["state_size"] == 32
+    assert "rule110  (bytesim.builtin_systems:rule110)  16-byte states" in run("systems").stdout
