@@ -146,6 +146,7 @@ class _Tokenizer:
         self.header_metas: list[tuple[int, str, object]] = []
         self.voices: dict[str, _VoiceState] = {}
         self.current: _VoiceState | None = None
+        self.repeat_open = False  # a |: (or ::) waits for its :|, in any voice (as abc2midi)
         self._header()
 
     # ---- diagnostics
@@ -514,6 +515,12 @@ class _Tokenizer:
             text = "|"
         end_repeat = text.startswith(":")
         start_repeat = text.endswith(":")
+        if start_repeat and not end_repeat and self.repeat_open:
+            # abc2midi reads a second |: before the :| of the first as :: (with an error)
+            self.warn("|: before the :| of the previous |: read as ::", number, column)
+            end_repeat = True
+        if end_repeat or start_repeat:
+            self.repeat_open = start_repeat
         double = "||" in text or "]" in text or "[" in text
         state.tokens.append([BAR, end_repeat, start_repeat, double, number, column])
         if ending:

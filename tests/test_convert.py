@@ -177,6 +177,12 @@ CONFORMANCE = [
     ),
     ("double repeat ::", "C::D:|E", None, seq((60, 1), (60, 1), (62, 1), (62, 1), (64, 1))),
     (
+        "a second |: before the :| is read as ::",
+        "|:C D|:E F:|G",
+        None,
+        seq((60, 1), (62, 1), (60, 1), (62, 1), (64, 1), (65, 1), (64, 1), (65, 1), (67, 1)),
+    ),
+    (
         "|| after a repeat starts the next one",
         "C:|D||E:|F",
         None,
@@ -351,6 +357,7 @@ def test_non_utf8_bytes_name_the_byte_offset():
         ("C & D|", "voice overlay (&) is not supported"),
         ("C2>D", "broken rhythm between notes of unequal length ignored"),
         ("C ? D", "unexpected character '?' skipped"),
+        ("|:C|:D:|", "|: before the :| of the previous |: read as ::"),
     ],
 )
 def test_unmodelled_or_odd_syntax_gives_a_warning(body, warning):
