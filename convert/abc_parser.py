@@ -13,7 +13,7 @@ it only finds the tunes and classifies every line, so the result can be inspecte
 A tune starts at an ``X:`` line and ends at the next empty line (or the next ``X:``).
 Its header runs up to and including the first ``K:`` line; everything after is the body.
 Text outside tunes is ignored, except that fields before the first tune (the file header)
-are inherited by every tune.
+are inherited by every tune. A field line may be indented (`` V:2``), as abc2midi allows.
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ def parse_abc(text: str | bytes) -> ParseResult:
         if raw.startswith("%"):
             continue  # comment line or %% directive
         stripped = strip_comment(raw)
-        match = _FIELD_LINE.match(stripped)
+        match = _FIELD_LINE.match(stripped.lstrip())  # " K:D" is a field line (as abc2midi)
         if match and match.group(1) == "X":
             tune.text = "\n".join(lines[start:index]) + "\n"
             result.tunes.append(tune)

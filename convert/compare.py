@@ -174,7 +174,7 @@ def prepare_for_abc2midi(tune_text: str) -> str:
                 out.append(raw)
             continue
         text = strip_comment(raw)
-        match = _FIELD_LINE.match(text)
+        match = _FIELD_LINE.match(text.lstrip())
         if match and not (
             in_body and match.group(1) in "ABCDEFGabcdefg" and match.group(2)[:1] in ("|", ":", "]")
         ):

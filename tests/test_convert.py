@@ -246,6 +246,13 @@ CONFORMANCE = [
     ("inline key change resets bar accidentals", "^F [K:C] F", None, seq((66, 1), (65, 1))),
     ("body field lines", "C|\nK:D\nF|\nL:1/8\nF", None, seq((60, 1), (66, 1), (66, 0.5))),
     (
+        "indented field lines are fields",
+        " V:1\nC D|\n K:D\nF c|\n V:2\nE F|",
+        None,
+        [(0.0, 60, 1.0), (0.0, 64, 1.0), (1.0, 62, 1.0), (1.0, 65, 1.0)]
+        + [(2.0, 66, 1.0), (3.0, 73, 1.0)],
+    ),
+    (
         "line continuation joins an ending",
         "|:C|\\\n1 D:|2 E",
         None,
@@ -318,6 +325,12 @@ def test_parse_result_lists_tunes_with_number_title_and_body():
     titles = [(t.x, t.title) for t in result.tunes]
     assert titles == [(1, "First"), (2, "Broken"), (1, "Repeated number")]
     assert [line.text for line in result.tunes[0].body] == ["GAB c2d|e3 d3|]"]
+
+
+def test_indented_header_fields_are_fields():
+    tune = parse_abc("X:1\n T:Jig\n\tM:6/8\n K:G\nGAB|\n").tunes[0]
+    assert (tune.title, tune.field("M"), tune.field("K")) == ("Jig", "6/8", "G")
+    assert [line.text for line in tune.body] == ["GAB|"]
 
 
 def test_bad_tune_is_reported_and_the_others_still_convert():
