@@ -1,5 +1,6 @@
 """The system interface: finding a system, checking what it returns, encoding its traces."""
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -269,3 +270,13 @@ def test_random_traces_are_a_function_of_the_seed():
     a, b = random_traces(system, 3, seed=5), random_traces(system, 3, seed=5)
     assert all(np.array_equal(x.states, y.states) for x, y in zip(a, b, strict=True))
     assert draw_trace(system, np.random.default_rng(1)).states.shape[1] == 16
+
+
+def test_module_attribute_also_imports_from_the_current_directory(monkeypatch, tmp_path):
+    (tmp_path / "beside_me.py").write_text(
+        "from bytesim.builtin_systems import life\nSYSTEM = life()\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    path = list(sys.path)
+    assert find_system("beside_me:SYSTEM").name == "life"
+    assert sys.path == path  # the current directory is not left on the path
