@@ -400,7 +400,9 @@ class _Tokenizer:
         inner = state.chord_written
         if outer is None or inner is None:
             raise self.error("bad chord length", number, column)
-        written = (inner[0] * outer[0], inner[1] * outer[1])
+        # As abc2midi: the chord's own length, if it has one, replaces its notes' lengths
+        # ([F2A2]4 lasts 4); without one (or written 1, 1/1) it lasts as its first note.
+        written = inner if outer == (1, 1) else outer
         self._place(chord, written, number, column, chord=True)
 
     def _rest(self, written: tuple[int, int] | None, number: int, column: int) -> None:

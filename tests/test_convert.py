@@ -106,6 +106,13 @@ CONFORMANCE = [
         None,
         [(0.0, 60, 2.0), (0.0, 64, 2.0), (2.0, 67, 1.0)],
     ),
+    (
+        "a chord's own length replaces its notes' lengths",
+        "[F2A2]4 [C2E]/ [C2E]1 G",
+        None,
+        [(0.0, 65, 4.0), (0.0, 69, 4.0), (4.0, 60, 0.5), (4.0, 64, 0.5)]
+        + [(4.5, 60, 2.0), (4.5, 64, 2.0), (6.5, 67, 1.0)],
+    ),
     ("broken rhythm", "C>D C<D", None, seq((60, 1.5), (62, 0.5), (60, 0.5), (62, 1.5))),
     (
         "double and triple broken rhythm",
