@@ -188,7 +188,9 @@ def draw_trace(system: System, rng: np.random.Generator, name: str = "") -> Syst
     try:
         value = system.draw(rng)
     except Exception as e:
-        raise SystemDefinitionError(f"system {system.name}: draw() raised {e!r}") from e
+        raise SystemDefinitionError(
+            f"system {system.name}: draw() raised {type(e).__name__}: {e}"
+        ) from e
     return reference(system, value, name)
 
 

@@ -131,6 +131,12 @@ def test_a_trace_that_raises_is_reported_with_the_system_name():
         reference(system, 0)
 
 
+def test_a_draw_that_raises_is_reported_with_the_system_name():
+    system = System("drawer", 16, lambda rng: {}["x"], lambda v: v)
+    with pytest.raises(SystemDefinitionError, match="system drawer: draw.. raised KeyError"):
+        draw_trace(system, np.random.default_rng(0))
+
+
 def test_states_may_be_bytearrays_or_a_uint8_array():
     system = tiny(lambda _: (bytearray(3), np.zeros((3, 16), np.uint8)))
     assert reference(system, 0).states.shape == (3, 16)
