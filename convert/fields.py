@@ -28,6 +28,7 @@ _ACCIDENTAL_SEMITONES = {"^^": 2, "^": 1, "=": 0, "_": -1, "__": -2}
 _KEY_ACCIDENTAL = re.compile(r"(\^\^|\^|__|_|=)([A-Ga-g])\Z")
 _GLUED_ACCIDENTALS = re.compile(r"([A-G][#b]?[A-Za-z]*)((?:(?:\^\^|\^|__|_|=)[A-Ga-g])+)\Z")
 _ACCIDENTAL_WORD = re.compile(r"(?:\^\^|\^|__|_|=)[A-Ga-g]")
+_ACCIDENTAL_WORDS = re.compile(r"(?:(?:\^\^|\^|__|_|=)[A-Ga-g])+")
 _TONIC = re.compile(r"([A-G])([#b]?)(.*)\Z")
 _MAJOR_NAMES = dict(zip(range(-7, 8), "Cb Gb Db Ab Eb Bb F C G D A E B F# C#".split(), strict=True))
 _MINOR_NAMES = dict(
@@ -83,8 +84,16 @@ def parse_key(text: str, previous: Key | None = None, warnings: list[str] | None
     for word in text.split():  # "Dmix=c" is "Dmix =c"
         glued = _GLUED_ACCIDENTALS.match(word)
         if glued:
-            words.append(glued.group(1))
-            words.extend(_ACCIDENTAL_WORD.findall(glued.group(2)))
+            tonic, marks = glued.groups()
+            if len(tonic) == 1 and marks[0] in "^_":
+                # abc2midi reads "C^f^c" as key C with the unknown mode "^f", then ^c: the
+                # first mark, up to the next ^ _ or =, is a mode (read as major, a warning).
+                cut = re.match(r".[^\^_=]*", marks).end()
+                tonic, marks = tonic + marks[:cut], marks[cut:]
+            words.append(tonic)
+            words.extend(_ACCIDENTAL_WORD.findall(marks))
+        elif _ACCIDENTAL_WORDS.fullmatch(word):  # "^f^c^a" is "^f ^c ^a"
+            words.extend(_ACCIDENTAL_WORD.findall(word))
         else:
             words.append(word)
     octave = previous.octave if previous else 0

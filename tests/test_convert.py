@@ -242,6 +242,18 @@ CONFORMANCE = [
         "M:4/4\nL:1/4\nK:Ador^g\n",
         seq((66, 1), (68, 1), (72, 1)),
     ),
+    (
+        "key accidentals glued to a bare tonic: the first is read as a mode",
+        "F c A G",
+        "M:4/4\nL:1/4\nK:C^f^c^a\n",
+        seq((65, 1), (73, 1), (70, 1), (67, 1)),
+    ),
+    (
+        "key accidentals glued together",
+        "F c A",
+        "M:4/4\nL:1/4\nK:C ^f^c\n",
+        seq((66, 1), (73, 1), (69, 1)),
+    ),
     ("explicit key accidentals", "F g", "M:4/4\nL:1/4\nK:F# exp ^g\n", seq((65, 1), (80, 1))),
     ("K:octave=", "c", "M:4/4\nL:1/4\nK:G octave=-1\n", seq((60, 1))),
     (
