@@ -92,7 +92,7 @@ def tune_to_score(tune: Tune) -> Score:
     """Lay a parsed tune out in time; raise AbcError for malformed input."""
     tokenizer = _Tokenizer(tune)
     tokenizer.run()
-    order = parse_parts(tokenizer.parts) if tokenizer.parts else []
+    order = tokenizer.play_order()
     voices = []
     metas: list[tuple[int, str, object]] = list(tokenizer.header_metas)
     for state in tokenizer.voices.values():
@@ -142,7 +142,8 @@ class _Tokenizer:
     def __init__(self, tune: Tune):
         self.tune = tune
         self.warnings: list[Diagnostic] = []
-        self.parts = ""
+        self.parts = ""  # the header P: play order, as written
+        self.parts_line = 0
         self.header_metas: list[tuple[int, str, object]] = []
         self.voices: dict[str, _VoiceState] = {}
         self.current: _VoiceState | None = None
@@ -155,6 +156,17 @@ class _Tokenizer:
 
     def error(self, message: str, line: int, column: int = 0) -> AbcError:
         return AbcError(message, self.tune.x, line, column)
+
+    def play_order(self) -> list[str]:
+        """The header P: play order expanded; [] (play as written) when there is none or it
+        cannot be read, as abc2midi."""
+        if not self.parts:
+            return []
+        try:
+            return parse_parts(self.parts)
+        except ValueError as exc:
+            self.warn(f"{exc}: P: ignored, the body plays as written", self.parts_line)
+            return []
 
     # ---- header
     def _header(self) -> None:
@@ -173,7 +185,7 @@ class _Tokenizer:
                 elif line.letter == "Q":
                     tempo = line
                 elif line.letter == "P":
-                    self.parts = line.text
+                    self.parts, self.parts_line = line.text, line.number
                 elif line.letter == "V":
                     voice_lines.append(line)
             except ValueError as exc:

@@ -29,6 +29,7 @@ _KEY_ACCIDENTAL = re.compile(r"(\^\^|\^|__|_|=)([A-Ga-g])\Z")
 _GLUED_ACCIDENTALS = re.compile(r"([A-G][#b]?[A-Za-z]*)((?:(?:\^\^|\^|__|_|=)[A-Ga-g])+)\Z")
 _ACCIDENTAL_WORD = re.compile(r"(?:\^\^|\^|__|_|=)[A-Ga-g]")
 _ACCIDENTAL_WORDS = re.compile(r"(?:(?:\^\^|\^|__|_|=)[A-Ga-g])+")
+_ILLEGAL_IN_PARTS = re.compile(r"[^A-Z0-9().+\- ]")
 _TONIC = re.compile(r"([A-G])([#b]?)(.*)\Z")
 _MAJOR_NAMES = dict(zip(range(-7, 8), "Cb Gb Db Ab Eb Bb F C G D A E B F# C#".split(), strict=True))
 _MINOR_NAMES = dict(
@@ -258,11 +259,18 @@ def parse_tempo(text: str, unit: tuple[int, int]) -> float | None:
 
 
 def parse_parts(text: str) -> list[str]:
-    """Expand a header P: play order: ``AABB``, ``A2B``, ``(AB)3C``; other characters ignored.
+    """Expand a header P: play order: ``AABB``, ``A2B``, ``(AB)3C``, ``(AB)2.C``.
 
-    >>> parse_parts("(AB)2C")
+    Part names are single capital letters; spaces, ``.``, ``-`` and ``+`` are ignored. Any
+    other character makes the play order unusable (ValueError): abc2midi then ignores the
+    P: field and plays the body as written.
+
+    >>> parse_parts("(AB)2.C")
     ['A', 'B', 'A', 'B', 'C']
     """
+    illegal = _ILLEGAL_IN_PARTS.search(text)
+    if illegal:
+        raise ValueError(f"character {illegal.group()!r} in the P: play order {text!r}")
     stack: list[list[str]] = [[]]
     last: list[str] = []
     index = 0
@@ -277,7 +285,7 @@ def parse_parts(text: str) -> list[str]:
             last = []
             index = end
             continue
-        if char.isalpha():
+        if "A" <= char <= "Z":
             last = [char]
             stack[-1].append(char)
         elif char == "(":

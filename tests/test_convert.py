@@ -222,6 +222,18 @@ CONFORMANCE = [
         seq((62, 1), (60, 1), (62, 1)),
     ),
     (
+        "P: play order with nested groups and dots",
+        "P:A\nC|\nP:B\nD|",
+        "M:4/4\nL:1/4\nP:(B(A)2)2.B\nK:C\n",
+        seq((62, 1), (60, 1), (60, 1), (62, 1), (60, 1), (60, 1), (62, 1)),
+    ),
+    (
+        "P: play order with a character abc2midi does not accept is ignored",
+        "P:A\nC|\nP:B\nD|",
+        "M:4/4\nL:1/4\nP:(BAA')2.B\nK:C\n",
+        seq((60, 1), (62, 1)),
+    ),
+    (
         "inside a part a second :| repeats nothing",
         "P:A\nC:|\nP:B\nE:|F:|",
         "M:4/4\nL:1/4\nP:ABA\nK:C\n",
@@ -396,6 +408,11 @@ def test_unmodelled_or_odd_syntax_gives_a_warning(body, warning):
     result = convert_abc(f"X:1\nK:C\n{body}\n")[0]
     assert result.midi is not None
     assert any(warning in str(w) for w in result.warnings)
+
+
+def test_unreadable_play_order_is_ignored_with_a_warning():
+    result = convert_abc("X:1\nP:AB'\nK:C\nP:A\nC|\nP:B\nD|\n")[0]
+    assert any("P: ignored, the body plays as written" in str(w) for w in result.warnings)
 
 
 def test_unbalanced_repeat_converts():
