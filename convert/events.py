@@ -497,9 +497,12 @@ class _Tokenizer:
     def _tuplet(self, match: re.Match, number: int, column: int) -> None:
         state = self.current
         p = int(match.group("tp"))
+        q_text, r_text = match.group("tq"), match.group("tr")
+        if not q_text and not 2 <= p <= 9:  # abc2midi has defaults for (2 to (9 only
+            self.warn(f"tuplet ({p} without a q ignored", number, column)
+            return
         if not 2 <= p <= 64:
             raise self.error(f"tuplet ({p} is absurd", number, column)
-        q_text, r_text = match.group("tq"), match.group("tr")
         if q_text:
             q = int(q_text)
         elif p in (2, 4, 8):

@@ -142,6 +142,12 @@ CONFORMANCE = [
     ("triplet", "(3CDE F", None, seq((60, 2 / 3), (62, 2 / 3), (64, 2 / 3), (65, 1))),
     ("tuplet p:q:r", "(3:2:2C2D F", None, seq((60, 4 / 3), (62, 2 / 3), (65, 1))),
     (
+        "a tuplet above 9 without q is ignored",
+        "(10CDE F",
+        None,
+        seq((60, 1), (62, 1), (64, 1), (65, 1)),
+    ),
+    (
         "quintuplet in simple meter",
         "(5CDEFG A",
         None,
@@ -380,7 +386,7 @@ def test_bad_tune_is_reported_and_the_others_still_convert():
         ("X:1\nK:C\n|: z :|\n", "tune X:1, line 1: tune has no notes"),
         ("X:1\nK:C\n|0 A|\n", "tune X:1, line 1: tune has no notes"),
         ("X:1\nK:C\nC''''''''|\n", "tune X:1, line 3:1: note \"C''''''''\" is outside"),
-        ("X:1\nK:C\nA(99B|\n", "tune X:1, line 3:2: tuplet (99 is absurd"),
+        ("X:1\nK:C\nA(99:2B|\n", "tune X:1, line 3:2: tuplet (99 is absurd"),
     ],
 )
 def test_malformed_input_raises_one_clear_error(text, message):
@@ -398,6 +404,7 @@ def test_non_utf8_bytes_name_the_byte_offset():
     "body, warning",
     [
         ("(3CD", "tuplet in voice 1 lacks notes"),
+        ("(12CDE", "tuplet (12 without a q ignored"),
         ("C & D|", "voice overlay (&) is not supported"),
         ("C2>D", "broken rhythm between notes of unequal length ignored"),
         ("C ? D", "unexpected character '?' skipped"),
