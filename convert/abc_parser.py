@@ -14,6 +14,8 @@ A tune starts at an ``X:`` line and ends at the next empty line (or the next ``X
 Its header runs up to and including the first ``K:`` line; everything after is the body.
 Text outside tunes is ignored, except that fields before the first tune (the file header)
 are inherited by every tune. A field line may be indented (`` V:2``), as abc2midi allows.
+``%`` lines are comments and ``%%`` lines directives, all ignored but ``%%MIDI ratio n m``,
+which is kept as the field ``I:MIDI ratio n m``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from dataclasses import dataclass, field
 BODY_FIELDS = frozenset("IKLMmNPQRrsTUVWw")
 _FIELD_LINE = re.compile(r"([A-Za-z]):(.*)\Z", re.S)
 _COMMENT = re.compile(r"(?<!\\)%.*")
+# The one %% directive that changes the notes as notated: kept as the I: field it stands for.
+_NOTE_DIRECTIVE = re.compile(r"%%(MIDI\s+ratio\b.*)")
 
 
 class AbcError(Exception):
@@ -140,6 +144,8 @@ def parse_abc(text: str | bytes) -> ParseResult:
                     tune.header.extend(file_header)
             elif match and not raw.startswith("%"):
                 file_header.append(Line(number, strip_comment(match.group(2)).strip(), match[1]))
+            elif _NOTE_DIRECTIVE.match(raw):
+                file_header.append(_directive_line(raw, number))
             continue
         if not raw.strip():
             tune.text = "\n".join(lines[start:index]) + "\n"
@@ -147,6 +153,8 @@ def parse_abc(text: str | bytes) -> ParseResult:
             tune = None
             continue
         if raw.startswith("%"):
+            if _NOTE_DIRECTIVE.match(raw):
+                (tune.body if in_body else tune.header).append(_directive_line(raw, number))
             continue  # comment line or %% directive
         stripped = strip_comment(raw)
         match = _FIELD_LINE.match(stripped.lstrip())  # " K:D" is a field line (as abc2midi)
@@ -177,6 +185,11 @@ def parse_abc(text: str | bytes) -> ParseResult:
         tune.text = "\n".join(lines[start:]) + "\n"
         result.tunes.append(tune)
     return result
+
+
+def _directive_line(raw: str, number: int) -> Line:
+    """``%%MIDI ratio 2 1`` as the field line ``I:MIDI ratio 2 1``."""
+    return Line(number, strip_comment(_NOTE_DIRECTIVE.match(raw).group(1)).strip(), "I")
 
 
 def _is_body_field(letter: str, rest: str) -> bool:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from convert.abc_parser import _FIELD_LINE, strip_comment
+from convert.abc_parser import _FIELD_LINE, _NOTE_DIRECTIVE, strip_comment
 from convert.notes import Note, midi_to_notes
 
 TOLERANCE = 3 / 480
@@ -160,7 +160,8 @@ def abc2midi_available() -> bool:
 def prepare_for_abc2midi(tune_text: str) -> str:
     """Tune text with abc2midi's performance inputs removed (SPEC section 3.4).
 
-    Drops R: lines (hornpipe swing), %%MIDI directives, and every decoration
+    Drops R: lines (hornpipe swing), %%MIDI directives but ``ratio`` (which bytesim follows
+    too), and every decoration
     (``~ . T H M R u v``, ``!..!``, ``+..+``) from music lines; adds ``%%MIDI chordattack 0``
     after the K: line so chord notes start together.
     """
@@ -170,7 +171,7 @@ def prepare_for_abc2midi(tune_text: str) -> str:
     in_body = False
     for raw in tune_text.splitlines():
         if raw.startswith("%"):
-            if not raw.startswith("%%MIDI"):
+            if not raw.startswith("%%MIDI") or _NOTE_DIRECTIVE.match(raw):
                 out.append(raw)
             continue
         text = strip_comment(raw)

@@ -63,6 +63,8 @@ _TOKEN = re.compile(
     r"|(?P<overlay>&)"
 )
 
+_RATIO = re.compile(r"MIDI\s*=?\s*ratio\s+(\d+)\s+(\d+)")
+
 # Token kinds (first element of each token list). A note or chord is
 # [NOTE, pitches, length, tied flags, (letter, octave) places, sounding lengths].
 NOTE, REST, BAR, ENDING, PART, META = "N", "R", "B", "E", "P", "M"
@@ -148,6 +150,7 @@ class _Tokenizer:
         self.voices: dict[str, _VoiceState] = {}
         self.current: _VoiceState | None = None
         self.repeat_open = False  # a |: (or ::) waits for its :|, in any voice (as abc2midi)
+        self.ratio = ((3, 2), (1, 2))  # what > makes of its two notes (%%MIDI ratio 3 1)
         self._header()
 
     # ---- diagnostics
@@ -188,6 +191,8 @@ class _Tokenizer:
                     self.parts, self.parts_line = line.text, line.number
                 elif line.letter == "V":
                     voice_lines.append(line)
+                elif line.letter == "I":
+                    self._instruction(line.text, line.number)
             except ValueError as exc:
                 raise self.error(str(exc), line.number) from None
         if key is None:
@@ -240,6 +245,23 @@ class _Tokenizer:
             )
         if not declare_only:
             self.current = state
+
+    def _instruction(self, text: str, number: int, column: int = 0) -> None:
+        """I: (or %%) ``MIDI ratio n m``: ``>`` makes its notes n : m (``>>``, ``>>>`` keep
+        7:1, 15:1). Each note is n (or m) over (n + m) // 2 of its length, whole numbers
+        doubled first when m + n % 2 == 1: abc2midi's arithmetic, so ``ratio 3 2`` gives
+        3/2 and 1, not 6/5 and 4/5."""
+        match = _RATIO.match(text)
+        if not match:
+            return
+        n, m = int(match.group(1)), int(match.group(2))
+        if not (0 < n <= 1000 and 0 < m <= 1000):
+            self.warn(f"MIDI ratio {n} {m} ignored", number, column)
+            return
+        if m + n % 2 == 1:
+            n, m = 2 * n, 2 * m
+        half = (n + m) // 2
+        self.ratio = ((n, half), (m, half))
 
     # ---- body
     def run(self) -> None:
@@ -297,6 +319,8 @@ class _Tokenizer:
                     state.tokens.append([PART, label])
             elif letter == "m":
                 self.warn("macro definitions (m:) are not expanded", number, column)
+            elif letter == "I":
+                self._instruction(value, number, column)
         except ValueError as exc:
             raise self.error(str(exc), number, column) from None
 
@@ -477,8 +501,11 @@ class _Tokenizer:
             self.warn(f"broken rhythm {text!r} without a note before it ignored", number, column)
             return
         steps = min(len(text), 3)
-        short = (1, 2**steps)
-        long = (2 ** (steps + 1) - 1, 2**steps)
+        if steps == 1:
+            long, short = self.ratio
+        else:
+            short = (1, 2**steps)
+            long = (2 ** (steps + 1) - 1, 2**steps)
         first, second = (long, short) if text[0] == ">" else (short, long)
         state.broken_next = (last, first, second, state.last_written, state.last_is_chord)
 

@@ -126,6 +126,18 @@ CONFORMANCE = [
         None,
         seq((60, 1.5), (62, 0.5), (64, 1.5), (65, 0.5), (67, 1)),
     ),
+    (
+        "%%MIDI ratio sets what > and < make of their notes",
+        "C>D C<D C>>D",
+        "M:4/4\nL:1/4\n%%MIDI ratio 2 1\nK:C\n",
+        seq((60, 4 / 3), (62, 2 / 3), (60, 2 / 3), (62, 4 / 3), (60, 1.75), (62, 0.25)),
+    ),
+    (
+        "%%MIDI ratio in abc2midi's arithmetic, from where it is written",
+        "C>D|\n%%MIDI ratio 3 2\nC>D|[I:MIDI ratio 1 1]C>D",
+        None,
+        seq((60, 1.5), (62, 0.5), (60, 1.5), (62, 1), (60, 1), (62, 1)),
+    ),
     ("broken rhythm between unequal notes is ignored", "C2>D", None, seq((60, 2), (62, 1))),
     (
         "broken rhythm compares lengths after tuplets",
@@ -368,6 +380,11 @@ def test_indented_header_fields_are_fields():
     tune = parse_abc("X:1\n T:Jig\n\tM:6/8\n K:G\nGAB|\n").tunes[0]
     assert (tune.title, tune.field("M"), tune.field("K")) == ("Jig", "6/8", "G")
     assert [line.text for line in tune.body] == ["GAB|"]
+
+
+def test_midi_ratio_directive_is_kept_as_an_i_field_and_other_directives_are_not():
+    tune = parse_abc("X:1\n%%MIDI ratio 2 1\nK:C\n%%MIDI program 4\nC>D|\n").tunes[0]
+    assert (tune.field("I"), [line.letter for line in tune.body]) == ("MIDI ratio 2 1", [""])
 
 
 def test_bad_tune_is_reported_and_the_others_still_convert():

@@ -35,6 +35,13 @@ def test_prepare_for_abc2midi_strips_decorations_and_rhythm():
     assert prepare_for_abc2midi(text) == 'X:1\nK:C\n%%MIDI chordattack 0\nC D E "Am"F|\n'
 
 
+def test_prepare_for_abc2midi_keeps_only_the_midi_ratio_directive():
+    text = "X:1\n%%MIDI program 4\n%%MIDI ratio 2 1\nK:C\n%%MIDI transpose 2\nC>D|\n"
+    prepared = prepare_for_abc2midi(text)
+    assert "%%MIDI ratio 2 1" in prepared
+    assert "program" not in prepared and "transpose" not in prepared
+
+
 def _corpus_slice(step: int) -> list:
     try:
         files = find_abc_files([music21_corpus()])
