@@ -542,8 +542,9 @@ class _Tokenizer:
         r = int(r_text) if r_text else p
         if q == 0 or r == 0:
             raise self.error(f"bad tuplet {match.group()!r}", number, column)
-        if state.tuplet is not None:
-            self.warn("tuplet starts before the previous one is complete", number, column)
+        if state.tuplet is not None:  # abc2midi: "nested tuples", the outer one goes on
+            self.warn("tuplet inside another one ignored", number, column)
+            return
         state.tuplet = (p, q, r)
 
     def _bar(self, text: str, ending: str | None, number: int, column: int) -> None:

@@ -154,6 +154,12 @@ CONFORMANCE = [
     ("triplet", "(3CDE F", None, seq((60, 2 / 3), (62, 2 / 3), (64, 2 / 3), (65, 1))),
     ("tuplet p:q:r", "(3:2:2C2D F", None, seq((60, 4 / 3), (62, 2 / 3), (65, 1))),
     (
+        "a tuplet started inside another is ignored",
+        "(3CD(3EFG A",
+        None,
+        seq((60, 2 / 3), (62, 2 / 3), (64, 2 / 3), (65, 1), (67, 1), (69, 1)),
+    ),
+    (
         "a tuplet above 9 without q is ignored",
         "(10CDE F",
         None,
@@ -421,6 +427,7 @@ def test_non_utf8_bytes_name_the_byte_offset():
     "body, warning",
     [
         ("(3CD", "tuplet in voice 1 lacks notes"),
+        ("(3C(3DEF", "tuplet inside another one ignored"),
         ("(12CDE", "tuplet (12 without a q ignored"),
         ("C & D|", "voice overlay (&) is not supported"),
         ("C2>D", "broken rhythm between notes of unequal length ignored"),
