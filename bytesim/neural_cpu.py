@@ -425,7 +425,7 @@ DEFAULT_MODEL = "cpu-small"  # the shipped CPU-state model (bytesim/models/cpu-s
 
 
 FIELD_LABELS = ("PC", "ACC", "IR0", "IR1", "IR2", "IR3", *"ABCDEFGHIJ")  # a state's 16 bytes
-UNSURE_BELOW = 0.9  # `run --neural` marks a state the model gives a lower probability than this
+UNSURE_BELOW = 0.95  # `run --neural` marks a state less probable than this (1 % false alarms: card)
 
 
 @torch.no_grad()

@@ -177,7 +177,7 @@ def parse_registers(values: tuple[str, ...]) -> dict[int, int]:
 @click.option(
     "--unsure-below",
     type=click.FloatRange(0, 1),
-    default=0.9,
+    default=0.95,  # bytesim.neural_cpu.UNSURE_BELOW: 1 % of right states fall below it
     show_default=True,
     help="With --neural: mark the states the model gives a lower probability than this.",
 )
