@@ -311,10 +311,18 @@ def first_divergence(reference: np.ndarray, predicted: np.ndarray) -> int | None
     return None
 
 
-@dataclass
-class Score:
-    """Running totals of state-byte accuracy over many traces."""
+def _share(a, b):
+    return a / b if b else 0.0
 
+
+@dataclass
+class StateScore:
+    """Running totals of state-byte accuracy over traces whose states are `state_size` bytes,
+    per field (`fields`: name -> byte slice of a state). `Score` (the CPU) and
+    `neural_system.SystemScore` (any system) add to it."""
+
+    fields: dict[str, slice] = field(default_factory=lambda: dict(FIELDS))
+    state_size: int = STATE
     bytes_total: int = 0
     bytes_right: int = 0
     states_total: int = 0
@@ -322,13 +330,12 @@ class Score:
     traces_total: int = 0
     traces_exact: int = 0
     extra_states: int = 0
-    field_right: np.ndarray = field(default_factory=lambda: np.zeros(STATE, dtype=np.int64))
-    variants: dict[str, list[int]] = field(
-        default_factory=dict
-    )  # name -> [states, exact, bytes right]
+    field_right: np.ndarray | None = None
 
-    def add(self, trace: Trace, predicted: np.ndarray) -> None:
-        reference = trace.states[1:]
+    def add_states(self, reference: np.ndarray, predicted: np.ndarray):
+        """Count one trace's states after state 0; returns (right bytes, exact states)."""
+        if self.field_right is None:
+            self.field_right = np.zeros(self.state_size, dtype=np.int64)
         right = matches(reference, predicted)
         exact = right.all(axis=1)
         self.bytes_total += right.size
@@ -339,6 +346,34 @@ class Score:
         self.traces_exact += int(exact.all() and len(predicted) == len(reference))
         self.extra_states += max(0, len(predicted) - len(reference))
         self.field_right += right.sum(axis=0)
+        return right, exact
+
+    def summary(self) -> dict:
+        right = self.field_right if self.field_right is not None else np.zeros(1, np.int64)
+        fields = {
+            name: _share(int(right[s].sum()), self.states_total * (s.stop - (s.start or 0)))
+            for name, s in self.fields.items()
+        }
+        return {
+            "byte_accuracy": _share(self.bytes_right, self.bytes_total),
+            "exact_state_rate": _share(self.states_exact, self.states_total),
+            "exact_trace_rate": _share(self.traces_exact, self.traces_total),
+            "states": self.states_total,
+            "extra_states": self.extra_states,
+            "field_accuracy": fields,
+        }
+
+
+@dataclass
+class Score(StateScore):
+    """Running totals over CPU traces, with the tallies per instruction variant."""
+
+    variants: dict[str, list[int]] = field(
+        default_factory=dict
+    )  # name -> [states, exact, bytes right]
+
+    def add(self, trace: Trace, predicted: np.ndarray) -> None:
+        right, exact = self.add_states(trace.states[1:], predicted)
         for k in range(1, len(trace.states)):
             name = FETCH_ONLY if k == 1 else (variant_of(trace.word(k - 2)) or "(invalid)")
             tally = self.variants.setdefault(name, [0, 0, 0])
@@ -347,26 +382,15 @@ class Score:
             tally[2] += int(right[k - 1].sum())
 
     def summary(self) -> dict:
-        def share(a, b):
-            return a / b if b else 0.0
-
-        fields = {
-            name: share(int(self.field_right[s].sum()), self.states_total * (s.stop - s.start))
-            for name, s in FIELDS.items()
-        }
         variants = {
-            name: {"states": n, "exact_state_rate": share(e, n), "byte_accuracy": share(b, 16 * n)}
+            name: {
+                "states": n,
+                "exact_state_rate": _share(e, n),
+                "byte_accuracy": _share(b, 16 * n),
+            }
             for name, (n, e, b) in sorted(self.variants.items())
         }
-        return {
-            "byte_accuracy": share(self.bytes_right, self.bytes_total),
-            "exact_state_rate": share(self.states_exact, self.states_total),
-            "exact_trace_rate": share(self.traces_exact, self.traces_total),
-            "states": self.states_total,
-            "extra_states": self.extra_states,
-            "field_accuracy": fields,
-            "variants": variants,
-        }
+        return {**super().summary(), "variants": variants}
 
 
 def evaluate_cpu(

@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from bytesim.data import EOP, PATCH
-from bytesim.neural_cpu import matches
+from bytesim.neural_cpu import StateScore
 from bytesim.systems import (
     System,
     SystemTrace,
@@ -194,52 +193,14 @@ def baseline_copy(trace: SystemTrace) -> np.ndarray:
 # ----------------------------------------------------------------------------- scoring
 
 
-@dataclass
-class SystemScore:
+class SystemScore(StateScore):
     """Running totals of state-byte accuracy over traces of one system."""
 
-    system: System
-    bytes_total: int = 0
-    bytes_right: int = 0
-    states_total: int = 0
-    states_exact: int = 0
-    traces_total: int = 0
-    traces_exact: int = 0
-    extra_states: int = 0
-    field_right: np.ndarray | None = field(default=None)
+    def __init__(self, system: System):
+        super().__init__(fields=dict(system.fields), state_size=system.state_size)
 
     def add(self, trace: SystemTrace, predicted: np.ndarray) -> None:
-        reference = trace.states[1:]
-        right = matches(reference, predicted)
-        exact = right.all(axis=1)
-        if self.field_right is None:
-            self.field_right = np.zeros(self.system.state_size, dtype=np.int64)
-        self.bytes_total += right.size
-        self.bytes_right += int(right.sum())
-        self.states_total += len(reference)
-        self.states_exact += int(exact.sum())
-        self.traces_total += 1
-        self.traces_exact += int(exact.all() and len(predicted) == len(reference))
-        self.extra_states += max(0, len(predicted) - len(reference))
-        self.field_right += right.sum(axis=0)
-
-    def summary(self) -> dict:
-        def share(a, b):
-            return a / b if b else 0.0
-
-        right = self.field_right if self.field_right is not None else np.zeros(1, np.int64)
-        fields = {
-            name: share(int(right[s].sum()), self.states_total * (s.stop - (s.start or 0)))
-            for name, s in self.system.fields.items()
-        }
-        return {
-            "byte_accuracy": share(self.bytes_right, self.bytes_total),
-            "exact_state_rate": share(self.states_exact, self.states_total),
-            "exact_trace_rate": share(self.traces_exact, self.traces_total),
-            "states": self.states_total,
-            "extra_states": self.extra_states,
-            "field_accuracy": fields,
-        }
+        self.add_states(trace.states[1:], predicted)
 
 
 def score(system: System, traces: Sequence[SystemTrace], predictions) -> dict:
