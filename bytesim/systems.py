@@ -35,7 +35,7 @@ step from a row whose only live cell is cell 127, `trace((bytes(15) + b"\\x01", 
 
 How bytesim finds a system, given a name (`gen:system?name=NAME`, `bytesim eval-system NAME`):
 
-1. a built-in name (`BUILTIN_SYSTEMS`: rule110, life);
+1. a built-in name (`BUILTIN_SYSTEMS`: cpu, rule110, life);
 2. an entry point in the group `bytesim.systems` of an installed package
    (`[project.entry-points."bytesim.systems"] name = "package.module:attribute"`);
 3. `module:attribute`, imported from the Python path or the current directory.
@@ -64,6 +64,7 @@ from bytesim.data import PATCH, DataError, Example, eop_patch, header_patch
 
 ENTRY_POINT_GROUP = "bytesim.systems"
 BUILTIN_SYSTEMS = {
+    "cpu": "bytesim.cpu_system:cpu",
     "rule110": "bytesim.builtin_systems:rule110",
     "life": "bytesim.builtin_systems:life",
 }

@@ -7,6 +7,7 @@ import torch
 
 from bytesim import neural_cpu
 from bytesim.builtin_systems import life, rule110
+from bytesim.cpu_system import cpu
 from bytesim.model import BGPT, PRESETS
 from bytesim.neural_system import (
     NeuralSystemError,
@@ -18,7 +19,6 @@ from bytesim.neural_system import (
     teacher_forced_by_generation,
 )
 from bytesim.systems import System, random_traces, reference
-from tests.test_systems import cpu_system
 
 
 def tiny_model(patch_length=64, **overrides) -> BGPT:
@@ -65,8 +65,7 @@ def test_free_running_stops_after_a_halted_state():
 
 def test_the_cpu_through_the_interface_runs_as_neural_cpu_does():
     model = tiny_model(patch_length=322, prev_patch="prefix", retrieve=True)
-    system = cpu_system()  # programs of 1..8 words: at most 8 states after state 0
-    system = System(**{**system.__dict__, "max_states": 8})
+    system = cpu(max_instructions=8)  # programs of 1..8 words: at most 8 states after state 0
     traces = random_traces(system, 3, seed=5)
     cpu_traces = [neural_cpu.Trace(t.context, t.states) for t in traces]
     for ours, theirs in zip(

@@ -81,4 +81,18 @@ def test_systems_lists_the_built_ins():
     assert result.exit_code == 0
     by_name = {s["name"]: s for s in json.loads(result.stdout)}
     assert by_name["rule110"]["state_size"] == 16 and by_name["life"]["state_size"] == 32
+    assert by_name["cpu"]["max_states"] == 255 and by_name["cpu"]["fields"][0] == "pc"
     assert "rule110  (bytesim.builtin_systems:rule110)  16-byte states" in run("systems").stdout
+
+
+def test_eval_system_runs_the_built_in_cpu_on_the_shipped_cpu_model():
+    args = ["eval-system", "cpu", "-o", "max_instructions=3", "--model", "cpu-small", "-n", "2"]
+    result = run(*args, "--no-free", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["system"] == "cpu" and set(report["teacher_forced_field_accuracy"]) == {
+        "pc",
+        "acc",
+        "ir",
+        "registers",
+    }

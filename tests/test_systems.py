@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from bytesim.builtin_systems import rule110
+from bytesim.cpu_system import cpu
 from bytesim.cpu_task import encode_instance
 from bytesim.data import EOP, DataError, generated_source
 from bytesim.systems import (
@@ -25,26 +26,6 @@ from cpu.generate import random_instances
 
 E = EOP
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "my_system"
-
-
-def cpu_system() -> System:
-    """The toy CPU through the interface: the input is a seed of the original generator."""
-
-    def trace(seed):
-        (data,) = random_instances(seed, 1, 1, 8)
-        states = [data[i : i + 16] for i in range(1024, len(data), 16)]
-        return data[:1024], states
-
-    return System(
-        "cpu",
-        16,
-        lambda rng: int(rng.integers(2**63)),
-        trace,
-        {"pc": slice(0, 1), "acc": slice(1, 2), "ir": slice(2, 6), "registers": slice(6, 16)},
-        max_states=256,
-        header="bin",
-        halted=lambda state: state[2] == 0,
-    )
 
 
 def tiny(trace, state_size=16, **kw) -> System:
@@ -94,13 +75,36 @@ def test_two_patch_states_leave_both_patches_of_state_0_in_the_prompt():
 
 
 def test_the_cpu_through_the_interface_encodes_exactly_as_gen_cpu():
-    system = cpu_system()
+    system = cpu(max_instructions=8)
     for seed in (1, 2, 3):
         (data,) = random_instances(seed, 1, 1, 8)
         ours = encode_trace(system, reference(system, seed))
         theirs = encode_instance(data)
         assert np.array_equal(ours.ids, theirs.ids)
         assert np.array_equal(ours.loss_mask, theirs.loss_mask)
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs"),
+    [
+        ("gen:system?name=cpu", "gen:cpu"),
+        ("gen:system?name=cpu&max_instructions=8", "gen:cpu?max=8"),
+    ],
+)
+def test_gen_system_cpu_draws_the_examples_of_gen_cpu(ours, theirs):
+    mine, gen_cpu = generated_source(ours), generated_source(theirs)
+    rng_a, rng_b = np.random.default_rng(11), np.random.default_rng(11)
+    for step in range(3):
+        a, b = mine.sample(rng_a, step), gen_cpu.sample(rng_b, step)
+        assert np.array_equal(a.ids, b.ids) and np.array_equal(a.loss_mask, b.loss_mask)
+
+
+def test_the_cpu_system_halts_on_opcode_0_and_bounds_its_states():
+    system = find_system("cpu", {"max_instructions": "5"})
+    assert system.max_states == 5 and system.header == "bin" and system.state_size == 16
+    assert system.halted(bytes(16)) and not system.halted(bytes([0, 0, 1]) + bytes(13))
+    trace = draw_trace(system, np.random.default_rng(3))
+    assert 2 <= len(trace.states) <= 6 and len(trace.context) == 1024
 
 
 # --- what a system returns
@@ -173,7 +177,13 @@ def test_builtins_are_found_by_name_and_take_typed_options():
     assert find_system("rule110").state_size == 16
     assert find_system("life").state_size == 32
     assert find_system("rule110", {"max_steps": "5", "density": "0.25"}).max_states == 5
-    assert set(available_systems()) >= {"rule110", "life"}
+    assert find_system("cpu").fields == {
+        "pc": slice(0, 1),
+        "acc": slice(1, 2),
+        "ir": slice(2, 6),
+        "registers": slice(6, 16),
+    }
+    assert set(available_systems()) >= {"cpu", "rule110", "life"}
 
 
 def test_a_function_found_by_module_attribute_gets_its_options():
@@ -212,6 +222,7 @@ def test_an_installed_entry_point_is_found_by_name(tmp_path, monkeypatch):
         ("rule110", {"steps": "3"}, "unknown option 'steps' (known: min_steps, max_steps"),
         ("rule110", {"max_steps": "300"}, "1 <= min_steps <= max_steps <= 255"),
         ("rule110", {"density": "dense"}, "option density must be a number"),
+        ("cpu", {"max_instructions": "256"}, "1 <= min_instructions <= max_instructions <= 255"),
     ],
 )
 def test_finding_a_system_fails_in_one_line(spec, options, message):
