@@ -14,18 +14,25 @@ The prompt is a trace's sequence cut after state 0 (header, context, state 0). A
 Scores: the share of reference state bytes (state 1 onward) the prediction gets right, a missing
 byte counting as wrong; exact states; exact traces (free-running); per field of the system; and
 a baseline that repeats the previous state.
+
+One trace side by side (`bytesim run-system`): `run_system` runs it free-running (or
+teacher-forced) and gives every state of the model its probability (`state_probabilities`: the
+product of its bytes' probabilities under the byte decoder, after the model's own states
+free-running, after the reference ones teacher-forced); states less probable than
+`unsure_below` are marked unsure, as `bytesim run --neural` marks them for the CPU.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from bytesim.data import EOP, PATCH
-from bytesim.neural_cpu import StateScore
+from bytesim.neural_cpu import UNSURE_BELOW, StateScore, first_divergence, matches
 from bytesim.systems import (
     System,
     SystemTrace,
@@ -250,3 +257,136 @@ def evaluate_system(
         result.update({f"{mode}_{key}": s[key] for key in keys})
         result[f"{mode}_states_per_second"] = s["states"] / seconds if seconds else 0.0
     return result
+
+
+# ----------------------------------------------------------------------------- one run
+
+
+@torch.no_grad()
+def state_probabilities(
+    model,
+    system: System,
+    trace: SystemTrace,
+    states: np.ndarray,
+    history: np.ndarray | None = None,
+) -> np.ndarray:
+    """The probability (n,) the model gives each of `states` (states 1..n, values 0..256) after
+    the trace's prompt and the states before it in `history` (default: `states` themselves, as
+    for the model's own free-running states; the reference states, teacher-forced). A state of
+    several patches is the product of its patches', each after the state's earlier patches."""
+    n, per = len(states), system.patches_per_state
+    if not n:
+        return np.zeros(0)
+    states = np.asarray(states, dtype=np.int64).reshape(n, system.state_size)
+    if history is None or per == 1:  # one pass: every target reads only what comes before it
+        before = states if history is None else np.asarray(history, np.int64)[:n]
+        log_probs = _patch_log_probs(model, system, trace, [(before, states)])[0]
+        return np.exp(log_probs.reshape(n, per).sum(axis=1))
+    history = np.asarray(history, np.int64)
+    jobs = [(np.concatenate([history[:k], states[k : k + 1]]), states[k : k + 1]) for k in range(n)]
+    log_probs = _patch_log_probs(model, system, trace, jobs)
+    return np.exp(np.array([lp[-per:].sum() for lp in log_probs]))
+
+
+def _patch_log_probs(model, system, trace, jobs) -> list[np.ndarray]:
+    """For each (body, targets) job: the log-probabilities of the patches of `targets`, the
+    last states of `body` (states after state 0), read after the prompt and `body`."""
+    was_training = model.training
+    model.eval()
+    try:
+        prompt = prompt_ids(system, trace)
+        out = []
+        for body, targets in jobs:
+            ids = torch.from_numpy(np.concatenate([prompt, body.ravel()])).unsqueeze(0)
+            features = model.patch_features(ids)  # (1, P, H)
+            patches = ids.view(1, -1, PATCH)
+            retrieved = model.retrieve(features, patches) if model.retrieved else None
+            count = targets.size // PATCH
+            rows = slice(patches.size(1) - count - 1, patches.size(1) - 1)  # each predicts next
+            got = retrieved[0, rows] if retrieved is not None else None
+            wanted = torch.from_numpy(targets.reshape(count, PATCH))
+            log_probs = model.patch_log_probs(features[0, rows], patches[0, rows], wanted, got)
+            out.append(log_probs.double().cpu().numpy())
+        return out
+    finally:
+        model.train(was_training)
+
+
+@dataclass
+class SystemRun:
+    """One trace run by the model beside the reference (`bytesim run-system`)."""
+
+    system: System
+    reference: SystemTrace
+    predicted: np.ndarray  # (n, state_size) the model's states after state 0 (256: <eop>)
+    mode: str  # "free-running" or "teacher-forced"
+    score: SystemScore
+    probabilities: np.ndarray  # (n,) the model's probability of each of its states
+    unsure_below: float = UNSURE_BELOW  # states less probable than this are marked unsure
+
+    @property
+    def unsure(self) -> np.ndarray:
+        """(n,) bool: the states the model is unsure of."""
+        return self.probabilities < self.unsure_below
+
+    def wrong_fields(self) -> list[list[str]]:
+        """For each neural state, the fields with a wrong byte (all of them past the reference)."""
+        right = matches(self.reference.states[1:], self.predicted)
+        fields = self.system.fields.items()
+        return [
+            [name for name, part in fields if k >= len(right) or not right[k, part].all()]
+            for k in range(len(self.predicted))
+        ]
+
+    def report(self) -> dict:
+        """The run's figures (what `bytesim run-system --json` prints beside the states)."""
+        summary = self.score.summary()
+        return {
+            "system": self.system.name,
+            "trace": self.reference.name,
+            "mode": self.mode,
+            "state_byte_accuracy": summary["byte_accuracy"],
+            "exact_state_rate": summary["exact_state_rate"],
+            "exact_trace": bool(summary["exact_trace_rate"] == 1.0),
+            "reference_states": len(self.reference.states) - 1,
+            "neural_states": len(self.predicted),
+            "first_divergence": first_divergence(self.reference.states[1:], self.predicted),
+            "field_accuracy": summary["field_accuracy"],
+            "unsure_below": self.unsure_below,
+            "unsure_states": int(self.unsure.sum()),
+        }
+
+    def steps(self) -> list[dict]:
+        """Per neural state: its step, its values (256 = <eop>), its wrong fields, its
+        probability and whether it is marked unsure."""
+        return [
+            {
+                "step": k + 1,
+                "values": [int(v) for v in p],
+                "wrong": wrong,
+                "probability": float(self.probabilities[k]),
+                "unsure": bool(self.unsure[k]),
+            }
+            for k, (p, wrong) in enumerate(zip(self.predicted, self.wrong_fields(), strict=True))
+        ]
+
+
+def run_system(
+    model,
+    system: System,
+    trace: SystemTrace,
+    teacher_forcing: bool = False,
+    unsure_below: float = UNSURE_BELOW,
+) -> SystemRun:
+    """Run one trace with the model, free-running (or teacher-forced), with the probability the
+    model gives each of its states."""
+    if teacher_forcing:
+        predicted = teacher_forced(model, system, [trace])[0]
+    else:
+        predicted = free_run(model, system, [trace])[0]
+    score = SystemScore(system)
+    score.add(trace, predicted)
+    history = trace.states[1:].astype(np.int64) if teacher_forcing else None
+    probs = state_probabilities(model, system, trace, predicted, history)
+    mode = "teacher-forced" if teacher_forcing else "free-running"
+    return SystemRun(system, trace, predicted, mode, score, probs, unsure_below)

@@ -1,10 +1,11 @@
-"""`bytesim systems` and `bytesim eval-system`: any system of bytesim.systems."""
+"""`bytesim systems`, `eval-system` and `run-system`: any system of bytesim.systems."""
 
 from __future__ import annotations
 
 import json
 
 import click
+import numpy as np
 
 from cli import options
 from cli.output import echo
@@ -55,10 +56,7 @@ def _options(pairs) -> dict[str, str]:
     return out
 
 
-@click.command("eval-system")
-@click.argument("system_name", metavar="SYSTEM")
-@options.model_option(None, "Model directory, training run directory or shipped model name.")
-@click.option(
+system_options = click.option(
     "-o",
     "--option",
     "pairs",
@@ -66,6 +64,12 @@ def _options(pairs) -> dict[str, str]:
     metavar="KEY=VALUE",
     help="An option of the system, as in gen:system?name=SYSTEM&KEY=VALUE (repeatable).",
 )
+
+
+@click.command("eval-system")
+@click.argument("system_name", metavar="SYSTEM")
+@options.model_option(None, "Model directory, training run directory or shipped model name.")
+@system_options
 @click.option(
     "-n",
     "--count",
@@ -154,3 +158,146 @@ def render_system_eval(result: dict, console) -> None:
 
 
 COMMANDS.append(eval_system_command)
+
+
+# ----------------------------------------------------------------------------- run-system
+
+
+@click.command("run-system")
+@click.argument("system_name", metavar="SYSTEM")
+@options.model_option(None, "Model directory, training run directory or shipped model name.")
+@system_options
+@options.seed_option("Seed of the drawn input.")
+@click.option(
+    "--teacher-forced",
+    is_flag=True,
+    help="Predict each state from the reference states before it.",
+)
+@click.option(
+    "--unsure-below",
+    type=click.FloatRange(0, 1),
+    default=0.95,  # bytesim.neural_cpu.UNSURE_BELOW, as `run --neural`
+    show_default=True,
+    help="Mark the states the model gives a lower probability than this.",
+)
+@click.option("--bits", is_flag=True, help="Show states as bits (# = 1, . = 0), not hex.")
+@options.json_option()
+def run_system_command(
+    system_name, model_name, pairs, seed, teacher_forced, unsure_below, bits, as_json
+):
+    """Run one input of a system on the reference and on a model, side by side.
+
+    The input is drawn like the system's training data from --seed. For every step the
+    reference state, then the model's, one column per field of the system, in hex (--bits:
+    bit by bit); the model's wrong bytes in red, and in column p its probability of its state,
+    marked ? below --unsure-below. Free-running unless --teacher-forced.
+
+    \b
+    Examples:
+      bytesim run-system rule110 -o max_steps=8 --model runs/rule110 --seed 3 --bits
+      bytesim run-system cpu -o max_instructions=6 --model cpu-small
+      bytesim run-system my_system:lfsr16 --model runs/lfsr --json
+    """
+    from bytesim.checkpoint import CheckpointError, load_model
+    from bytesim.neural_system import NeuralSystemError, check_model, run_system
+    from bytesim.systems import SystemDefinitionError, draw_trace, find_system
+
+    if model_name is None:
+        raise click.UsageError("give the model to run with --model")
+    try:
+        system = find_system(system_name, _options(pairs))
+        trace = draw_trace(system, np.random.default_rng(seed), f"{system.name} seed {seed}")
+        model = load_model(model_name)
+        check_model(model, system, [trace])
+        run = run_system(model, system, trace, teacher_forced, unsure_below)
+    except (SystemDefinitionError, CheckpointError, NeuralSystemError) as e:
+        raise click.ClickException(str(e)) from None
+    report = run.report()
+    if as_json:
+        reference = [[int(v) for v in state] for state in trace.states]
+        extra = {"seed": seed, "model": model_name, "context": trace.context.hex()}
+        echo(json.dumps({**report, **extra, "reference": reference, "neural": run.steps()}))
+        return
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if not console.is_terminal:  # a pipe or a file: do not squeeze the table
+        console = Console(stderr=True, width=max(160, _table_width(system, bits)))
+    console.print(f"context: {_context_text(trace.context)}")
+    title = f"{trace.name} ({run.mode}; p: the model's probability of its state)"
+    console.print(system_side_by_side(run, title, bits))
+    divergence = report["first_divergence"]
+    console.print(
+        f"{run.mode}: state bytes right {100 * report['state_byte_accuracy']:.2f} %, states "
+        f"exactly right {100 * report['exact_state_rate']:.2f} % "
+        f"({run.score.states_exact}/{run.score.states_total}), "
+        + ("trace exact" if divergence is None else f"first divergence at step {divergence}")
+        + (
+            f", {len(run.predicted)} neural states for {len(trace.states) - 1}"
+            if len(run.predicted) != len(trace.states) - 1
+            else ""
+        )
+        + f"; {report['unsure_states']} states less probable than {unsure_below} (marked ?)"
+    )
+
+
+def _context_text(context: bytes, shown: int = 32) -> str:
+    if not context:
+        return "(none)"
+    more = f" ... ({len(context)} bytes)" if len(context) > shown else ""
+    return context[:shown].hex(" ") + more
+
+
+def _table_width(system, bits: bool) -> int:
+    """Characters the side-by-side table needs on one line."""
+    sizes = [part.stop - (part.start or 0) for part in system.fields.values()]
+    cells = [8 * n if bits else 2 * n + (n - 1) // 4 for n in sizes]
+    return 30 + sum(max(c, len(name)) + 3 for c, name in zip(cells, system.fields, strict=True))
+
+
+def field_cell(values, wrong=None, bits: bool = False) -> str:
+    """A field's bytes as rich text: hex in groups of 4 bytes (<eop> as --) or bits (# and .,
+    <eop> as ????????), the bytes marked in `wrong` (bool per byte) in bold red."""
+    out = []
+    for i, v in enumerate(int(v) for v in values):
+        if i and i % 4 == 0 and not bits:
+            out.append(" ")  # hex in groups of 4 bytes
+        if bits:
+            text = "?" * 8 if v > 255 else format(v, "08b").replace("1", "#").replace("0", ".")
+        else:
+            text = "--" if v > 255 else f"{v:02x}"
+        out.append(f"[bold red]{text}[/]" if wrong is not None and wrong[i] else text)
+    return "".join(out)
+
+
+def system_side_by_side(run, title: str, bits: bool = False):
+    """A rich table: state 0, then for each step the reference row and the model's row, one
+    column per field, the model's wrong bytes in red, its probability (yellow ? when unsure)."""
+    from rich.table import Table
+
+    system, states, predicted = run.system, run.reference.states, run.predicted
+    fields = list(system.fields.items())
+    table = Table(title=title, show_edge=False, pad_edge=False)
+    for name in ("step", "", *(name for name, _ in fields), "p"):
+        table.add_column(name, justify="right" if name in ("step", "p") else "left")
+    table.add_row(
+        "0", "state 0", *(field_cell(states[0][part], None, bits) for _, part in fields), ""
+    )
+    for k in range(1, max(len(states), len(predicted) + 1)):
+        ref = states[k] if k < len(states) else None
+        got = predicted[k - 1] if k - 1 < len(predicted) else None
+        if ref is not None:
+            table.add_row(str(k), "ref", *(field_cell(ref[p], None, bits) for _, p in fields), "")
+        if got is None:
+            missing = ["[bold red]missing[/]"] + [""] * (len(fields) - 1)
+            table.add_row("", "[bold red]neural[/]", *missing, "", end_section=True)
+            continue
+        wrong = np.ones(len(got), bool) if ref is None else got != ref.astype(np.int64)
+        cells = [field_cell(got[p], wrong[p], bits) for _, p in fields]
+        prob, unsure = float(run.probabilities[k - 1]), bool(run.unsure[k - 1])
+        cells.append(f"[yellow]{prob:.2f}?[/]" if unsure else f"{prob:.2f}")
+        table.add_row("" if ref is not None else str(k), "neural", *cells, end_section=True)
+    return table
+
+
+COMMANDS.append(run_system_command)

@@ -11,10 +11,14 @@ from bytesim.cpu_system import cpu
 from bytesim.model import BGPT, PRESETS
 from bytesim.neural_system import (
     NeuralSystemError,
+    SystemRun,
+    SystemScore,
     baseline_copy,
     evaluate_system,
     free_run,
+    run_system,
     score,
+    state_probabilities,
     teacher_forced,
     teacher_forced_by_generation,
 )
@@ -126,3 +130,57 @@ def test_a_model_too_short_for_the_traces_is_refused():
     trace = reference(system, (bytes(16), 80))
     with pytest.raises(NeuralSystemError, match="patch_length is 64; a rule110 trace"):
         free_run(tiny_model(), system, [trace])
+
+
+# --- one run side by side
+
+
+def test_state_probabilities_of_the_cpu_equal_neural_cpus():
+    model = tiny_model(patch_length=322, prev_patch="prefix", retrieve=True)
+    system = cpu(max_instructions=6)
+    (trace,) = random_traces(system, 1, seed=8)
+    cpu_trace = neural_cpu.Trace(trace.context, trace.states)
+    predicted = free_run(model, system, [trace])[0]
+    ours = state_probabilities(model, system, trace, predicted)
+    theirs = neural_cpu.state_probabilities(model, cpu_trace, predicted)
+    assert np.allclose(np.log(ours), np.log(theirs), atol=1e-4)
+    truth, guessed = trace.states[1:].astype(np.int64), teacher_forced(model, system, [trace])[0]
+    forced = state_probabilities(model, system, trace, guessed, truth)
+    theirs = neural_cpu.state_probabilities(model, cpu_trace, guessed, truth)
+    assert np.allclose(np.log(forced), np.log(theirs), atol=1e-4)
+
+
+def test_two_patch_state_probabilities_read_the_states_own_first_patch():
+    model, system = tiny_model(), life(max_steps=3)
+    (trace,) = random_traces(system, 1, seed=9)
+    states = free_run(model, system, [trace])[0]
+    one_pass = state_probabilities(model, system, trace, states)
+    state_by_state = state_probabilities(model, system, trace, states, history=states)
+    assert one_pass.shape == (len(states),) and np.all((0 < one_pass) & (one_pass <= 1))
+    assert np.allclose(np.log(one_pass), np.log(state_by_state), atol=1e-3)
+
+
+def test_run_system_marks_wrong_fields_and_unsure_states():
+    system = rule110(max_steps=3)
+    (trace,) = random_traces(system, 1, seed=10)
+    run = run_system(tiny_model(), system, trace, unsure_below=1.01)  # every state unsure
+    report = run.report()
+    assert report["system"] == "rule110" and report["mode"] == "free-running"
+    assert report["neural_states"] == report["reference_states"] == len(trace.states) - 1
+    assert report["unsure_states"] == len(run.predicted)
+    steps = run.steps()
+    assert [s["step"] for s in steps] == list(range(1, len(steps) + 1))
+    for step, state, ref in zip(steps, run.predicted, trace.states[1:], strict=True):
+        wrong = {name for name, part in system.fields.items() if (state[part] != ref[part]).any()}
+        assert set(step["wrong"]) == wrong and len(step["values"]) == 16
+    forced = run_system(tiny_model(), system, trace, teacher_forcing=True)
+    assert forced.mode == "teacher-forced" and len(forced.predicted) == len(trace.states) - 1
+
+
+def test_a_state_past_the_reference_is_wrong_in_every_field():
+    system = rule110(max_steps=2)
+    trace = reference(system, (bytes(16), 1))
+    extra = np.zeros((2, 16), dtype=np.int64)  # the reference state 1, then one too many
+    run = SystemRun(system, trace, extra, "free-running", SystemScore(system), np.ones(2))
+    assert run.wrong_fields() == [[], list(system.fields)]
+    assert run.report()["first_divergence"] == 2 and not run.report()["exact_trace"]

@@ -1,6 +1,7 @@
 """`bytesim train gen:system`, `bytesim eval-system` and `bytesim systems` (through click)."""
 
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -96,3 +97,58 @@ def test_eval_system_runs_the_built_in_cpu_on_the_shipped_cpu_model():
         "ir",
         "registers",
     }
+
+
+# --- run-system
+
+
+def test_run_system_json_gives_the_reference_and_the_models_states(rule110_run):
+    args = ["run-system", "rule110", "-o", "max_steps=4", "--model", rule110_run, "--seed", 3]
+    result = run(*args, "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["system"] == "rule110" and report["seed"] == 3
+    assert len(report["reference"]) == report["reference_states"] + 1
+    assert report["context"][:4] == f"6e{report['reference_states']:02x}"  # rule, steps
+    fields = {"cells 0-31", "cells 32-63", "cells 64-95", "cells 96-127"}
+    for k, step in enumerate(report["neural"], start=1):
+        assert step["step"] == k and len(step["values"]) == 16 and set(step["wrong"]) <= fields
+        assert 0.0 <= step["probability"] <= 1.0
+    assert run(*args, "--json").stdout == result.stdout  # the seed decides everything
+
+
+def test_run_system_table_goes_to_stderr(rule110_run):
+    args = ["run-system", "rule110", "-o", "max_steps=3", "--model", rule110_run, "--bits"]
+    result = run(*args, "--teacher-forced", "--unsure-below", "1")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "" and "state 0" in result.stderr and "neural" in result.stderr
+    assert "cells 96-127" in result.stderr and "teacher-forced: state bytes right" in result.stderr
+    assert re.search(r"\d\.\d\d\?", result.stderr)  # p column: every state is unsure
+
+
+def test_field_cells_show_hex_in_groups_or_bits_with_wrong_bytes_red():
+    from cli.system_commands import field_cell
+
+    assert field_cell([0, 1, 255, 256, 16]) == "0001ff-- 10"
+    assert field_cell([5, 256], [False, True], bits=True) == ".....#.#[bold red]????????[/]"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nosuch"], "system nosuch: unknown"),
+        (["rule110", "-o", "rule=30"], "system rule110: unknown option 'rule'"),
+        (["life", "-o", "min_steps=40", "-o", "max_steps=40"], "patch_length is 64; a life trace"),
+        (["my_missing_module:lfsr"], "cannot import my_missing_module"),
+    ],
+)
+def test_run_system_errors_are_one_line(rule110_run, args, message):
+    result = run("run-system", *args, "--model", rule110_run)
+    assert result.exit_code == 1 and message in result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_run_system_needs_a_model_that_exists(tmp_path):
+    assert run("run-system", "rule110").exit_code == 2
+    result = run("run-system", "rule110", "--model", tmp_path / "nothing")
+    assert result.exit_code == 1 and "Traceback" not in result.output
