@@ -230,7 +230,7 @@ def encode_trace(system: System, trace: SystemTrace, loss: str = "states") -> Ex
         raise DataError(f"gen:system loss must be 'states' or 'all', not {loss!r}")
     ids = sequence_ids(system, trace)
     mask = np.ones(len(ids), dtype=bool)
-    first = state0_patch(system, trace) + (system.patches_per_state if loss == "states" else -1)
+    first = state0_patch(system, trace) + system.patches_per_state if loss == "states" else 1
     mask[: first * PATCH] = False
     file_mask = np.zeros(len(ids), dtype=bool)
     file_mask[PATCH : PATCH + len(trace.context)] = True

@@ -1,14 +1,17 @@
-"""`bytesim systems`, `eval-system` and `run-system`: any system of bytesim.systems."""
+"""`bytesim systems`, `eval-system`, `run-system` and `gen-system-dataset`: any system of
+bytesim.systems."""
 
 from __future__ import annotations
 
 import json
+import signal
+from pathlib import Path
 
 import click
 import numpy as np
 
 from cli import options
-from cli.output import echo
+from cli.output import cannot_write, echo
 
 COMMANDS: list[click.Command] = []
 
@@ -301,3 +304,134 @@ def system_side_by_side(run, title: str, bits: bool = False):
 
 
 COMMANDS.append(run_system_command)
+
+
+# ----------------------------------------------------------------------------- datasets
+
+
+def parse_slice(text: str | None) -> tuple[int, int]:
+    """`--slice K/N` (machine K of N, 1-based) -> (num_shards N, shard_index K - 1)."""
+    if text is None:
+        return 1, 0
+    k, sep, n = text.partition("/")
+    if sep and k.strip().isdigit() and n.strip().isdigit() and 1 <= int(k) <= int(n):
+        return int(n), int(k) - 1
+    raise click.BadParameter(
+        f"{text!r} is not K/N with 1 <= K <= N (machine K of N)", param_hint="--slice"
+    )
+
+
+@click.command("gen-system-dataset")
+@click.argument("system_name", metavar="SYSTEM")
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.option("-n", "--count", type=click.IntRange(min=0), required=True, help="Training traces.")
+@click.option(
+    "--test", type=click.IntRange(min=0), default=0, show_default=True, help="Test traces."
+)
+@system_options
+@options.seed_option()
+@click.option(
+    "--layout",
+    type=click.Choice(["shards", "bgpt"]),
+    default="shards",
+    show_default=True,
+    help="tar shards, or train/ test/ folders of files.",
+)
+@click.option(
+    "--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Processes."
+)
+@click.option(
+    "--shard-size",
+    type=click.IntRange(min=1),
+    default=10_000,
+    show_default=True,
+    help="Traces per shard (bgpt: per block of files drawn together).",
+)
+@click.option(
+    "--slice",
+    "slice_text",
+    metavar="K/N",
+    help="Machine K of N: make only shards with index % N == K - 1 (same OUT, same options).",
+)
+@options.json_option()
+def gen_system_dataset_command(
+    system_name,
+    out,
+    count,
+    test,
+    pairs,
+    seed,
+    layout,
+    workers,
+    shard_size,
+    slice_text,
+    as_json,
+):
+    """Generate a dataset of a system's traces (shards or bgpt layout).
+
+    Each trace is a file: the context zero-padded to whole patches, then the states; named
+    NNNNNNNNN.HEADER (HEADER: the system's header, e.g. rule110; the CPU's is bin), in
+    OUT/train and OUT/test (shards: tar files of them there); `bytesim train OUT/train` reads
+    them. The bytes depend only on the system, its options,
+    --seed, the counts and --shard-size: not on --workers or --slice. Finished shards are kept,
+    so the same command resumes an interrupted run.
+
+    \b
+    Examples:
+      bytesim gen-system-dataset rule110 data/rule110 -n 100000 --test 1000 --workers 2
+      bytesim gen-system-dataset rule110 data/r110 -n 100000 --slice 2/4   # machine 2 of 4
+      bytesim gen-system-dataset life data/life -n 2000 -o max_steps=8 --layout bgpt
+      bytesim train data/life/train --eval-data data/life/test --out runs/life
+    """
+    from bytesim.data import DataError
+    from bytesim.system_task import write_system_dataset
+    from bytesim.systems import find_system
+    from cli.cpu_commands import fail, progress_bar
+    from cpu.dataset import plan_shards
+    from cpu.errors import CpuError
+
+    num_shards, shard_index = parse_slice(slice_text)
+    system_options_given = _options(pairs)
+    try:
+        system = find_system(system_name, system_options_given)
+    except DataError as err:
+        raise click.ClickException(str(err)) from None
+    mine = plan_shards(count, test, shard_size)[shard_index::num_shards]
+    try:
+        with progress_bar(f"{system.name} traces", sum(s.count for s in mine)) as advance:
+            summary = write_system_dataset(
+                out,
+                system,
+                count,
+                test,
+                seed,
+                layout,
+                shard_size,
+                workers,
+                num_shards,
+                shard_index,
+                system_options_given,
+                progress=advance,
+            )
+    except (CpuError, DataError) as err:
+        raise fail(out, err) from None
+    except OSError as err:
+        raise cannot_write(err.filename or out, err) from None
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C: we are stopping already
+        click.echo(
+            f"{out}: interrupted; finished shards are kept, the same command resumes", err=True
+        )
+        raise click.exceptions.Exit(130) from None
+    if as_json:
+        echo(json.dumps({**vars(summary), "system": system.name}))
+        return
+    unit = "shards" if layout == "shards" else "blocks of files"
+    click.echo(
+        f"{out}: {summary.instances} {system.name} traces written in {summary.files} {unit}, "
+        f"{summary.skipped} {unit} already present",
+        err=True,
+    )
+
+
+COMMANDS.append(gen_system_dataset_command)

@@ -17,6 +17,12 @@ Worked example: ``write_shards(out, train=25000, test=3000, shard_size=10000)`` 
 ``shard-00000.tar`` .. ``shard-00002.tar`` (train, 10000 + 10000 + 5000) and
 ``shard-00003.tar`` (test, 3000); the first member of ``shard-00003.tar`` is
 ``test/000000000.bin``, the last ``test/000002999.bin``.
+
+The machinery is not the CPU's alone: :func:`make_planned` makes any planned shards (skipping
+finished ones, in worker processes, one machine's slice), :func:`claim_manifest` and
+:func:`claim_bgpt` keep two datasets out of one folder, :func:`write_tar_shard` and
+:func:`write_file_block` write a shard or a block of bgpt files. ``bytesim.system_task``
+writes the datasets of any system with them (``bytesim gen-system-dataset``).
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ import signal
 import tarfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -55,7 +61,7 @@ from cpu.tarshard import tar_parts
 
 SPLITS = ("train", "test")
 MANIFEST = "manifest.json"
-BGPT_RECORD = ".bytesim-bgpt.json"  # the parameters of a bgpt folder (see _claim_bgpt)
+BGPT_RECORD = ".bytesim-bgpt.json"  # the parameters of a bgpt folder (see claim_bgpt)
 FORMAT = "bytesim-cpu-shards/1"
 BATCH = 2048
 Progress = Callable[[int], None]
@@ -116,7 +122,7 @@ def _check_counts(train: int, test: int) -> None:
 # --- bgpt layout ----------------------------------------------------------------------------
 
 
-def _write_files(folder: Path, names: list[str], blobs: list[bytes]) -> None:
+def _write_files(folder: Path, names: list[str], blobs: list[bytes], ext: str = "bin") -> None:
     """Write small files in place; a file whose write fails or is interrupted is removed.
 
     Unlike :func:`_write_atomic` there is no temporary file and rename: on ext4 here that cost
@@ -126,7 +132,7 @@ def _write_files(folder: Path, names: list[str], blobs: list[bytes]) -> None:
     """
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
     for name, blob in zip(names, blobs, strict=True):
-        path = folder / f"{name}.bin"
+        path = folder / f"{name}.{ext}"
         try:
             fd = os.open(path, flags, 0o644)
             try:
@@ -155,7 +161,7 @@ def write_bgpt(
     check_lengths(min_len, max_len)
     out = Path(out)
     lengths = {"min_instructions": min_len, "max_instructions": max_len}
-    _claim_bgpt(out, {"seed": seed, "train": train, "test": test, **lengths})
+    claim_bgpt(out, {"seed": seed, "train": train, "test": test, **lengths})
     stream = OriginalStream(seed, min_len, max_len)
     summary = GenerateSummary("bgpt", str(out))
     for split, count in zip(SPLITS, (train, test), strict=True):
@@ -179,12 +185,13 @@ def write_bgpt(
     return summary
 
 
-def _claim_bgpt(out: Path, parameters: dict) -> None:
+def claim_bgpt(out: Path, parameters: dict, files: str = "*.bin") -> None:
     """Refuse a folder that holds another dataset; else record ``parameters`` in it.
 
     The record (``.bytesim-bgpt.json``, hidden, so readers of the folder skip it) lets the
     same command run again (it writes the same files) while other counts or a seed, which
-    would mix two datasets in one folder, are refused.
+    would mix two datasets in one folder, are refused. ``files``: the pattern of the data
+    files an earlier run without a record would have left.
     """
     if _holds_shards(out):
         raise DatasetError("holds a shards dataset (manifest.json); use another folder")
@@ -200,7 +207,7 @@ def _claim_bgpt(out: Path, parameters: dict) -> None:
                 f"holds a bgpt dataset with other parameters ({shown}); use another folder"
             )
         return
-    if any(any((out / split).glob("*.bin")) for split in SPLITS):
+    if any(any((out / split).glob(files)) for split in SPLITS):
         raise DatasetError("holds bgpt files of an earlier run; use another folder")
     out.mkdir(parents=True, exist_ok=True)
     record.write_text(json.dumps(parameters) + "\n")
@@ -255,9 +262,36 @@ def shard_instances(
 
 def make_shard(out: Path, shard: Shard, seed: int, min_len: int, max_len: int) -> int:
     """Write one shard file (atomically); returns its instance count."""
-    names, blobs = zip(*shard_instances(shard, seed, min_len, max_len), strict=True)
+    return write_tar_shard(out, shard, shard_instances(shard, seed, min_len, max_len))
+
+
+def write_tar_shard(out: Path, shard: Shard, items: Iterable[tuple[str, bytes]]) -> int:
+    """Write the ``(member name, bytes)`` items of ``shard`` as its tar file, atomically;
+    returns its instance count."""
+    names, blobs = zip(*items, strict=True)
     _write_atomic(Path(out) / shard.file, tar_parts(list(names), list(blobs)))
     return shard.count
+
+
+def write_file_block(out: Path, shard: Shard, items: Iterable[tuple[str, bytes]], ext: str) -> int:
+    """Write the ``(stem, bytes)`` items of ``shard`` as files ``out/SPLIT/STEM.EXT`` (a bgpt
+    layout made in planned blocks), then the block's marker (:func:`block_done`); returns its
+    instance count. A block interrupted before its marker is made again whole."""
+    folder = Path(out) / shard.split
+    folder.mkdir(parents=True, exist_ok=True)
+    stems, blobs = zip(*items, strict=True)
+    _write_files(folder, list(stems), list(blobs), ext)
+    _write_atomic(_block_marker(out, shard), b"")
+    return shard.count
+
+
+def block_done(out: Path, shard: Shard) -> bool:
+    """Whether :func:`write_file_block` finished ``shard`` (its hidden marker is there)."""
+    return _block_marker(out, shard).exists()
+
+
+def _block_marker(out: Path, shard: Shard) -> Path:
+    return Path(out) / f".bytesim-block-{shard.index:05d}"
 
 
 def _manifest(train, test, seed, min_len, max_len, shard_size, shards) -> dict:
@@ -293,41 +327,81 @@ def write_shards(
     """
     _check_counts(train, test)
     check_lengths(min_len, max_len)
+    check_slice(num_shards, shard_index)
+    out = Path(out)
+    claim_folder(out)
+    shards = plan_shards(train, test, shard_size)
+    claim_manifest(out, _manifest(train, test, seed, min_len, max_len, shard_size, shards))
+    if workers > 1:
+        result_table()  # built once here; forked workers inherit it
+
+    def make(shard: Shard) -> int:
+        return make_shard(out, shard, seed, min_len, max_len)
+
+    def done(shard: Shard) -> bool:
+        return (out / shard.file).exists()
+
+    mine = shards[shard_index::num_shards]
+    return make_planned(out, "shards", mine, make, done, workers, progress)
+
+
+def check_slice(num_shards: int, shard_index: int) -> None:
+    """Raise DatasetError unless ``0 <= shard_index < num_shards``."""
     if not 0 <= shard_index < num_shards:
         raise DatasetError(f"shard index {shard_index} is not in 0..{num_shards - 1}")
-    out = Path(out)
+
+
+def claim_folder(out: Path) -> None:
+    """Create ``out`` for a shards dataset; refuse a folder that holds a bgpt one."""
     if any((out / split).is_dir() for split in SPLITS):
         raise DatasetError("holds a bgpt dataset (train/, test/); use another folder")
     out.mkdir(parents=True, exist_ok=True)
-    shards = plan_shards(train, test, shard_size)
-    manifest = _manifest(train, test, seed, min_len, max_len, shard_size, shards)
+
+
+def claim_manifest(out: Path, manifest: dict) -> None:
+    """Write ``out/manifest.json``, or check that the one there says the same (its ``format``
+    names the kind of dataset): a folder never mixes two datasets."""
     manifest_path = out / MANIFEST
     if manifest_path.exists():
-        if _read_manifest(manifest_path) != manifest:
+        if _read_manifest(manifest_path, manifest["format"]) != manifest:
             raise DatasetError(
                 f"{MANIFEST} describes a dataset with other parameters; use another folder"
             )
     else:
         _write_atomic(manifest_path, (json.dumps(manifest, indent=1) + "\n").encode())
-    summary = GenerateSummary("shards", str(out))
+
+
+def make_planned(
+    out: Path,
+    layout: str,
+    shards: list[Shard],
+    make: Callable[[Shard], int],
+    done: Callable[[Shard], bool],
+    workers: int = 1,
+    progress: Progress | None = None,
+) -> GenerateSummary:
+    """Make every shard of ``shards`` that is not ``done`` with ``make`` (which writes it and
+    returns its instance count), in ``workers`` forked processes when more than 1; finished
+    shards are skipped, so the same call resumes an interrupted run. Any dataset whose shards
+    are planned with :func:`plan_shards` (the CPU's, bytesim's system datasets) is made so."""
+    summary = GenerateSummary(layout, str(out))
     todo = []
-    for shard in shards[shard_index::num_shards]:
-        if (out / shard.file).exists():
+    for shard in shards:
+        if done(shard):
             summary.skipped += 1
             if progress:
                 progress(shard.count)
         else:
             todo.append(shard)
-    args = (seed, min_len, max_len)
     if workers <= 1:
         for shard in todo:
-            make_shard(out, shard, *args)
+            make(shard)
             summary.files += 1
             summary.instances += shard.count
             if progress:
                 progress(shard.count)
         return summary
-    made = _make_in_processes(out, todo, args, workers)
+    made = _make_in_processes(out, todo, make, workers)
     try:
         for count in made:
             summary.files += 1
@@ -339,7 +413,9 @@ def write_shards(
     return summary
 
 
-def _make_in_processes(out: Path, todo: list[Shard], args: tuple, workers: int) -> Iterator[int]:
+def _make_in_processes(
+    out: Path, todo: list[Shard], make: Callable[[Shard], int], workers: int
+) -> Iterator[int]:
     """Make ``todo`` in ``workers`` forked processes (process k: shards k, k + workers, ...);
     yields each finished shard's instance count.
 
@@ -348,7 +424,6 @@ def _make_in_processes(out: Path, todo: list[Shard], args: tuple, workers: int) 
     remove the shard it was writing, kills any still running 1 s later, removes what those
     left, and ignores a second Ctrl-C while it does so: it never waits for the rest of the work.
     """
-    result_table()  # built once here; forked workers inherit it
     context = multiprocessing.get_context("fork")
     workers = min(workers, len(todo))
     processes, readers = [], []
@@ -357,7 +432,7 @@ def _make_in_processes(out: Path, todo: list[Shard], args: tuple, workers: int) 
             for k in range(workers):
                 reader, writer = context.Pipe(duplex=False)
                 process = context.Process(
-                    target=_worker, args=(writer, out, todo[k::workers], args), daemon=True
+                    target=_worker, args=(writer, make, todo[k::workers]), daemon=True
                 )
                 process.start()
                 writer.close()
@@ -369,12 +444,12 @@ def _make_in_processes(out: Path, todo: list[Shard], args: tuple, workers: int) 
             _stop(out, processes)
 
 
-def _worker(writer, out: Path, shards: list[Shard], args: tuple) -> None:
+def _worker(writer, make: Callable[[Shard], int], shards: list[Shard]) -> None:
     """Body of a worker process: make ``shards``, send each count (or the error) to the parent."""
     signal.signal(signal.SIGTERM, _exit_now)
     try:
         for shard in shards:
-            writer.send(make_shard(out, shard, *args))
+            writer.send(make(shard))
     except Exception as err:  # the parent raises it
         reason = err.strerror if isinstance(err, OSError) and err.strerror else err
         writer.send(DatasetError(f"{shard.file}: {reason}"))
@@ -433,13 +508,13 @@ def _sigint_ignored() -> Iterator[None]:
         signal.signal(signal.SIGINT, before)
 
 
-def _read_manifest(path: Path) -> dict:
+def _read_manifest(path: Path, kind: str = FORMAT) -> dict:
     try:
         manifest = json.loads(path.read_text())
     except (OSError, ValueError) as err:
         raise DatasetError(f"{path.name}: not a readable manifest ({err})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise DatasetError(f"{path.name}: not a {FORMAT} manifest")
+    if not isinstance(manifest, dict) or manifest.get("format") != kind:
+        raise DatasetError(f"{path.name}: not a {kind} manifest")
     return manifest
 
 

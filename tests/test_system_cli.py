@@ -152,3 +152,75 @@ def test_run_system_needs_a_model_that_exists(tmp_path):
     assert run("run-system", "rule110").exit_code == 2
     result = run("run-system", "rule110", "--model", tmp_path / "nothing")
     assert result.exit_code == 1 and "Traceback" not in result.output
+
+
+# --- gen-system-dataset
+
+
+def test_gen_system_dataset_then_train_on_it(tmp_path):
+    out = tmp_path / "life"
+    args = ["gen-system-dataset", "life", out, "-n", 6, "--test", 2, "-o", "max_steps=2"]
+    result = run(*args, "--shard-size", 4, "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert (summary["instances"], summary["files"], summary["system"]) == (8, 3, "life")
+    assert sorted(p.name for p in (out / "train").iterdir()) == [
+        "shard-00000.tar",
+        "shard-00001.tar",
+    ]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["options"] == {"max_steps": "2"} and manifest["layout"] == "shards"
+    options = "--preset tiny --steps 2 --batch-size 2 --eval-examples 2".split()
+    trained = run(
+        "train", out / "train", "--eval-data", out / "test", "--out", tmp_path / "r", *options
+    )
+    assert trained.exit_code == 0, trained.output
+    assert (tmp_path / "r" / "ckpt-000002" / "model.safetensors").exists()
+
+
+def test_gen_system_dataset_slices_resume_and_match_the_whole(tmp_path):
+    args = ["rule110", "-n", 9, "--shard-size", 2, "-o", "max_steps=3", "--layout", "bgpt"]
+    assert run("gen-system-dataset", args[0], tmp_path / "whole", *args[1:]).exit_code == 0
+    for k in (1, 2):
+        result = run(
+            "gen-system-dataset", args[0], tmp_path / "sliced", *args[1:], "--slice", f"{k}/2"
+        )
+        assert result.exit_code == 0, result.output
+    again = run("gen-system-dataset", args[0], tmp_path / "sliced", *args[1:])
+    assert (
+        "0 rule110 traces written in 0 blocks of files, 5 blocks of files already" in again.stderr
+    )
+
+    def files(folder):
+        return {p.name: p.read_bytes() for p in (folder / "train").iterdir()}
+
+    assert (
+        files(tmp_path / "sliced") == files(tmp_path / "whole")
+        and len(files(tmp_path / "whole")) == 9
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nosuch", "-n", 1], "system nosuch: unknown"),
+        (["rule110", "-n", 1, "-o", "rule=3"], "system rule110: unknown option 'rule'"),
+        (["rule110", "-n", 1, "--slice", "0/2"], "'0/2' is not K/N with 1 <= K <= N"),
+        (["rule110", "-n", 1, "--slice", "x"], "'x' is not K/N"),
+        (["rule110"], "Missing option '-n'"),
+    ],
+)
+def test_gen_system_dataset_errors_are_one_line(tmp_path, args, message):
+    result = run("gen-system-dataset", args[0], tmp_path / "d", *args[1:])
+    assert result.exit_code != 0 and message in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "d").exists()
+
+
+def test_gen_system_dataset_refuses_a_folder_of_another_dataset(tmp_path):
+    assert run("gen-system-dataset", "rule110", tmp_path, "-n", 2).exit_code == 0
+    result = run("gen-system-dataset", "life", tmp_path, "-n", 2)
+    assert result.exit_code == 1
+    assert f"{tmp_path}: manifest.json describes a dataset with other parameters" in result.output
+    (tmp_path / "file").write_text("")
+    result = run("gen-system-dataset", "life", tmp_path / "file" / "d", "-n", 2)
+    assert result.exit_code == 1 and "a file stands where a folder is needed" in result.output

@@ -1,15 +1,17 @@
 """The system interface: finding a system, checking what it returns, encoding its traces."""
 
 import sys
+import tarfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from bytesim.builtin_systems import rule110
+from bytesim.builtin_systems import life, rule110
 from bytesim.cpu_system import cpu
 from bytesim.cpu_task import encode_instance
-from bytesim.data import EOP, DataError, generated_source
+from bytesim.data import EOP, DataError, FileSource, generated_source
+from bytesim.system_task import trace_file, write_system_dataset
 from bytesim.systems import (
     ENTRY_POINT_GROUP,
     System,
@@ -22,6 +24,7 @@ from bytesim.systems import (
     random_traces,
     reference,
 )
+from cpu.dataset import DatasetError, write_bgpt, write_shards
 from cpu.generate import random_instances
 
 E = EOP
@@ -47,9 +50,17 @@ def test_worked_example_from_the_docstring():
     assert example.kind == "rule110"
 
 
-def test_loss_all_counts_everything_after_the_header():
-    system = find_system("rule110")
-    example = encode_trace(system, reference(system, (bytes(16), 2)), loss="all")
+@pytest.mark.parametrize(
+    ("system", "value"),
+    [
+        (find_system("rule110"), (bytes(16), 2)),
+        (cpu(), 7),  # 64 patches of context
+        (System("bare", 16, lambda rng: 0, lambda v: (b"", [bytes(16)] * 2)), 0),  # none
+    ],
+    ids=["rule110", "cpu", "no-context"],
+)
+def test_loss_all_counts_everything_after_the_header(system, value):
+    example = encode_trace(system, reference(system, value), loss="all")
     assert example.loss_mask.tolist() == [False] * 16 + [True] * (len(example.ids) - 16)
 
 
@@ -89,6 +100,7 @@ def test_the_cpu_through_the_interface_encodes_exactly_as_gen_cpu():
     [
         ("gen:system?name=cpu", "gen:cpu"),
         ("gen:system?name=cpu&max_instructions=8", "gen:cpu?max=8"),
+        ("gen:system?name=cpu&loss=all", "gen:cpu?loss=all"),
     ],
 )
 def test_gen_system_cpu_draws_the_examples_of_gen_cpu(ours, theirs):
@@ -96,7 +108,8 @@ def test_gen_system_cpu_draws_the_examples_of_gen_cpu(ours, theirs):
     rng_a, rng_b = np.random.default_rng(11), np.random.default_rng(11)
     for step in range(3):
         a, b = mine.sample(rng_a, step), gen_cpu.sample(rng_b, step)
-        assert np.array_equal(a.ids, b.ids) and np.array_equal(a.loss_mask, b.loss_mask)
+        assert np.array_equal(a.ids, b.ids)  # the header patch is never a target: from 16 on
+        assert np.array_equal(a.loss_mask[16:], b.loss_mask[16:])
 
 
 def test_the_cpu_system_halts_on_opcode_0_and_bounds_its_states():
@@ -297,3 +310,141 @@ def test_module_attribute_also_imports_from_the_current_directory(monkeypatch, t
     path = list(sys.path)
     assert find_system("beside_me:SYSTEM").name == "life"
     assert sys.path == path  # the current directory is not left on the path
+
+
+# --- stored traces (gen-system-dataset)
+
+DATASET = {"train": 25, "test": 7, "seed": 3, "shard_size": 10}
+
+
+def files_of(folder):
+    """Every trace file of a dataset folder, shards unpacked: {split/name: bytes}."""
+    found = {}
+    for path in sorted(folder.rglob("*")):
+        if path.suffix == ".tar":
+            with tarfile.open(path) as tar:
+                found.update({m.name: tar.extractfile(m).read() for m in tar if m.isfile()})
+        elif path.is_file() and not path.name.startswith(".") and path.name != "manifest.json":
+            found[f"{path.parent.name}/{path.name}"] = path.read_bytes()
+    return found
+
+
+def test_a_trace_file_is_the_padded_context_then_the_states():
+    trace = reference(find_system("rule110"), (bytes(15) + b"\x01", 1))
+    assert list(trace_file(trace)) == [110, 1] + [0] * 14 + [0] * 15 + [1] + [0] * 15 + [3]
+    short = reference(tiny(lambda _: (b"ab", [bytes(16), b"\x07" * 16])), 0)
+    assert trace_file(short) == b"ab" + bytes(14) + bytes(16) + b"\x07" * 16
+
+
+@pytest.mark.parametrize("layout", ["shards", "bgpt"])
+def test_training_on_stored_traces_reads_what_gen_system_writes(tmp_path, layout):
+    system = rule110(max_steps=5)
+    write_system_dataset(tmp_path, system, **DATASET, layout=layout)
+    source = FileSource([tmp_path / "train"])
+    assert len(source) == 25
+    first = source.example(0)  # train/000000000: the first trace of train shard 0
+    rng = np.random.default_rng(np.random.SeedSequence([3, 0, 0]))
+    expected = encode_trace(system, draw_trace(system, rng), loss="all")
+    assert np.array_equal(first.ids, expected.ids) and first.kind == "rule110"
+    assert np.array_equal(first.loss_mask[16:], expected.loss_mask[16:])
+
+
+def test_stored_cpu_traces_train_as_gen_cpu_with_loss_on_target(tmp_path):
+    system = cpu(max_instructions=6)
+    write_system_dataset(tmp_path, system, train=3, shard_size=3)
+    rng = np.random.default_rng(np.random.SeedSequence([0, 0, 0]))
+    for i in range(3):
+        stored = FileSource([tmp_path / "train"], loss_on="target").example(i)
+        fresh = encode_trace(system, draw_trace(system, rng))
+        assert stored.name.endswith(f"train/{i:09d}.bin")
+        assert np.array_equal(stored.ids, fresh.ids)
+        assert np.array_equal(stored.loss_mask, fresh.loss_mask)
+
+
+def test_shards_unpack_to_the_bgpt_layout(tmp_path):
+    system = life(max_steps=2)
+    write_system_dataset(tmp_path / "s", system, **DATASET)
+    write_system_dataset(tmp_path / "b", system, **DATASET, layout="bgpt")
+    shards, files = files_of(tmp_path / "s"), files_of(tmp_path / "b")
+    assert shards == files and len(files) == 32
+    assert sorted(files)[:2] == ["test/000000000.life", "test/000000001.life"]
+    assert "train/000000024.life" in files and "test/000000006.life" in files
+
+
+@pytest.mark.parametrize("layout", ["shards", "bgpt"])
+def test_stored_bytes_depend_neither_on_workers_nor_on_slices(tmp_path, layout):
+    system = rule110(max_steps=4)
+    write_system_dataset(tmp_path / "one", system, **DATASET, layout=layout)
+    write_system_dataset(tmp_path / "two", system, **DATASET, layout=layout, workers=2)
+    for index in range(3):
+        sliced = {"num_shards": 3, "shard_index": index, "layout": layout}
+        write_system_dataset(tmp_path / "sliced", system, **DATASET, **sliced)
+    whole = files_of(tmp_path / "one")
+    assert files_of(tmp_path / "two") == whole and files_of(tmp_path / "sliced") == whole
+
+
+def test_an_interrupted_dataset_resumes_where_it_stopped(tmp_path):
+    system = rule110(max_steps=4)
+    write_system_dataset(tmp_path / "s", system, **DATASET)
+    write_system_dataset(tmp_path / "b", system, **DATASET, layout="bgpt")
+    before = files_of(tmp_path / "s")
+    (tmp_path / "s" / "train" / "shard-00001.tar").unlink()
+    (tmp_path / "b" / ".bytesim-block-00002").unlink()  # a block without its marker
+    (tmp_path / "b" / "train" / "000000021.rule110").write_bytes(b"partial")
+    for layout in ("s", "b"):
+        again = write_system_dataset(tmp_path / layout, system, **DATASET, layout=LAYOUTS[layout])
+        assert (again.files, again.skipped, again.instances) == (1, 3, 5 if layout == "b" else 10)
+        assert files_of(tmp_path / layout) == before
+
+
+LAYOUTS = {"s": "shards", "b": "bgpt"}
+
+
+def test_a_trace_that_fails_leaves_no_shard_and_names_the_system(tmp_path):
+    calls = []
+
+    def trace(value):
+        calls.append(value)
+        if len(calls) == 15:
+            raise ValueError("no")
+        return b"", [bytes(16)] * 2
+
+    system = tiny(trace)
+    with pytest.raises(SystemDefinitionError, match="system tiny: trace.. raised ValueError"):
+        write_system_dataset(tmp_path, system, **DATASET)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.json", "train"]
+    assert [p.name for p in (tmp_path / "train").iterdir()] == ["shard-00000.tar"]
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "message"),
+    [
+        ({"seed": 3}, {"seed": 4}, "other parameters"),
+        ({"options": {"max_steps": "4"}}, {}, "other parameters"),
+        ({"layout": "bgpt"}, {"layout": "bgpt", "seed": 9}, "other parameters"),
+        ({"layout": "bgpt"}, {}, "other parameters"),
+        ({}, {"layout": "bgpt"}, "other parameters"),
+    ],
+)
+def test_a_folder_never_holds_two_datasets(tmp_path, first, second, message):
+    system = rule110(max_steps=4)
+    write_system_dataset(tmp_path, system, **{**DATASET, **first})
+    with pytest.raises(DatasetError, match=message):
+        write_system_dataset(tmp_path, system, **{**DATASET, **second})
+
+
+def test_a_cpu_dataset_folder_is_not_a_system_dataset(tmp_path):
+    write_shards(tmp_path / "s", 3, 0, shard_size=3)
+    with pytest.raises(DatasetError, match="not a bytesim-system-shards/1 manifest"):
+        write_system_dataset(tmp_path / "s", rule110(), train=3)
+    write_bgpt(tmp_path / "b", 3, 0)
+    with pytest.raises(DatasetError, match="holds data but no manifest.json"):
+        write_system_dataset(tmp_path / "b", rule110(), train=3, layout="bgpt")
+
+
+@pytest.mark.parametrize("header", ["a b", "x.y", "tar", "é"])
+def test_a_header_that_cannot_end_a_file_name_is_refused(tmp_path, header):
+    system = tiny(lambda v: (b"", [bytes(16)] * 2), header=header)
+    with pytest.raises(SystemDefinitionError, match="system tiny: header .* cannot end a file"):
+        write_system_dataset(tmp_path, system, train=1)
+    assert not tmp_path.joinpath("manifest.json").exists()
