@@ -19,10 +19,10 @@ Worked example: ``write_shards(out, train=25000, test=3000, shard_size=10000)`` 
 ``test/000000000.bin``, the last ``test/000002999.bin``.
 
 The machinery is not the CPU's alone: :func:`make_planned` makes any planned shards (skipping
-finished ones, in worker processes, one machine's slice), :func:`claim_manifest` and
-:func:`claim_bgpt` keep two datasets out of one folder, :func:`write_tar_shard` and
-:func:`write_file_block` write a shard or a block of bgpt files. ``bytesim.system_task``
-writes the datasets of any system with them (``bytesim gen-system-dataset``).
+finished ones, in worker processes, one machine's slice), :func:`claim_manifest` keeps two
+datasets out of one folder, :func:`write_tar_shard` and :func:`write_file_block` write a shard
+or a block of bgpt files. ``bytesim.system_task`` writes the datasets of any system with them
+(``bytesim gen-system-dataset``).
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ from cpu.tarshard import tar_parts
 
 SPLITS = ("train", "test")
 MANIFEST = "manifest.json"
-BGPT_RECORD = ".bytesim-bgpt.json"  # the parameters of a bgpt folder (see claim_bgpt)
+BGPT_RECORD = ".bytesim-bgpt.json"  # the parameters of a bgpt folder (see _claim_bgpt)
 FORMAT = "bytesim-cpu-shards/1"
 BATCH = 2048
 Progress = Callable[[int], None]
@@ -161,7 +161,7 @@ def write_bgpt(
     check_lengths(min_len, max_len)
     out = Path(out)
     lengths = {"min_instructions": min_len, "max_instructions": max_len}
-    claim_bgpt(out, {"seed": seed, "train": train, "test": test, **lengths})
+    _claim_bgpt(out, {"seed": seed, "train": train, "test": test, **lengths})
     stream = OriginalStream(seed, min_len, max_len)
     summary = GenerateSummary("bgpt", str(out))
     for split, count in zip(SPLITS, (train, test), strict=True):
@@ -185,13 +185,12 @@ def write_bgpt(
     return summary
 
 
-def claim_bgpt(out: Path, parameters: dict, files: str = "*.bin") -> None:
+def _claim_bgpt(out: Path, parameters: dict) -> None:
     """Refuse a folder that holds another dataset; else record ``parameters`` in it.
 
     The record (``.bytesim-bgpt.json``, hidden, so readers of the folder skip it) lets the
     same command run again (it writes the same files) while other counts or a seed, which
-    would mix two datasets in one folder, are refused. ``files``: the pattern of the data
-    files an earlier run without a record would have left.
+    would mix two datasets in one folder, are refused.
     """
     if _holds_shards(out):
         raise DatasetError("holds a shards dataset (manifest.json); use another folder")
@@ -207,7 +206,7 @@ def claim_bgpt(out: Path, parameters: dict, files: str = "*.bin") -> None:
                 f"holds a bgpt dataset with other parameters ({shown}); use another folder"
             )
         return
-    if any(any((out / split).glob(files)) for split in SPLITS):
+    if any(any((out / split).glob("*.bin")) for split in SPLITS):
         raise DatasetError("holds bgpt files of an earlier run; use another folder")
     out.mkdir(parents=True, exist_ok=True)
     record.write_text(json.dumps(parameters) + "\n")
