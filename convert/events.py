@@ -58,7 +58,7 @@ _TOKEN = re.compile(
     r"|(?P<slur>\.?[()])"
     r"|(?P<grace>\{[^}]*\})"
     r'|(?P<quote>"[^"]*"?)'
-    r"|(?P<deco>![^!|\n]{1,40}!|\+[^+|\n]{1,40}\+|[~.HIJKLMNOPQRSTUVWhijklmnopqrstuvwy])"
+    r"|(?P<deco>![^!\n]*!|\+[^+\n]*\+|[~.HIJKLMNOPQRSTUVWhijklmnopqrstuvwy])"
     r"|(?P<skip>[\\$*;!+#@])"
     r"|(?P<overlay>&)"
 )

@@ -192,6 +192,8 @@ CONFORMANCE = [
         None,
         seq((60, 1), (62, 1), (64, 1), (65, 1), (67, 1), (69, 1), (71, 1), (72, 1)),
     ),
+    ("a !decoration! spans bar lines", "C|!D E|F G|A B!|c", None, seq((60, 1), (72, 1))),
+    ("an unclosed ! is skipped", "C|!D E|F", None, seq((60, 1), (62, 1), (64, 1), (65, 1))),
     ("guitar chords and annotations ignored", '"Am"C "^text"D', None, seq((60, 1), (62, 1))),
     ("repeat", "|:C D:|E", None, seq((60, 1), (62, 1), (60, 1), (62, 1), (64, 1))),
     (
