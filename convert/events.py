@@ -620,8 +620,9 @@ def _ending_numbers(text: str) -> frozenset[int]:
 
 def _part_sequence(tokens: list[list], order: list[str], tok: _Tokenizer, tune: Tune) -> list:
     """Token indices in play order: P: parts in header order, each with repeats expanded."""
+    fixes = _fixes_until(tokens, tok)
     if not order:
-        return _expand_repeats(tokens, 0, len(tokens), tok)
+        return _expand_repeats(tokens, 0, len(tokens), tok, fixes)
     segments: dict[str, list[tuple[int, int]]] = {}
     intro_end = len(tokens)
     bounds: list[tuple[str, int]] = []
@@ -629,35 +630,67 @@ def _part_sequence(tokens: list[list], order: list[str], tok: _Tokenizer, tune: 
         if token[0] == PART:
             bounds.append((token[1], index + 1))
     if not bounds:
-        return _expand_repeats(tokens, 0, len(tokens), tok)
+        return _expand_repeats(tokens, 0, len(tokens), tok, fixes)
     intro_end = bounds[0][1] - 1
     for (label, start), nxt in zip(bounds, [*bounds[1:], (None, len(tokens) + 1)], strict=False):
         segments.setdefault(label, []).append((start, nxt[1] - 1))
-    sequence = _expand_repeats(tokens, 0, intro_end, tok)
+    sequence = _expand_repeats(tokens, 0, intro_end, tok, fixes)
     for label in order:
         if label not in segments:
             tok.warn(f"part {label} of P: play order is not in the tune", tune.line)
             continue
         for start, end in segments[label]:
-            sequence.extend(_expand_repeats(tokens, start, end, tok, in_part=True))
+            sequence.extend(_expand_repeats(tokens, start, end, tok, fixes, in_part=True))
     return sequence
 
 
+def _fixes_until(tokens: list[list], tok: _Tokenizer) -> int:
+    """Index of the first token where abc2midi stops mending repeats (``_expand_repeats``):
+    its first ending; 0 (nowhere) in a tune of several voices, or whose one voice is
+    numbered other than 1 (``V:2``)."""
+    if len(tok.voices) > 1:
+        return 0
+    name = next(iter(tok.voices))
+    if name.isdigit() and int(name) != 1:
+        return 0
+    return next((i for i, token in enumerate(tokens) if token[0] == ENDING), len(tokens))
+
+
+def _ending_group_over(tokens: list[list], index: int, end: int) -> bool:
+    """True when no ending marker follows the bar at ``index`` (field changes aside)."""
+    for token in tokens[index + 1 : end]:
+        if token[0] != META:
+            return token[0] != ENDING
+    return True
+
+
 def _expand_repeats(
-    tokens: list[list], begin: int, end: int, tok: _Tokenizer, in_part: bool = False
+    tokens: list[list],
+    begin: int,
+    end: int,
+    tok: _Tokenizer,
+    fixes_until: int = 0,
+    in_part: bool = False,
 ) -> list[int]:
     """Token indices of tokens[begin:end] in play order, following abc2midi's repeat rules.
 
-    ``|:`` marks the repeat start (else the start of the section, or the bar after the last
-    finished ``:|``); a plain ``:|`` jumps back once; inside an ending a ``:|`` jumps back
-    every time (the next pass picks another ending); an ending whose numbers do not include
-    the pass is skipped up to the next ending or ``:|``.
+    ``|:`` (or ``::``) marks the repeat start, else the start of the section; a plain ``:|``
+    jumps back once, and when it is reached again the repeat is over: later ``:|`` repeat
+    nothing until the next ``|:``. Inside an ending a ``:|`` jumps back every time (the next
+    pass picks another ending); an ending whose numbers do not include the pass is skipped up
+    to the next ending marker, ``:|``, ``|:`` or double bar, and a pass that skips every
+    ending of a group also ends the repeat.
+
+    abc2midi's parser mends repeats before it plays them, in a tune of one voice and up to
+    its first ending (tokens before ``fixes_until``): a ``:|`` with no ``|:`` before it
+    turns the last finished ``:|`` into ``::``, or a ``||`` or ``|]`` after it into ``|:``.
     """
     order: list[int] = []
     start: int | None = begin
     passno = 1
     jumped: set[int] = set()
     skipping = False
+    matched = False  # an ending of the current group was played on this pass
     in_ending = False
     open_start = False  # a |: is waiting for its :|
     repeated = False  # some :| has been played; a later || or |] then starts the next repeat
@@ -672,27 +705,32 @@ def _expand_repeats(
         kind = token[0]
         if kind == BAR:
             _, end_repeat, start_repeat, double = token[:4]
+            mend = index < fixes_until and not in_part
             if skipping:
                 if end_repeat or start_repeat or double:
                     skipping = False
                     in_ending = False
+                    if not matched and _ending_group_over(tokens, index, end):
+                        start = None  # this pass played no ending: the repeat is over
                     if start_repeat and not end_repeat:
                         start, passno, jumped, open_start = index + 1, 1, set(), True
+                        matched = False
                 index += 1
                 continue
             if end_repeat and start is not None:
                 if in_ending or index not in jumped:
                     jumped.add(index)
                     passno += 1
+                    matched = False
                     index = start
                     continue
-                # Inside a P: part abc2midi repeats nothing more until the next |: .
-                start = None if in_part else index + 1
+                start = index + 1 if mend else None
                 passno, jumped = 1, set()
                 open_start, repeated = False, True
             if start_repeat:
                 start, passno, jumped, open_start = index + 1, 1, set(), True
-            elif double and repeated and not (open_start or end_repeat or in_ending):
+                matched = False
+            elif double and repeated and mend and not (open_start or end_repeat or in_ending):
                 start, passno, jumped = index + 1, 1, set()
             if double or start_repeat:
                 in_ending = False
@@ -700,7 +738,7 @@ def _expand_repeats(
         elif kind == ENDING:
             if passno in token[1]:
                 skipping = False
-                in_ending = True
+                in_ending = matched = True
             else:
                 skipping = True
         elif not skipping:

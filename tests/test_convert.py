@@ -265,6 +265,26 @@ CONFORMANCE = [
         "M:4/4\nL:1/4\nP:ABA\nK:C\n",
         seq((60, 1), (60, 1), (64, 1), (64, 1), (65, 1), (60, 1), (60, 1)),
     ),
+    (
+        "after endings a :| goes back once and a later :| repeats nothing",
+        "C|[1 D:|[2 E||F:|G:|",
+        None,
+        seq((60, 1), (62, 1), (60, 1), (64, 1), (65, 1), (60, 1), (65, 1), (67, 1)),
+    ),
+    (
+        "a pass that plays no ending ends the repeat",
+        "|:C|[1 D:|[2 E:|F:|",
+        None,
+        seq((60, 1), (62, 1), (60, 1), (64, 1), (60, 1), (65, 1)),
+    ),
+    (
+        "in a tune of several voices a second :| repeats nothing",
+        "V:1\nC:|D:|\nV:2\nc:|d:|",
+        None,
+        [(0.0, 60, 1.0), (0.0, 72, 1.0), (1.0, 60, 1.0), (1.0, 72, 1.0)]
+        + [(2.0, 62, 1.0), (2.0, 74, 1.0)],
+    ),
+    ("nor in a voice numbered 2", "V:2\nC:|D:|", None, seq((60, 1), (60, 1), (62, 1))),
     ("L: default 1/8", "C D", "M:3/4\nK:C\n", seq((60, 0.5), (62, 0.5))),
     ("L: default 1/16 below 3/4", "C D", "M:2/4\nK:C\n", seq((60, 0.25), (62, 0.25))),
     ("L: default without M:", "C D", "K:C\n", seq((60, 0.5), (62, 0.5))),
