@@ -138,6 +138,7 @@ class _VoiceState:
     chord: list | None = None  # the chord token being built
     chord_written: tuple[int, int] | None = None
     overlay: bool = False  # inside a & overlay: skipped until the next bar line
+    repeat_open: bool = False  # a |: (or ::) waits for its :|
 
 
 class _Tokenizer:
@@ -149,8 +150,9 @@ class _Tokenizer:
         self.header_metas: list[tuple[int, str, object]] = []
         self.voices: dict[str, _VoiceState] = {}
         self.current: _VoiceState | None = None
-        self.repeat_open = False  # a |: (or ::) waits for its :|, in any voice (as abc2midi)
         self.ratio = ((3, 2), (1, 2))  # what > makes of its two notes (%%MIDI ratio 3 1)
+        self.reread: set[int] = set()  # bars of a second |: read as :: (warned once)
+        self.part = ""  # the part (body P:) being written
         self._header()
 
     # ---- diagnostics
@@ -227,6 +229,8 @@ class _Tokenizer:
     def _new_voice(self, name: str) -> _VoiceState:
         unit = WHOLE * self.unit_fraction[0] // self.unit_fraction[1]
         state = _VoiceState(name, self.key, self.meter, unit, self.unit_fraction)
+        if self.part:
+            state.tokens.append([PART, self.part])
         self.voices[name] = state
         return state
 
@@ -235,7 +239,8 @@ class _Tokenizer:
         state = self.voices.get(name)
         if state is None:
             default = self.voices.get("")
-            if default is not None and not default.tokens and not declare_only:
+            empty = default is not None and all(token[0] == PART for token in default.tokens)
+            if empty and not declare_only:
                 del self.voices[""]
             state = self._new_voice(name)
         octave = re.search(r"\boctave=(-?\d+)", text)
@@ -313,10 +318,12 @@ class _Tokenizer:
                     state.tokens.append([META, "tempo", bpm])
             elif letter == "V":
                 self._voice(value, number)
-            elif letter == "P":
+            elif letter == "P":  # a part of every voice (as abc2midi)
                 label = value.strip()[:1]
                 if label:
-                    state.tokens.append([PART, label])
+                    self.part = label
+                    for voice in self.voices.values():
+                        voice.tokens.append([PART, label])
             elif letter == "m":
                 self.warn("macro definitions (m:) are not expanded", number, column)
             elif letter == "I":
@@ -560,14 +567,11 @@ class _Tokenizer:
             text = "|"
         end_repeat = text.startswith(":")
         start_repeat = text.endswith(":")
-        if start_repeat and not end_repeat and self.repeat_open:
-            # abc2midi reads a second |: before the :| of the first as :: (with an error)
-            self.warn("|: before the :| of the previous |: read as ::", number, column)
-            end_repeat = True
+        second_start = start_repeat and not end_repeat and state.repeat_open
         if end_repeat or start_repeat:
-            self.repeat_open = start_repeat
+            state.repeat_open = start_repeat
         double = "||" in text or "]" in text or "[" in text
-        state.tokens.append([BAR, end_repeat, start_repeat, double, number, column])
+        state.tokens.append([BAR, end_repeat, start_repeat, double, number, column, second_start])
         if ending:
             state.tokens.append([ENDING, _ending_numbers(ending)])
 
@@ -645,14 +649,14 @@ def _part_sequence(tokens: list[list], order: list[str], tok: _Tokenizer, tune: 
 
 
 def _fixes_until(tokens: list[list], tok: _Tokenizer) -> int:
-    """Index of the first token where abc2midi stops mending repeats (``_expand_repeats``):
-    its first ending; 0 (nowhere) in a tune of several voices, or whose one voice is
-    numbered other than 1 (``V:2``)."""
+    """Where abc2midi's parser stops mending repeats (``_expand_repeats``): the index of the
+    first ending, and -1 (no mending at all) in a tune of several voices or whose one voice
+    is numbered other than 1 (``V:2``)."""
     if len(tok.voices) > 1:
-        return 0
+        return -1
     name = next(iter(tok.voices))
     if name.isdigit() and int(name) != 1:
-        return 0
+        return -1
     return next((i for i, token in enumerate(tokens) if token[0] == ENDING), len(tokens))
 
 
@@ -669,7 +673,7 @@ def _expand_repeats(
     begin: int,
     end: int,
     tok: _Tokenizer,
-    fixes_until: int = 0,
+    fixes_until: int = -1,
     in_part: bool = False,
 ) -> list[int]:
     """Token indices of tokens[begin:end] in play order, following abc2midi's repeat rules.
@@ -681,9 +685,13 @@ def _expand_repeats(
     to the next ending marker, ``:|``, ``|:`` or double bar, and a pass that skips every
     ending of a group also ends the repeat.
 
-    abc2midi's parser mends repeats before it plays them, in a tune of one voice and up to
-    its first ending (tokens before ``fixes_until``): a ``:|`` with no ``|:`` before it
-    turns the last finished ``:|`` into ``::``, or a ``||`` or ``|]`` after it into ``|:``.
+    A ``::`` in an ending jumps back on the first pass only (on a later one it only starts the
+    next repeat), and does not end the skipping of an ending.
+
+    abc2midi's parser mends repeats before it plays them, in a tune of one voice
+    (``fixes_until`` >= 0): a second ``|:`` before the ``:|`` of the first is read as ``::``;
+    and up to its first ending (tokens before ``fixes_until``) a ``:|`` with no ``|:`` before
+    it turns the last finished ``:|`` into ``::``, or a ``||`` or ``|]`` after it into ``|:``.
     """
     order: list[int] = []
     start: int | None = begin
@@ -706,8 +714,13 @@ def _expand_repeats(
         if kind == BAR:
             _, end_repeat, start_repeat, double = token[:4]
             mend = index < fixes_until and not in_part
+            if token[6] and fixes_until >= 0:
+                end_repeat = True
+                if index not in tok.reread:  # warn once, though parts may play it again
+                    tok.reread.add(index)
+                    tok.warn("|: before the :| of the previous |: read as ::", *token[4:6])
             if skipping:
-                if end_repeat or start_repeat or double:
+                if (end_repeat or start_repeat or double) and not (end_repeat and start_repeat):
                     skipping = False
                     in_ending = False
                     if not matched and _ending_group_over(tokens, index, end):
@@ -717,7 +730,7 @@ def _expand_repeats(
                         matched = False
                 index += 1
                 continue
-            if end_repeat and start is not None:
+            if end_repeat and start is not None and not (in_ending and start_repeat and passno > 1):
                 if in_ending or index not in jumped:
                     jumped.add(index)
                     passno += 1

@@ -285,6 +285,32 @@ CONFORMANCE = [
         + [(2.0, 62, 1.0), (2.0, 74, 1.0)],
     ),
     ("nor in a voice numbered 2", "V:2\nC:|D:|", None, seq((60, 1), (60, 1), (62, 1))),
+    (
+        "in a tune of several voices a second |: is only a new start",
+        "V:1\n|:C|:D:|\nV:2\n|:c|:d:|",
+        None,
+        [(0.0, 60, 1.0), (0.0, 72, 1.0), (1.0, 62, 1.0), (1.0, 74, 1.0)]
+        + [(2.0, 62, 1.0), (2.0, 74, 1.0)],
+    ),
+    (
+        "a :: in the first ending jumps back and the skip goes past it",
+        "|:C|[1 D::E|[2 F|G",
+        None,
+        seq((60, 1), (62, 1), (60, 1), (65, 1), (67, 1)),
+    ),
+    (
+        "a :: closing a later ending only starts the next repeat",
+        "|:C|[1 D:|[2 E::F:|G",
+        None,
+        seq((60, 1), (62, 1), (60, 1), (64, 1), (65, 1), (65, 1), (67, 1)),
+    ),
+    (
+        "a body P: is a part of every voice",
+        "P:A\n[V:1]C|\n[V:2]c|\nP:B\n[V:1]D|\n[V:2]d|",
+        "M:4/4\nL:1/4\nP:ABA\nK:C\n",
+        [(0.0, 60, 1.0), (0.0, 72, 1.0), (1.0, 62, 1.0), (1.0, 74, 1.0)]
+        + [(2.0, 60, 1.0), (2.0, 72, 1.0)],
+    ),
     ("L: default 1/8", "C D", "M:3/4\nK:C\n", seq((60, 0.5), (62, 0.5))),
     ("L: default 1/16 below 3/4", "C D", "M:2/4\nK:C\n", seq((60, 0.25), (62, 0.25))),
     ("L: default without M:", "C D", "K:C\n", seq((60, 0.5), (62, 0.5))),
