@@ -131,7 +131,7 @@ class _VoiceState:
     tokens: list[list] = field(default_factory=list)
     bar_accidentals: dict[str, int] = field(default_factory=dict)
     last_element: list | None = None  # last note or rest token, for ties and broken rhythm
-    last_written: tuple[int, int] = (1, 1)  # length of last_element in L units (tuplet applied)
+    last_written: tuple[int, int] = (1, 1)  # last_element in L units, tuplet and > applied
     last_is_chord: bool = False  # last_element was written as a [chord]
     broken_next: tuple | None = None  # (element before > or <, its factor, next's factor, length)
     tuplet: tuple[int, int, int] | None = None  # (p, q, notes left)
@@ -482,7 +482,6 @@ class _Tokenizer:
             numerator *= q
             denominator *= p
             state.tuplet = (p, q, left - 1) if left > 1 else None
-        scaled = (numerator, denominator)  # length in L units, tuplet applied
         broken = state.broken_next
         state.broken_next = None
         if broken is not None:
@@ -498,11 +497,14 @@ class _Tokenizer:
         token[2 if token[0] == NOTE else 1] = state.unit * numerator // denominator
         state.tokens.append(token)
         state.last_element = token
-        state.last_written = scaled
+        state.last_written = (numerator, denominator)  # abc2midi compares what > made
         state.last_is_chord = chord
 
     def _broken(self, text: str, number: int, column: int) -> None:
         state = self.current
+        if state.chord is not None:  # abc2midi: "Broken rhythm not allowed in chord"
+            self.warn(f"broken rhythm {text!r} inside a chord ignored", number, column)
+            return
         last = state.last_element
         if last is None or _bar_since(state.tokens, last):
             self.warn(f"broken rhythm {text!r} without a note before it ignored", number, column)

@@ -140,6 +140,18 @@ CONFORMANCE = [
     ),
     ("broken rhythm between unequal notes is ignored", "C2>D", None, seq((60, 2), (62, 1))),
     (
+        "a second > compares the lengths the first one made",
+        "C>D>E F C>D>E/ F",
+        None,
+        seq((60, 1.5), (62, 0.5), (64, 1), (65, 1), (60, 1.5), (62, 0.75), (64, 0.25), (65, 1)),
+    ),
+    (
+        "broken rhythm inside a chord is ignored",
+        "G [A>e]A F",
+        None,
+        [(0.0, 67, 1.0), (1.0, 69, 1.0), (1.0, 76, 1.0), (2.0, 69, 1.0), (3.0, 65, 1.0)],
+    ),
+    (
         "broken rhythm compares lengths after tuplets",
         "(3ABc >G",
         None,
@@ -479,6 +491,7 @@ def test_non_utf8_bytes_name_the_byte_offset():
         ("(12CDE", "tuplet (12 without a q ignored"),
         ("C & D|", "voice overlay (&) is not supported"),
         ("C2>D", "broken rhythm between notes of unequal length ignored"),
+        ("[A>e]", "broken rhythm '>' inside a chord ignored"),
         ("C ? D", "unexpected character '?' skipped"),
         ("|:C|:D:|", "|: before the :| of the previous |: read as ::"),
     ],
