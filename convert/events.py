@@ -739,8 +739,10 @@ def _expand_repeats(
                     matched = False
                     index = start
                     continue
-                start = index + 1 if mend else None
-                passno, jumped = 1, set()
+                if mend:  # this :| becomes a ::
+                    start, passno, jumped = index + 1, 1, set()
+                else:  # the pass number stays: a later [1 is skipped, [2 played
+                    start = None
                 open_start, repeated = False, True
             if start_repeat:
                 start, passno, jumped, open_start = index + 1, 1, set(), True

@@ -298,6 +298,12 @@ CONFORMANCE = [
     ),
     ("nor in a voice numbered 2", "V:2\nC:|D:|", None, seq((60, 1), (60, 1), (62, 1))),
     (
+        "a finished repeat keeps its pass number for the endings after it",
+        "V:2\nC:|D|[1 E:|[2 F|G",
+        None,
+        seq((60, 1), (60, 1), (62, 1), (65, 1), (67, 1)),
+    ),
+    (
         "in a tune of several voices a second |: is only a new start",
         "V:1\n|:C|:D:|\nV:2\n|:c|:d:|",
         None,
