@@ -291,10 +291,15 @@ class _Tokenizer:
             self._music(line)
         if pending is not None:
             self._music(pending)
+        last_line = self.tune.body[-1].number if self.tune.body else self.tune.line
         for state in self.voices.values():
             if state.tuplet is not None:
-                last_line = self.tune.body[-1].number if self.tune.body else self.tune.line
                 self.warn(f"tuplet in voice {state.name or '1'} lacks notes at the end", last_line)
+            if state.chord is not None and state.chord[1]:  # abc2midi plays it: close it here
+                self.warn(f"chord in voice {state.name or '1'} not closed", last_line)
+                self.current = state
+                self._place(state.chord, state.chord_written, last_line, 0, chord=True)
+                state.chord = None
 
     def _field(self, letter: str, value: str, number: int, column: int) -> None:
         state = self.current
@@ -560,9 +565,8 @@ class _Tokenizer:
         state = self.current
         state.bar_accidentals.clear()
         state.overlay = False
-        if state.chord is not None:
-            self.warn("chord not closed before the bar line", number, column)
-            state.chord = None
+        if state.chord is not None:  # abc2midi: the chord goes on to its ]
+            self.warn("bar line inside a chord", number, column)
         if ending:
             text = text[: len(text) - len(ending)].removesuffix("[")
         if text.endswith("[|]"):  # invisible bar line, colons before it mean nothing

@@ -204,6 +204,18 @@ CONFORMANCE = [
         None,
         seq((60, 1), (62, 1), (64, 1), (65, 1), (67, 1), (69, 1), (71, 1), (72, 1)),
     ),
+    (
+        "a bar line inside a chord does not end it",
+        "C [^D E | D] D|",
+        None,
+        [(0.0, 60, 1.0), (1.0, 62, 1.0), (1.0, 63, 1.0), (1.0, 64, 1.0), (2.0, 62, 1.0)],
+    ),
+    (
+        "a chord never closed is played at the end of the tune",
+        'C ["Coda" D2 E F |] G',
+        None,
+        [(0.0, 60, 1.0), (1.0, 62, 2.0), (1.0, 64, 2.0), (1.0, 65, 2.0), (1.0, 67, 2.0)],
+    ),
     ("a !decoration! spans bar lines", "C|!D E|F G|A B!|c", None, seq((60, 1), (72, 1))),
     ("an unclosed ! is skipped", "C|!D E|F", None, seq((60, 1), (62, 1), (64, 1), (65, 1))),
     ("guitar chords and annotations ignored", '"Am"C "^text"D', None, seq((60, 1), (62, 1))),
