@@ -25,7 +25,8 @@ import shutil
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -166,17 +167,26 @@ def _eval_examples(cfg, stream, eval_stream, held, total) -> list[Example]:
 
 
 def save_checkpoint(run: Path, model: BGPT, opt, step: int, cfg: TrainConfig, extra: dict):
-    """Write ckpt-<step>/ completely, then point `latest` at it, then drop older folders."""
+    """Write ckpt-<step>/ completely, then point `latest` at it, then drop older folders.
+
+    The folder is written as .ckpt-<step>.tmp/ and renamed, so `latest` only ever names a
+    complete checkpoint; a write that fails or is interrupted (a second Ctrl-C) removes its
+    temporary folder, and one left by a killed process goes at the next save."""
     name = f"ckpt-{step:06d}"
     tmp = run / f".{name}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
+    for stale in run.glob(".ckpt-*.tmp"):
+        shutil.rmtree(stale, ignore_errors=True)
     extra_config = {"labels": model.labels}
     if getattr(model, "label_counts", None):
         extra_config["label_counts"] = model.label_counts  # for the majority-class baseline
-    ckpt.save_model(model, tmp, extra_config)
-    tensors, meta = optimizer_tensors(opt)
-    ckpt.atomic_save_tensors(tmp / "optimizer.safetensors", tensors)
-    ckpt.atomic_write_json(tmp / "trainer.json", {"step": step, "optimizer": meta, **extra})
+    try:
+        ckpt.save_model(model, tmp, extra_config)
+        tensors, meta = optimizer_tensors(opt)
+        ckpt.atomic_save_tensors(tmp / "optimizer.safetensors", tensors)
+        ckpt.atomic_write_json(tmp / "trainer.json", {"step": step, "optimizer": meta, **extra})
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     final = run / name
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
@@ -342,6 +352,10 @@ def _train_locked(cfg: TrainConfig, on_event: Callable[[dict], None] | None) -> 
             raise
 
 
+class _Abandoned(Exception):
+    """Raised by the first Ctrl-C inside `_StopRequest.abandoned_by_ctrl_c`."""
+
+
 class _StopRequest:
     """While active, Ctrl-C or SIGTERM asks the loop to save a checkpoint and stop after the
     step it is in; a second Ctrl-C interrupts at once. Only the main thread can take signals:
@@ -350,11 +364,27 @@ class _StopRequest:
     def __init__(self):
         self.requested = False
         self._old = {}
+        self._optional = False
 
     def _handle(self, signum, frame):
         if self.requested and signum == signal.SIGINT:
             raise KeyboardInterrupt
         self.requested = True
+        if self._optional:
+            self._optional = False
+            raise _Abandoned
+
+    @contextmanager
+    def abandoned_by_ctrl_c(self) -> Iterator[None]:
+        """A block the run can do without (an evaluation, the loss plot): a stop request
+        ends it at once, so that Ctrl-C does not wait for it."""
+        self._optional = not self.requested
+        try:
+            yield
+        except _Abandoned:
+            pass
+        finally:
+            self._optional = False
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
@@ -431,15 +461,19 @@ def _train(cfg: TrainConfig, on_event: Callable[[dict], None] | None, stop: _Sto
         if cfg.task == "generate":
             record["bits_per_byte"] = loss_val / LN2
         emit(record, log=step % cfg.log_every == 0 or step == total)
-        if rank == 0 and evals and (step % cfg.eval_every == 0 or step == total):
-            emit({"event": "eval", "step": step, **_run_eval(model, cfg, evals, precision)})
+        evaluate_now = step % cfg.eval_every == 0 or step == total
+        if rank == 0 and evals and evaluate_now and not stop.requested:
+            with stop.abandoned_by_ctrl_c():  # Ctrl-C: the step is saved without it
+                emit({"event": "eval", "step": step, **_run_eval(model, cfg, evals, precision)})
             model.train()
         halt = _halt_reason(cfg, elapsed, step - start, stop, world, device)
         if step % cfg.save_every == 0 or step == total or halt:
             if rank == 0:
                 save_checkpoint(run, model, opt, step, cfg, {"total_steps": total})
-                _plot(run)
                 emit({"event": "checkpoint", "step": step})
+                if halt != "interrupted":
+                    with stop.abandoned_by_ctrl_c():
+                        _plot(run)
         if halt:
             stopped = halt
             break

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from cli.options import json_option, model_option, sampling_options, seed_option
-from cli.output import echo
+from cli.output import echo, stopped_by_ctrl_c
 
 COMMANDS: list[click.Command] = []
 
@@ -296,7 +296,10 @@ def eval_conversion_command(
     directions = DIRECTIONS if direction == "both" else (direction,)
     model = _load(model_name)
     console = _console()
-    with Progress(console=console, transient=True) as bar:
+    stopped = "eval-conversion: interrupted; nothing reported"
+    if outputs is not None:  # written at the end: Ctrl-C leaves no files.jsonl, at most some files
+        stopped += f", {outputs / 'files.jsonl'} not written"
+    with Progress(console=console, transient=True) as bar, stopped_by_ctrl_c(lambda: stopped):
         task = bar.add_task("converting", total=None)
         try:
             result = evaluate_conversion(

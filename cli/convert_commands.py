@@ -9,7 +9,7 @@ import click
 from rich.console import Console
 
 from cli import options
-from cli.output import cannot_write, echo, removed_if_failed, write_file
+from cli.output import cannot_write, echo, removed_if_failed, stopped_by_ctrl_c, write_file
 
 COMMANDS: list[click.Command] = []
 
@@ -181,8 +181,10 @@ def gen_abc_dataset_command(
             bar.update(task, completed=done, total=total)
 
         chosen = [*sources, *dirs] or ["music21"]
+        stopped = f"{out}: interrupted; the same command writes the dataset again"
         try:
-            report = generate_abc_dataset(out, chosen, test_fraction, seed, workers, progress)
+            with stopped_by_ctrl_c(lambda: stopped):
+                report = generate_abc_dataset(out, chosen, test_fraction, seed, workers, progress)
         except (FileNotFoundError, ValueError) as exc:
             raise click.ClickException(str(exc)) from None
     if as_json:

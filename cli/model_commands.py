@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from cli import options
-from cli.output import cannot_write, echo, removed_if_failed, write_file
+from cli.output import cannot_write, echo, removed_if_failed, stopped_by_ctrl_c, write_file
 
 seed_option = options.seed_option()
 json_option = options.json_option()
@@ -132,7 +132,8 @@ def train_command(data, out, sets, resume, **options):
         except (TrainError, ValueError) as e:
             raise click.ClickException(str(e)) from None
         return
-    with _TrainProgress(console) as progress:
+    progress = _TrainProgress(console)
+    with stopped_by_ctrl_c(progress.interrupted), progress:
         try:
             with removed_if_failed(run):  # train() removes `run` itself, this its new parents
                 summary = train(cfg, on_event=progress.update)
@@ -140,6 +141,8 @@ def train_command(data, out, sets, resume, **options):
             raise click.ClickException(str(e)) from None
         except OSError as e:
             raise cannot_write(run, e) from None
+        if summary["stopped"] == "interrupted":  # Ctrl-C once: train() saved the step it was in
+            raise KeyboardInterrupt  # ends as a second Ctrl-C does: one line, status 130
     more = "" if summary["stopped"] == "done" else " (continue it with --resume)"
     console.print(
         f"[bold]{summary['stopped']}[/] at step {summary['step']}/{summary['total_steps']} "
@@ -161,6 +164,17 @@ class _TrainProgress:
             console=console,
         )
         self.task = None
+        self.step = None  # the last step done
+        self.saved = None  # the step of the run's newest checkpoint
+
+    def interrupted(self) -> str:
+        """The line for a run stopped by Ctrl-C: where it stopped and where a rerun goes on."""
+        if self.step is None:
+            return "interrupted before the first step; rerun with --resume"
+        line = f"interrupted at step {self.step}; rerun with --resume"
+        if self.saved != self.step:  # a second Ctrl-C: the step's checkpoint was not written
+            line += f" (it continues from step {self.saved or 0})"
+        return line
 
     def __enter__(self):
         self.progress.__enter__()
@@ -171,6 +185,10 @@ class _TrainProgress:
 
     def update(self, r: dict) -> None:
         event = r["event"]
+        if event in ("start", "step"):
+            self.step = r["step"]
+        if event == "checkpoint" or (event == "start" and r["resumed"]):
+            self.saved = r["step"]
         if event == "start":
             self.task = self.progress.add_task(
                 "train", total=r["total_steps"], completed=r["step"], info=""

@@ -7,7 +7,7 @@ import json
 import click
 
 from cli import options
-from cli.output import echo
+from cli.output import echo, stopped_by_ctrl_c
 
 COMMANDS: list[click.Command] = []
 
@@ -129,7 +129,8 @@ def eval_cpu(
     model = load_cpu_model(model_name)
     console = Console(stderr=True)
     passes = 1 if no_free else 2
-    with Progress(console=console, transient=True) as bar:
+    stopped = "eval-cpu: interrupted; nothing reported"
+    with Progress(console=console, transient=True) as bar, stopped_by_ctrl_c(lambda: stopped):
         task = bar.add_task("evaluating", total=passes * len(traces))
         result = evaluate_cpu(
             model, traces, batch_size, not no_free, progress=lambda n: bar.advance(task, n)

@@ -5,14 +5,19 @@ path and the reason (no traceback); a file is written whole or not at all.
     echo(json.dumps(result))            # instead of click.echo(...) for data on stdout
     write_file(path, data)              # atomic; "cannot write PATH: REASON"
     with removed_if_failed(out): ...    # folders it creates are removed again if left empty
+    with stopped_by_ctrl_c(lambda: "..."):  # Ctrl-C: that line, status 130, no traceback
 """
 
 from __future__ import annotations
 
 import errno
+import gc
+import multiprocessing
 import os
+import signal
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -92,3 +97,51 @@ def removed_if_failed(folder: str | os.PathLike) -> Iterator[Path]:
             except OSError:
                 break  # not empty: keep it and the folders above it
         raise
+
+
+INTERRUPTED = 130  # the shell's status for a command ended by SIGINT (128 + 2)
+
+
+@contextmanager
+def stopped_by_ctrl_c(message: Callable[[], str]) -> Iterator[None]:
+    """Ctrl-C in the block ends the command with the line ``message()`` on stderr and status
+    130, without a traceback.
+
+    The first Ctrl-C kills the worker processes the block started (a process pool would
+    otherwise finish its queue first) and raises KeyboardInterrupt, so the block unwinds
+    through its ``finally`` clauses (temporary files removed); Ctrl-C presses after it are
+    ignored while it unwinds. Forked workers inherit the handler and leave their ending to
+    this process. In a thread other than the main one (no signal handlers there) a
+    KeyboardInterrupt still gets the one line.
+    """
+    owner = os.getpid()
+
+    def interrupt(signum, frame):
+        if os.getpid() != owner:
+            return  # a forked worker: the parent ends it
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        children = multiprocessing.active_children()
+        if children:
+            # a process pool's manager thread may fail on the futures the stop cancelled
+            # (CPython 3.11's InvalidStateError): its traceback would hide the one line
+            threading.excepthook = lambda args: None
+        for child in children:
+            child.kill()
+        raise KeyboardInterrupt
+
+    main = threading.current_thread() is threading.main_thread()
+    before = signal.signal(signal.SIGINT, interrupt) if main else None
+    try:
+        yield
+    except KeyboardInterrupt:
+        if main:  # stays ignored: the command is ending
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        click.echo(message(), err=True)
+        gc.freeze()  # the exit skips collecting torch's objects: 0.3 s instead of 2 s
+        raise click.exceptions.Exit(INTERRUPTED) from None
+    except BaseException:
+        if main:
+            signal.signal(signal.SIGINT, before)
+        raise
+    if main:
+        signal.signal(signal.SIGINT, before)

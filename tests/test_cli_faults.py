@@ -277,3 +277,131 @@ def test_ctrl_c_stops_gen_cpu_dataset_at_once_and_a_rerun_resumes(tmp_path, pres
     assert f'"skipped": {len(kept)}' in rerun.stdout
     report = check_dataset(out)
     assert report.ok and report.instances == 40_000
+
+
+# --- Ctrl-C of the other long commands ------------------------------------------------------
+
+# Runs `bytesim ARGS` after touching MARKER when FUNCTION (module:name) is first called: the
+# moment the command's work starts, after the seconds of imports and loading.
+MARKED = """
+import functools, importlib, pathlib, sys
+marker, target, *args = sys.argv[1:]
+module_name, name = target.split(":")
+module = importlib.import_module(module_name)
+real = getattr(module, name)
+@functools.wraps(real)
+def marked(*a, **k):
+    pathlib.Path(marker).touch()
+    return real(*a, **k)
+setattr(module, name, marked)
+from cli.main import cli
+cli(args, prog_name="bytesim")
+"""
+
+
+def start(args, tmp_path, started_by: str | None = None) -> subprocess.Popen:
+    """`bytesim ARGS` in its own process group (a terminal's Ctrl-C reaches the whole group);
+    with `started_by`, the process touches tmp_path/started when that function is called."""
+    marker = tmp_path / "started"
+    prefix = ["-c", MARKED, marker, started_by] if started_by else ["-m", "cli.main"]
+    command = [sys.executable, *map(str, prefix), *map(str, args)]
+    return subprocess.Popen(
+        command, cwd=ROOT, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+
+
+def wait_for(process: subprocess.Popen, ready, what: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert process.poll() is None, process.communicate()[1]
+        assert time.monotonic() < deadline, f"{what} not seen in {timeout} s"
+        time.sleep(0.02)
+
+
+def ctrl_c(process: subprocess.Popen, presses: int) -> str:
+    """Press Ctrl-C `presses` times (to the process group, as a terminal does); the process
+    must end within 2 s with status 130 and no traceback. Returns its stderr."""
+    for _ in range(presses):
+        os.killpg(process.pid, signal.SIGINT)
+        time.sleep(0.05)
+    sent = time.monotonic()
+    _, stderr = process.communicate(timeout=30)
+    assert time.monotonic() - sent < 2, f"took {time.monotonic() - sent:.1f} s to stop"
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr and "Aborted" not in stderr, stderr
+    deadline = time.monotonic() + 2
+    while group_alive(process.pid):  # no worker process outlives the command
+        assert time.monotonic() < deadline, "a process of the command is still running"
+        time.sleep(0.02)
+    return stderr
+
+
+def group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("presses", [1, 2])
+def test_ctrl_c_stops_train_with_a_valid_checkpoint_and_a_rerun_resumes(tmp_path, presses):
+    import json
+
+    from bytesim.checkpoint import load_model
+
+    run_dir = tmp_path / "run"
+    args = ["train", JIG, "--out", run_dir, "--preset", "tiny", "--save-every", 3]
+    args += ["--eval-every", 10_000, "--warmup", 1, "--threads", 1]
+    process = start([*args, "--steps", 100_000], tmp_path)
+    wait_for(process, (run_dir / "latest").exists, "the first checkpoint")
+    stderr = ctrl_c(process, presses)
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("interrupted at step ") and "; rerun with --resume" in last, stderr
+    # `latest` names a whole checkpoint; no temporary folder or file is left
+    assert not [p.name for p in run_dir.rglob(".*tmp*")]
+    saved = json.loads(
+        (run_dir / (run_dir / "latest").read_text().strip() / "trainer.json").read_text()
+    )
+    load_model(run_dir)
+    if presses == 1:  # the step in progress finished and was saved
+        assert last == f"interrupted at step {saved['step']}; rerun with --resume"
+    rerun = bytesim(*args, "--steps", 100_000, "--resume", "--stop-after", 2, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    resumed = json.loads(
+        (run_dir / (run_dir / "latest").read_text().strip() / "trainer.json").read_text()
+    )
+    assert resumed["step"] == saved["step"] + 2
+
+
+LONG_JOBS = {
+    "eval-cpu": (
+        ["eval-cpu", "--random", 2000, "--no-free", "--json"],
+        "bytesim.neural_cpu:evaluate_cpu",
+    ),
+    "eval-conversion": (
+        ["eval-conversion", "abc-midi", "gen:abc", "--limit", 200, "--direction", "abc->mid"],
+        "bytesim.conversion_eval:evaluate_conversion",
+    ),
+    "gen-abc-dataset --workers 2": (
+        ["gen-abc-dataset", "{tmp}/abc", "--workers", 2, "--json"],
+        "convert.dataset:generate_abc_dataset",
+    ),
+}
+
+
+@pytest.mark.parametrize("presses", [1, 2])
+@pytest.mark.parametrize("job", LONG_JOBS.values(), ids=LONG_JOBS)
+def test_ctrl_c_stops_a_long_command_in_one_line_and_writes_nothing(tmp_path, job, presses):
+    args, function = job
+    args = [str(a).format(tmp=tmp_path) for a in args]
+    if "--outputs" not in args and args[0] == "eval-conversion":
+        args += ["--outputs", tmp_path / "outputs"]
+    process = start(args, tmp_path, started_by=function)
+    wait_for(process, (tmp_path / "started").exists, f"a call of {function}")
+    time.sleep(1.0)  # well into the work (worker processes started)
+    assert process.poll() is None, "the job ended before Ctrl-C: make it longer"
+    stderr = ctrl_c(process, presses)
+    assert len(stderr.strip().splitlines()) == 1, stderr
+    assert "interrupted" in stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["started"]  # no output, no folder
