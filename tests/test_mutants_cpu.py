@@ -1,0 +1,210 @@
+"""Tests that kill mutants of cpu/ that the other tests let live (docs/testing.md).
+
+Each names the behaviour a surviving mutant changed: boundaries, defaults, error attributes and
+messages, and the tar writer checked field by field against Python's tarfile.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import tarfile
+
+import pytest
+
+from cpu.assembler import assemble, assemble_line
+from cpu.errors import AssemblyError, InstanceError, ProgramError
+from cpu.instance import (
+    MAX_STATES,
+    MEMORY_SIZE,
+    STATE_SIZE,
+    Mismatch,
+    compare_states,
+    decode_instance,
+    encode_instance,
+    kind_of,
+    validate_instance,
+)
+from cpu.interpreter import as_memory, run
+from cpu.program import LoadedProgram, load_program, random_initial_state, trace
+from cpu.state import State
+from cpu.tarshard import BLOCK, RECORD, tar_bytes, tar_parts
+
+LENIENT_ONLY = bytes([1, 0, 0, 1])  # the original runs it; bytesim refuses it unless lenient
+
+
+# --- errors keep what they were given ---------------------------------------------------------
+
+
+def test_errors_keep_their_fields():
+    e = ProgramError(3, b"\x01\x02\x03\x04", "bad operand")
+    assert (e.index, e.word, e.reason) == (3, b"\x01\x02\x03\x04", "bad operand")
+    assert str(e) == "word 3 (01 02 03 04): bad operand"
+    a = AssemblyError(2, "  FOO A ", "unknown mnemonic")
+    assert (a.line, a.text, a.reason) == (2, "  FOO A ", "unknown mnemonic")
+    assert str(a) == "line 2: unknown mnemonic: 'FOO A'"
+
+
+@pytest.mark.parametrize(
+    ("offset", "message"), [(None, "too short"), (0, "byte 0: too short"), (7, "byte 7: too short")]
+)
+def test_instance_error_names_the_byte_when_given(offset, message):
+    e = InstanceError("too short", offset)
+    assert (e.offset, e.reason, str(e)) == (offset, "too short", message)
+
+
+# --- instance sizes and states ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("size", "kind"),
+    [
+        (0, "program"),
+        (4, "program"),
+        (MEMORY_SIZE, "program"),
+        (MEMORY_SIZE + STATE_SIZE, "instance"),
+    ],
+)
+def test_kind_of_at_the_boundaries(size, kind):
+    assert kind_of(bytes(size)) == kind
+
+
+@pytest.mark.parametrize(
+    "size", [3, MEMORY_SIZE + 4, MEMORY_SIZE + STATE_SIZE + 1, 2 * MEMORY_SIZE + 4]
+)
+def test_kind_of_refuses_other_sizes(size):
+    with pytest.raises(InstanceError, match=f"^{size} bytes is neither a program"):
+        kind_of(bytes(size))
+
+
+def test_decode_instance_of_a_program_says_so():
+    with pytest.raises(InstanceError, match="^8 bytes is a program, not an instance$"):
+        decode_instance(bytes(8))
+
+
+def test_decode_instance_accepts_max_states_and_refuses_one_more():
+    memory, states = decode_instance(bytes(MEMORY_SIZE + STATE_SIZE * MAX_STATES))
+    assert len(states) == MAX_STATES and memory == bytes(MEMORY_SIZE)
+    with pytest.raises(InstanceError) as err:
+        decode_instance(bytes(MEMORY_SIZE + STATE_SIZE * (MAX_STATES + 1)))
+    assert err.value.offset == MEMORY_SIZE
+    assert (
+        str(err.value) == f"byte {MEMORY_SIZE}: {MAX_STATES + 1} states; a run records at most 257"
+    )
+
+
+def test_state_from_bytes_reads_every_register_and_refuses_other_lengths():
+    data = bytes(range(1, 17))
+    state = State.from_bytes(data)
+    assert state.to_bytes() == data and state.regs == tuple(range(7, 17))
+    assert state.register("j") == 16
+    with pytest.raises(InstanceError, match="^a state is 16 bytes, got 15$"):
+        State.from_bytes(data[:15])
+
+
+def test_register_names_a_register_by_its_letter():
+    state = State(regs=tuple(range(10, 20)))
+    assert [state.register(n) for n in "ABCDEFGHIJ"] == list(range(10, 20))
+
+
+def test_compare_states_reports_missing_and_extra_states():
+    a, b = State(), State(acc=1)
+    assert compare_states([a, b], [a]) == [Mismatch(1, "state", 1, None)]
+    assert compare_states([a], [a, b]) == [Mismatch(1, "state", None, 1)]
+    assert str(compare_states([a], [a, b])[0]) == f"step 1: extra state (byte {MEMORY_SIZE + 16})"
+
+
+def test_validate_instance_is_strict_unless_asked():
+    memory = as_memory(LENIENT_ONLY + bytes(4))
+    states = run(memory, lenient=True)
+    data = encode_instance(memory, states)
+    assert validate_instance(data, lenient=True) == []
+    with pytest.raises(ProgramError):
+        validate_instance(data)
+
+
+# --- programs ---------------------------------------------------------------------------------
+
+
+def test_load_program_names_its_kind(tmp_path):
+    (tmp_path / "p.asm").write_text("INC A\nHLT\n")
+    (tmp_path / "p.bin").write_bytes(assemble("INC A\nHLT\n"))
+    asm, raw = load_program(tmp_path / "p.asm"), load_program(tmp_path / "p.bin")
+    assert (asm.kind, raw.kind) == ("asm", "program")
+    assert asm.memory == raw.memory
+
+
+def test_load_program_of_a_missing_file_gives_the_reason(tmp_path):
+    with pytest.raises(Exception, match="^No such file or directory$"):
+        load_program(tmp_path / "missing.asm")
+
+
+def test_trace_is_strict_unless_asked():
+    program = LoadedProgram("program", as_memory(LENIENT_ONLY + bytes(4)))
+    assert len(trace(program, lenient=True).states) >= 2
+    with pytest.raises(ProgramError):
+        trace(program)
+    assert trace(LoadedProgram("program", as_memory(bytes(4)))).mismatches is None
+
+
+def test_random_initial_state_draws_each_value_from_0_to_255():
+    states = [random_initial_state(seed) for seed in range(400)]
+    values = [s.acc for s in states] + [r for s in states for r in s.regs]
+    assert min(values) == 0 and max(values) == 255
+    rng = random.Random(5)
+    expected = [rng.randint(0, 255) for _ in range(11)]
+    state = random_initial_state(5)
+    assert [state.acc, *state.regs] == expected
+
+
+def test_assemble_line_counts_lines_from_one_and_drops_the_comment():
+    with pytest.raises(AssemblyError, match="^line 1: "):
+        assemble_line("FOO A")
+    assert assemble_line("INC A ; one ; two") == assemble("INC A")
+
+
+# --- the tar writer ---------------------------------------------------------------------------
+
+
+def members(data: bytes) -> list[tuple[str, bytes, int, int, int, int]]:
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
+        return [
+            (m.name, tar.extractfile(m).read(), m.mode, m.uid, m.mtime, m.size)
+            for m in tar.getmembers()
+            if m.isreg()
+        ]
+
+
+@pytest.mark.parametrize(
+    "names",
+    [["a.bin", "b.bin"], ["a", "bb", "ccc"], ["x" * 100], ["n" * 99, "m" * 100]],
+    ids=["one width", "mixed widths", "100 bytes", "99 and 100 bytes"],
+)
+def test_tar_bytes_read_back_by_tarfile_field_by_field(names):
+    blobs = [bytes([i]) * (i * 300 + 1) for i in range(len(names))]
+    data = tar_bytes(names, blobs)
+    expected = [(n, b, 0o644, 0, 0, len(b)) for n, b in zip(names, blobs, strict=True)]
+    assert members(data) == expected
+    assert len(data) % RECORD == 0
+    for k in range(len(names)):  # every header's checksum is right (tarfile checks it too)
+        start = sum(BLOCK + -(-len(b) // BLOCK) * BLOCK for b in blobs[:k])
+        header = bytearray(data[start : start + BLOCK])
+        stored = int(header[148:154], 8)
+        header[148:156] = b" " * 8
+        assert stored == sum(header)
+        assert header[257:265] == b"ustar\x0000" and header[156:157] == b"0"
+
+
+def test_tar_parts_are_header_blob_padding_then_the_end():
+    parts = tar_parts(["a", "b"], [b"xyz", bytes(BLOCK)])
+    assert len(parts) == 7
+    assert parts[1] == b"xyz" and parts[2] == bytes(BLOCK - 3)
+    assert parts[4] == bytes(BLOCK) and parts[5] == b""
+    assert sum(map(len, parts)) == RECORD and set(parts[6]) == {0}
+
+
+def test_tar_names_over_100_bytes_or_not_ascii_are_refused():
+    with pytest.raises(ValueError, match="^tar member names must be at most 100 bytes$"):
+        tar_bytes(["x" * 101], [b""])
+    with pytest.raises(UnicodeEncodeError):
+        tar_bytes(["é"], [b""])
