@@ -14,8 +14,9 @@ A tune starts at an ``X:`` line and ends at the next empty line (or the next ``X
 Its header runs up to and including the first ``K:`` line; everything after is the body.
 Text outside tunes is ignored, except that fields before the first tune (the file header)
 are inherited by every tune. A field line may be indented (`` V:2``), as abc2midi allows.
-``%`` lines are comments and ``%%`` lines directives, all ignored but ``%%MIDI ratio n m``,
-which is kept as the field ``I:MIDI ratio n m``.
+``%`` lines are comments and ``%%`` lines directives, all ignored but those that change
+the notes, ``%%MIDI ratio n m``, ``transpose n``, ``rtranspose n``, ``nobarlines`` and
+``barlines``, which are kept as the field they stand for (``I:MIDI ratio n m``).
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from dataclasses import dataclass, field
 BODY_FIELDS = frozenset("IKLMmNPQRrsTUVWw")
 _FIELD_LINE = re.compile(r"([A-Za-z]):(.*)\Z", re.S)
 _COMMENT = re.compile(r"(?<!\\)%.*")
-# The one %% directive that changes the notes as notated: kept as the I: field it stands for.
-_NOTE_DIRECTIVE = re.compile(r"%%(MIDI\s+ratio\b.*)")
+# The %% directives that change the notes: kept as the I: field each stands for.
+_NOTE_DIRECTIVE = re.compile(r"%%(MIDI\s+(?:ratio|r?transpose|(?:no)?barlines)\b.*)")
 
 
 class AbcError(Exception):

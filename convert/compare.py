@@ -160,8 +160,9 @@ def abc2midi_available() -> bool:
 def prepare_for_abc2midi(tune_text: str) -> str:
     """Tune text with abc2midi's performance inputs removed (SPEC section 3.4).
 
-    Drops R: lines (hornpipe swing), %%MIDI directives but ``ratio`` (which bytesim follows
-    too), and every decoration
+    Drops R: lines (hornpipe swing), %%MIDI directives but those that change the notes
+    (``ratio``, ``transpose``, ``rtranspose``, ``nobarlines``, ``barlines``, which bytesim
+    follows too), and every decoration
     (``~ . T H M R u v``, ``!..!``, ``+..+``) from music lines; adds ``%%MIDI chordattack 0``
     after the K: line so chord notes start together.
     """

@@ -20,7 +20,7 @@ with denominators up to 1024 and tuplets of 3, 5, 7, 9, 11, 13 divides exactly.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from convert.abc_parser import AbcError, Diagnostic, Line, Tune
 from convert.fields import (
@@ -64,6 +64,9 @@ _TOKEN = re.compile(
 )
 
 _RATIO = re.compile(r"MIDI\s*=?\s*ratio\s+(\d+)\s+(\d+)")
+_TRANSPOSE = re.compile(r"MIDI\s*=?\s*(r?)transpose\s+([-+]?\d+)")
+_VOICE_SETTING = re.compile(r"\b(octave|transpose)=(-?\d+)|\bclef=\w*([+-]8)?")
+_BARLINES = re.compile(r"MIDI\s*=?\s*(no)?barlines\b")
 
 # Token kinds (first element of each token list). A note or chord is
 # [NOTE, pitches, length, tied flags, (letter, octave) places, sounding lengths].
@@ -139,6 +142,8 @@ class _VoiceState:
     chord_written: tuple[int, int] | None = None
     overlay: bool = False  # inside a & overlay: skipped until the next bar line
     repeat_open: bool = False  # a |: (or ::) waits for its :|
+    transpose: int = 0  # semitones added to every note (%%MIDI transpose)
+    nobarlines: bool = False  # an accidental holds for its note only (%%MIDI nobarlines)
 
 
 class _Tokenizer:
@@ -153,6 +158,8 @@ class _Tokenizer:
         self.ratio = ((3, 2), (1, 2))  # what > makes of its two notes (%%MIDI ratio 3 1)
         self.reread: set[int] = set()  # bars of a second |: read as :: (warned once)
         self.part = ""  # the part (body P:) being written
+        self.transpose = 0  # the last %%MIDI transpose, for voices started after it
+        self.nobarlines = False  # the last %%MIDI (no)barlines, likewise
         self._header()
 
     # ---- diagnostics
@@ -229,6 +236,7 @@ class _Tokenizer:
     def _new_voice(self, name: str) -> _VoiceState:
         unit = WHOLE * self.unit_fraction[0] // self.unit_fraction[1]
         state = _VoiceState(name, self.key, self.meter, unit, self.unit_fraction)
+        state.transpose, state.nobarlines = self.transpose, self.nobarlines
         if self.part:
             state.tokens.append([PART, self.part])
         self.voices[name] = state
@@ -243,23 +251,44 @@ class _Tokenizer:
             if empty and not declare_only:
                 del self.voices[""]
             state = self._new_voice(name)
-        octave = re.search(r"\boctave=(-?\d+)", text)
-        if octave:
-            state.key = Key(
-                state.key.accidentals, state.key.sharps, state.key.minor, int(octave.group(1))
-            )
+        for name, value, clef in _VOICE_SETTING.findall(text):  # as in K:, for this voice
+            if name == "octave":
+                state.key = replace(state.key, octave=int(value))
+            elif name == "transpose":
+                state.key = replace(state.key, transpose=int(value))
+            elif not declare_only:  # abc2midi: a clef's octave counts in a body V: only
+                state.key = replace(state.key, clef_octave=int(clef[0] + "1") if clef else 0)
         if not declare_only:
             self.current = state
 
     def _instruction(self, text: str, number: int, column: int = 0) -> None:
-        """I: (or %%) ``MIDI ratio n m``: ``>`` makes its notes n : m (``>>``, ``>>>`` keep
-        7:1, 15:1). Each note is n (or m) over (n + m) // 2 of its length, whole numbers
-        doubled first when m + n % 2 == 1: abc2midi's arithmetic, so ``ratio 3 2`` gives
-        3/2 and 1, not 6/5 and 4/5."""
-        match = _RATIO.match(text)
-        if not match:
+        """I: (or %%) ``MIDI transpose n`` (``rtranspose n``: by n more) and ``MIDI
+        nobarlines`` (``barlines``) set the current voice and the voices started after it;
+        ``MIDI ratio n m`` sets ``>`` (``_ratio``)."""
+        state = self.current
+        transpose = _TRANSPOSE.match(text)
+        if transpose:
+            relative, semitones = transpose.group(1), int(transpose.group(2))
+            base = state.transpose if state is not None else self.transpose
+            self.transpose = base + semitones if relative else semitones
+            if state is not None:
+                state.transpose = self.transpose
             return
-        n, m = int(match.group(1)), int(match.group(2))
+        barlines = _BARLINES.match(text)
+        if barlines:
+            self.nobarlines = barlines.group(1) is not None
+            if state is not None:
+                state.nobarlines = self.nobarlines
+            return
+        match = _RATIO.match(text)
+        if match:
+            self._ratio(int(match.group(1)), int(match.group(2)), number, column)
+
+    def _ratio(self, n: int, m: int, number: int, column: int) -> None:
+        """``MIDI ratio n m``: ``>`` makes its notes n : m (``>>``, ``>>>`` keep 7:1, 15:1).
+        Each note is n (or m) over (n + m) // 2 of its length, whole numbers doubled first
+        when m + n % 2 == 1: abc2midi's arithmetic, so ``ratio 3 2`` gives 3/2 and 1, not
+        6/5 and 4/5."""
         if not (0 < n <= 1000 and 0 < m <= 1000):
             self.warn(f"MIDI ratio {n} {m} ignored", number, column)
             return
@@ -306,6 +335,7 @@ class _Tokenizer:
         try:
             if letter == "K":
                 key = self._parse_key(value, state.key, number) if value.strip() else state.key
+                key = replace(key, octave=state.key.octave)  # abc2midi: octave= in the header only
                 state.key = key
                 state.bar_accidentals.clear()
                 state.tokens.append([META, "key", key])
@@ -404,12 +434,13 @@ class _Tokenizer:
         if pitch is None:
             if accidental is not None:
                 offset = _ACCIDENTALS[accidental]
-                state.bar_accidentals[upper] = offset
+                if not state.nobarlines:
+                    state.bar_accidentals[upper] = offset
             else:
                 offset = state.bar_accidentals.get(upper)
                 if offset is None:
                     offset = state.key.accidentals.get(upper, 0)
-            pitch = _BASE_PITCH[upper] + 12 * (octave + state.key.octave) + offset
+            pitch = _BASE_PITCH[upper] + 12 * octave + offset + state.key.shift + state.transpose
         if not 0 <= pitch <= 127:
             raise self.error(f"note {match.group()!r} is outside the MIDI range", number, column)
         written = _length(match.group("nnum"), match.group("nslash"), match.group("nden"))

@@ -62,6 +62,13 @@ class Key:
     sharps: int  # -7..7 for the key_signature meta event
     minor: bool
     octave: int = 0  # octave=N shifts every note by N octaves
+    transpose: int = 0  # transpose=N adds N semitones to every note (as abc2midi)
+    clef_octave: int = 0  # a clef with +8 or -8 (clef=treble-8) shifts every note an octave
+
+    @property
+    def shift(self) -> int:
+        """Semitones added to every note: octave=, transpose=, and the clef's octave."""
+        return 12 * (self.octave + self.clef_octave) + self.transpose
 
     @property
     def midi_name(self) -> str:
@@ -71,6 +78,9 @@ class Key:
 
 
 C_MAJOR = Key({}, 0, False)
+
+
+_CLEF = re.compile(r"(clef=\w*|treble|bass|alto|tenor|baritone|mezzo|soprano)([+-]8)?")
 
 
 def parse_key(text: str, previous: Key | None = None, warnings: list[str] | None = None) -> Key:
@@ -98,6 +108,8 @@ def parse_key(text: str, previous: Key | None = None, warnings: list[str] | None
         else:
             words.append(word)
     octave = previous.octave if previous else 0
+    transpose = previous.transpose if previous else 0
+    clef_octave = previous.clef_octave if previous else 0
     extra: list[tuple[str, int]] = []
     explicit = False
     rest: list[str] = []
@@ -113,8 +125,15 @@ def parse_key(text: str, previous: Key | None = None, warnings: list[str] | None
                 octave = int(lower[7:])
             except ValueError:
                 raise ValueError(f"bad octave= value {word!r} in K:") from None
+        elif lower.startswith("transpose="):
+            try:
+                transpose = int(lower[10:])
+            except ValueError:
+                raise ValueError(f"bad transpose= value {word!r} in K:") from None
+        elif _CLEF.fullmatch(lower):
+            clef_octave = {"+8": 1, "-8": -1}.get(_CLEF.fullmatch(lower).group(2) or "", 0)
         elif "=" in word:
-            continue  # clef=, transpose=, middle=, stafflines=: no effect on notes here
+            continue  # middle=, stafflines=: no effect on notes
         else:
             rest.append(word)
     if not rest or rest[0].lower() in ("none", "clef", "treble", "bass", "alto", "tenor"):
@@ -131,7 +150,7 @@ def parse_key(text: str, previous: Key | None = None, warnings: list[str] | None
             accidentals.pop(letter, None)
         else:
             accidentals[letter] = semitones
-    return Key(accidentals, sharps, minor, octave)
+    return Key(accidentals, sharps, minor, octave, transpose, clef_octave)
 
 
 def _tonic_and_mode(first: str, second: str, warnings: list[str] | None) -> tuple[int, bool]:

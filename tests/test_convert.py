@@ -140,6 +140,37 @@ CONFORMANCE = [
     ),
     ("broken rhythm between unequal notes is ignored", "C2>D", None, seq((60, 2), (62, 1))),
     (
+        "%%MIDI transpose and rtranspose shift the notes after them",
+        "C|\n%%MIDI transpose -12\nC|\n%%MIDI rtranspose 2\nC|\n[I:MIDI transpose 0]C|",
+        None,
+        seq((60, 1), (48, 1), (50, 1), (60, 1)),
+    ),
+    (
+        "a voice started after %%MIDI transpose takes it",
+        "V:1\n%%MIDI transpose 2\nC|\nV:2\nE|",
+        None,
+        [(0.0, 62, 1.0), (0.0, 66, 1.0)],
+    ),
+    (
+        "%%MIDI nobarlines: an accidental holds for its note only",
+        "%%MIDI nobarlines\n^F F f ^F-|F F|\n%%MIDI barlines\n^F F|",
+        None,
+        seq((66, 1), (65, 1), (77, 1), (66, 2), (65, 1), (66, 1), (66, 1)),
+    ),
+    (
+        "K: transpose= and a clef's -8 or +8 shift the notes, and stay",
+        "K:G transpose=2\nC|\nK:D clef=treble-8\nC|\nK:D\nC|",
+        None,
+        seq((62, 1), (51, 1), (51, 1)),
+    ),
+    ("octave= counts in the header K: only", "C [K:G octave=1] C", None, seq((60, 1), (60, 1))),
+    (
+        "V: transpose= shifts its voice",
+        "V:1 transpose=2\nC|\nV:2\nC|",
+        None,
+        [(0.0, 60, 1.0), (0.0, 62, 1.0)],
+    ),
+    (
         "a second > compares the lengths the first one made",
         "C>D>E F C>D>E/ F",
         None,
@@ -469,6 +500,12 @@ def test_indented_header_fields_are_fields():
 def test_midi_ratio_directive_is_kept_as_an_i_field_and_other_directives_are_not():
     tune = parse_abc("X:1\n%%MIDI ratio 2 1\nK:C\n%%MIDI program 4\nC>D|\n").tunes[0]
     assert (tune.field("I"), [line.letter for line in tune.body]) == ("MIDI ratio 2 1", [""])
+
+
+@pytest.mark.parametrize("directive", ["transpose -12", "rtranspose 2", "nobarlines", "barlines"])
+def test_note_changing_midi_directives_are_kept_as_i_fields(directive):
+    tune = parse_abc(f"X:1\nK:C\n%%MIDI {directive}\nC|\n").tunes[0]
+    assert [(line.letter, line.text) for line in tune.body][0] == ("I", f"MIDI {directive}")
 
 
 def test_bad_tune_is_reported_and_the_others_still_convert():

@@ -35,11 +35,15 @@ def test_prepare_for_abc2midi_strips_decorations_and_rhythm():
     assert prepare_for_abc2midi(text) == 'X:1\nK:C\n%%MIDI chordattack 0\nC D E "Am"F|\n'
 
 
-def test_prepare_for_abc2midi_keeps_only_the_midi_ratio_directive():
-    text = "X:1\n%%MIDI program 4\n%%MIDI ratio 2 1\nK:C\n%%MIDI transpose 2\nC>D|\n"
+def test_prepare_for_abc2midi_keeps_only_the_directives_that_change_notes():
+    text = (
+        "X:1\n%%MIDI program 4\n%%MIDI ratio 2 1\nK:C\n%%MIDI transpose 2\n"
+        "%%MIDI nobarlines\n%%MIDI gchord fzf\nC>D|\n"
+    )
     prepared = prepare_for_abc2midi(text)
-    assert "%%MIDI ratio 2 1" in prepared
-    assert "program" not in prepared and "transpose" not in prepared
+    assert "%%MIDI ratio 2 1\n" in prepared and "%%MIDI transpose 2\n" in prepared
+    assert "%%MIDI nobarlines\n" in prepared
+    assert "program" not in prepared and "gchord" not in prepared
 
 
 def _corpus_slice(step: int) -> list:
