@@ -193,6 +193,9 @@ def test_tar_bytes_read_back_by_tarfile_field_by_field(names):
         header[148:156] = b" " * 8
         assert stored == sum(header)
         assert header[257:265] == b"ustar\x0000" and header[156:157] == b"0"
+        assert header[100:124] == b"0000644\x00" + b"0000000\x00" * 2  # mode, uid, gid
+        assert header[136:148] == b"00000000000\x00"  # mtime
+        assert data[start + 154 : start + 156] == b"\x00 "  # the checksum's NUL and space
 
 
 def test_tar_parts_are_header_blob_padding_then_the_end():
