@@ -1,7 +1,7 @@
 """ABC -> MIDI speed (bytesim vs abc2midi vs music21, same tunes, same run) and agreement.
 
-    nice -n 10 python benchmarks/bench_convert.py                # speed, 300-tune sample
-    nice -n 10 python benchmarks/bench_convert.py --agreement    # + whole corpus vs abc2midi
+    nice -n 19 python benchmarks/bench_convert.py                # speed, 300-tune sample
+    nice -n 19 python benchmarks/bench_convert.py --agreement    # + whole corpus vs abc2midi
 
 Speed (best of 3 runs for bytesim, of 5 for abc2midi's whole-file mode, which takes only
 a fraction of a second): tunes/s of bytesim in one process (parse + convert + MIDI bytes),
@@ -159,7 +159,7 @@ def main() -> None:
     table = "\n".join(lines)
     print(table)
     if args.write:
-        command = "nice -n 10 python benchmarks/bench_convert.py" + (
+        command = "nice -n 19 python benchmarks/bench_convert.py" + (
             " --agreement" if args.agreement else ""
         )
         header = (
