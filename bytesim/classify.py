@@ -4,17 +4,27 @@ A file is encoded as in training (SPEC §2.1: header patch, bytes, <eop> patch),
 features are averaged and the classification head gives one logit per label; the
 probabilities are their softmax.
 
-    model = load_classifier("runs/tune-types")
-    for p in classify_files(model, ["reel.mid", "jig.mid"]):
+    model = load_classifier("tune-types")
+    for p in classify_files(model, ["reel.mid", "jigs.abc"]):
         print(p.path, p.label, round(p.probability, 3), p.top)
 
-Unlike training, a file is never cut: one longer than the model's patch_length is an error
-(a prediction from part of the file would be a different question).
+How a file is read depends on the model's ``input_form`` (bytesim.model.INPUT_FORMS):
+
+- ``bytes``: the file's bytes as they are. A file longer than the model's patch_length is an
+  error (a prediction from part of the file would be a different question);
+- ``canonical-tune`` (the tune-type classifier): a MIDI file, or each tune of an ABC file
+  (converted by the reference converter; named ``FILE#X``), in ``convert.canonical``'s form,
+  as the training data was written. A tune longer than the model takes is cut into windows
+  of whole notes; the label probabilities are the mean over the windows, each weighted by its
+  length in bytes.
+
+With ``on_error``, a file that cannot be read or classified is reported to it and the others
+are classified; without, the first such file raises ClassifyError.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,38 +74,101 @@ def max_file_bytes(model: BGPT) -> int:
     return (model.config.patch_length - 2) * PATCH
 
 
-def classify_files(
-    model: BGPT, paths: Sequence[str | Path], batch_size: int = 8, top: int = 1
-) -> list[Prediction]:
-    """One Prediction per path, in order. Raises ClassifyError for a model without a
-    classification head, an unreadable file, or a file longer than max_file_bytes(model)."""
-    check_classifier(model)
-    names = list(model.labels) or [str(i) for i in range(model.config.num_labels)]
+@dataclass(frozen=True)
+class _Input:
+    name: str
+    windows: list[bytes]
+
+
+def read_inputs(model: BGPT, path: str | Path) -> list[_Input]:
+    """The inputs a file gives the model (several for an ABC file of several tunes, in
+    canonical-tune form). Raises ClassifyError naming the file for what cannot be read."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise ClassifyError(f"{path}: cannot read ({e.strerror or e})") from None
     limit = max_file_bytes(model)
-    examples = []
-    for path in paths:
-        try:
-            data = Path(path).read_bytes()
-        except OSError as e:
-            raise ClassifyError(f"{path}: cannot read ({e.strerror or e})") from None
+    if model.config.input_form == "bytes":
         if len(data) > limit:
             raise ClassifyError(
                 f"{path}: {len(data)} bytes, longer than the {limit} bytes the model takes "
                 f"(patch_length {model.config.patch_length})"
             )
-        examples.append(encode_file(data, extension(str(path)), name=str(path)))
+        return [_Input(str(path), [data])]
+    from convert.abc_parser import AbcError, decode_abc, parse_abc
+    from convert.canonical import CanonicalError, canonical_windows
+    from convert.events import tune_to_score
+    from convert.midi import score_to_midi
+
+    if extension(str(path)).lower() != "abc":
+        try:
+            return [_Input(str(path), canonical_windows(data, limit))]
+        except CanonicalError as e:
+            raise ClassifyError(f"{path}: {e}") from None
+    try:
+        tunes = parse_abc(decode_abc(data, str(path))).tunes
+    except AbcError as e:
+        raise ClassifyError(f"{path}: {e}") from None
+    if not tunes:
+        raise ClassifyError(f"{path}: no tune (no X: line)")
+    out = []
+    for tune in tunes:
+        try:
+            out.append(
+                _Input(
+                    f"{path}#{tune.x}", canonical_windows(score_to_midi(tune_to_score(tune)), limit)
+                )
+            )
+        except (AbcError, CanonicalError) as e:
+            raise ClassifyError(f"{path}: tune X:{tune.x} (line {tune.line}): {e}") from None
+    return out
+
+
+def classify_files(
+    model: BGPT,
+    paths: Sequence[str | Path],
+    batch_size: int = 8,
+    top: int = 1,
+    on_error: Callable[[str, str], None] | None = None,
+) -> list[Prediction]:
+    """One Prediction per input, in order (an ABC file in canonical-tune form gives one per
+    tune). Raises ClassifyError for a model without a classification head; a file that cannot
+    be read or classified raises it too, or with `on_error` is passed to on_error(path,
+    message) and skipped."""
+    check_classifier(model)
+    names = list(model.labels) or [str(i) for i in range(model.config.num_labels)]
+    inputs: list[_Input] = []
+    for path in paths:
+        try:
+            inputs.extend(read_inputs(model, path))
+        except ClassifyError as e:
+            if on_error is None:
+                raise
+            on_error(str(path), str(e))
+    windows = [(i, w) for i, x in enumerate(inputs) for w in x.windows]
     model.eval()
     device = next(model.parameters()).device
-    out: list[Prediction] = []
-    k = max(1, min(top, len(names)))
-    for start in range(0, len(examples), batch_size):
-        batch = examples[start : start + batch_size]
+    total = torch.zeros(len(inputs), len(names), dtype=torch.float64)
+    weight = torch.zeros(len(inputs), dtype=torch.float64)
+    for start in range(0, len(windows), batch_size):
+        chunk = windows[start : start + batch_size]
+        batch = [
+            encode_file(
+                w, "mid" if model.config.input_form != "bytes" else extension(inputs[i].name)
+            )
+            for i, w in chunk
+        ]
         ids, _, _ = (t.to(device) for t in collate(batch))
         with torch.no_grad():
             logits, _ = model.classify(ids, None, patch_mask_for(batch, ids.size(1), device))
-        probs = torch.softmax(logits.float(), dim=-1).cpu()
-        values, indices = probs.topk(k, dim=-1)
-        for e, v, i in zip(batch, values.tolist(), indices.tolist(), strict=True):
-            ranked = [(names[j], p) for j, p in zip(i, v, strict=True)]
-            out.append(Prediction(e.name, ranked[0][0], ranked[0][1], ranked))
+        probs = torch.softmax(logits.float(), dim=-1).cpu().double()
+        for (i, w), p in zip(chunk, probs, strict=True):
+            total[i] += len(w) * p
+            weight[i] += len(w)
+    out: list[Prediction] = []
+    k = max(1, min(top, len(names)))
+    for x, t, w in zip(inputs, total, weight, strict=True):
+        values, indices = (t / w).float().topk(k)
+        ranked = [(names[j], p) for j, p in zip(indices.tolist(), values.tolist(), strict=True)]
+        out.append(Prediction(x.name, ranked[0][0], ranked[0][1], ranked))
     return out

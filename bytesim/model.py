@@ -185,6 +185,11 @@ PREV_PATCH_MODES = ("none", "add", "prefix")
 LAYOUTS = ("paper", "notes", "interleaved")  # how files are cut into patches (bytesim.layout)
 
 
+INPUT_FORMS = ("bytes", "canonical-tune")
+"""How `bytesim classify` reads a file for a model: its bytes as they are, or (canonical-tune)
+a MIDI or ABC tune in convert.canonical's form, in windows when long (bytesim/classify.py)."""
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     patch_size: int = 16  # bytes per patch (fixed at 16)
@@ -201,6 +206,7 @@ class ModelConfig:
     bit_features: bool = False  # byte decoder reads and scores the bits of bytes (docstring)
     layout: str = "paper"  # "paper" | "notes" | "interleaved": how files become patches (layout.py)
     num_labels: int = 0  # classification labels (0 = no classification head)
+    input_form: str = "bytes"  # what `classify` feeds a file as: "bytes" | "canonical-tune"
     vocab_size: int = 257  # byte values 0..255 and <eop> (fixed)
 
     def __post_init__(self):
@@ -212,6 +218,8 @@ class ModelConfig:
             )
         if self.layout not in LAYOUTS:
             raise ValueError(f"layout must be one of {LAYOUTS}, not {self.layout!r}")
+        if self.input_form not in INPUT_FORMS:
+            raise ValueError(f"input_form must be one of {INPUT_FORMS}, not {self.input_form!r}")
         if not isinstance(self.retrieve, bool):
             raise ValueError(f"retrieve must be true or false, not {self.retrieve!r}")
         if not isinstance(self.bit_features, bool):

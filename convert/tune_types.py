@@ -47,14 +47,24 @@ import os
 import random
 import re
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import mido
 
+from convert import near_duplicates as near
 from convert import write_file_atomic
 from convert.abc_parser import AbcError, decode_abc, parse_abc
+from convert.canonical import (
+    CanonicalError,
+    canonical_meter,
+    canonical_notes,
+    canonical_windows,
+    encode,
+    melody,
+    read_notes,
+)
 from convert.dataset import MUSIC21, find_abc_files
 from convert.events import tune_to_score
 from convert.midi import score_to_midi
@@ -215,16 +225,28 @@ class TuneTypeReport:
     unrecognised: Counter = field(default_factory=Counter)  # R: value -> tunes
     recognised: Counter = field(default_factory=Counter)  # R: value -> tunes (before filters)
     failed: list[dict] = field(default_factory=list)  # source, x, line, error
-    too_long: int = 0
+    too_long: int = 0  # written form: dropped; canonical form: written in windows
+    windowed: int = 0  # canonical tunes longer than max_bytes, written as windows
+    windows: int = 0  # the files those tunes became
     duplicates: int = 0  # dropped copies (same MIDI bytes)
     conflicting_duplicates: int = 0  # dropped: same MIDI bytes, different types
+    near_duplicate_pairs: int = 0  # pairs at or above the threshold
+    near_duplicate_groups: int = 0  # groups of two or more tunes, each kept in one split
+    near_duplicate_tunes: int = 0  # tunes in those groups
+    mixed_type_groups: int = 0  # groups whose tunes do not all have the same type
+    held_out: int = 0  # tunes of the held-out collections (the test split)
+    held_out_near_duplicates: int = 0  # other tunes dropped: near-duplicates of held-out tunes
+    held_out_unseen: dict[str, int] = field(default_factory=dict)  # held-out types not in train
     text_events_stripped: int = 0
     train_only: int = 0  # tunes kept out of test (their MIDI is under exclude_from)
     pretrain: int = 0  # files written to pretrain/
+    pretrain_near_test: int = 0  # pretraining tunes left out: near-duplicates of test tunes
     rare: dict[str, int] = field(default_factory=dict)  # type -> tunes, below min_count
     classes: dict[str, dict[str, int]] = field(default_factory=dict)  # split -> type -> files
     meters: dict[str, dict[str, int]] = field(default_factory=dict)  # type -> meter -> files
     meter_baseline: float | None = None  # test accuracy of the time signature alone
+    feature_baseline: float | None = None  # test accuracy of tune_features' logistic regression
+    feature_confusion: dict[str, dict[str, int]] = field(default_factory=dict)  # true -> pred
 
     @property
     def train(self) -> int:
@@ -252,11 +274,21 @@ class TuneTypeReport:
             },
             "failed": len(self.failed),
             "too_long": self.too_long,
+            "windowed": self.windowed,
+            "windows": self.windows,
             "duplicates": self.duplicates,
             "conflicting_duplicates": self.conflicting_duplicates,
+            "near_duplicate_pairs": self.near_duplicate_pairs,
+            "near_duplicate_groups": self.near_duplicate_groups,
+            "near_duplicate_tunes": self.near_duplicate_tunes,
+            "mixed_type_groups": self.mixed_type_groups,
+            "held_out": self.held_out,
+            "held_out_near_duplicates": self.held_out_near_duplicates,
+            "held_out_unseen_types": self.held_out_unseen,
             "text_events_stripped": self.text_events_stripped,
             "train_only": self.train_only,
             "pretrain": self.pretrain,
+            "pretrain_near_test": self.pretrain_near_test,
             "rare_types": self.rare,
             "rare": sum(self.rare.values()),
             "train": self.train,
@@ -270,15 +302,22 @@ class TuneTypeReport:
             "test_majority_share": self.test_majority_share,
             "meters": self.meters,
             "test_meter_baseline": self.meter_baseline,
+            "test_feature_baseline": self.feature_baseline,
+            "feature_baseline_confusion": self.feature_confusion,
             "failures": self.failed,
         }
 
 
+FORMS = ("canonical", "written")
+
+
 @dataclass(frozen=True)
 class _Tune:
-    name: str  # <folder>_<file stem>-<X>
+    name: str  # <folder>-<file stem>-<X>
     kind: str
     midi: bytes
+    grams: frozenset = frozenset()  # the melody's interval n-grams (near_duplicates.ngrams)
+    held_out: bool = False  # from a held-out collection
 
 
 def generate_tune_types(
@@ -292,6 +331,9 @@ def generate_tune_types(
     progress: Callable[[int, int], None] | None = None,
     exclude_from: Iterable[str | os.PathLike] = (),
     pretrain: bool = False,
+    form: str = "canonical",
+    near_threshold: float = near.THRESHOLD,
+    hold_out: Collection[str] = (),
 ) -> TuneTypeReport:
     """Write the labelled dataset into out_dir (see the module docstring); returns the report.
 
@@ -299,14 +341,28 @@ def generate_tune_types(
     bytes equal a ``.mid`` file under ``exclude_from`` (e.g. the training split a generative
     model to start from was trained on) never goes to test; it can still go to train.
     With ``pretrain``, ``out_dir/pretrain/NAME.mid`` gets every tune of the sources that
-    converts and fits, labelled or not, except the test split's (no label prefix): data for
-    generative pre-training that never saw a test tune.
+    converts and fits, labelled or not, except the test split's and their near-duplicates (no
+    label prefix): data for generative pre-training that never saw a test tune.
+    ``form`` "canonical" writes ``canonical.canonical_midi`` of each tune (tunes longer than
+    max_bytes in windows), "written" the reference converter's MIDI as it is. Near-duplicates
+    (``near_duplicates``, similarity >= ``near_threshold``; above 1 turns it off) go to one
+    split together. With ``hold_out`` (collection folder names, e.g. ``oneills1850``), the test
+    split is those collections' tunes of the types trained on, and training keeps no
+    near-duplicate of them; test_fraction is then unused.
     """
     exclude_from = list(exclude_from)
+    hold_out = sorted(set(hold_out))
     if not 0.0 <= test_fraction < 1.0:
         raise ValueError(f"test fraction {test_fraction} is not in [0, 1)")
     if min_count < 1 or max_bytes < 1:
         raise ValueError("min count and max bytes must be >= 1")
+    if form not in FORMS:
+        raise ValueError(f"form {form!r} is not one of {', '.join(FORMS)}")
+    if notes_only and form != "written":
+        raise ValueError(
+            "notes only applies to the written form (the canonical form has "
+            "no tempo or key events to drop)"
+        )
     report = TuneTypeReport(
         settings={
             "min_count": min_count,
@@ -316,61 +372,171 @@ def generate_tune_types(
             "notes_only": notes_only,
             "exclude_from": [str(p) for p in exclude_from],
             "pretrain": pretrain,
+            "form": form,
+            "near_threshold": near_threshold,
+            "near_ngram": near.N,
+            "hold_out": hold_out,
         }
     )
     files = find_abc_files(sources)
+    if hold_out and not any(set(hold_out) & set(p.parts) for p in files):
+        raise ValueError(f"no source file is in a folder named {', '.join(hold_out)}")
     tunes: list[_Tune] = []
     others: list[_Tune] = []
     for done, path in enumerate(files, 1):
-        labelled, unlabelled = _read_file(path, report, max_bytes, notes_only, pretrain)
-        tunes.extend(labelled)
+        labelled, unlabelled = _read_file(path, report, max_bytes, notes_only, pretrain, form)
+        held = bool(set(hold_out) & set(path.parts))
+        tunes.extend(replace(t, held_out=held) for t in labelled)
         others.extend(unlabelled)
         if progress:
             progress(done, len(files))
     everything = tunes + others
     tunes = _dedupe(tunes, report)
-    counts = Counter(t.kind for t in tunes)
-    report.rare = {k: n for k, n in sorted(counts.items()) if n < min_count}
-    kept = [t for t in tunes if t.kind not in report.rare]
-    seen = _midi_files(exclude_from)
-    train_only = {t.name for t in kept if t.midi in seen}
-    report.train_only = len(train_only)
-    splits = split_stratified([(t.name, t.kind) for t in kept], test_fraction, seed, train_only)
-    by_name = {t.name: t for t in kept}
+    group = _near_groups(tunes, near_threshold, report)
+    by_name = {t.name: t for t in tunes}
+    if hold_out:
+        splits = _split_held_out(tunes, group, min_count, report)
+    else:
+        counts = Counter(t.kind for t in tunes)
+        report.rare = {k: n for k, n in sorted(counts.items()) if n < min_count}
+        kept = [t for t in tunes if t.kind not in report.rare]
+        seen = _midi_files(exclude_from)
+        train_only = {t.name for t in kept if t.midi in seen}
+        report.train_only = len(train_only)
+        splits = split_stratified(
+            [(t.name, t.kind) for t in kept], test_fraction, seed, train_only, group
+        )
     out = Path(out_dir)
     for split, names in splits.items():
         folder = out / split
         folder.mkdir(parents=True, exist_ok=True)
+        files_per_kind: Counter = Counter()
         for name in names:
             t = by_name[name]
-            write_file_atomic(folder / f"{t.kind}_{t.name}.mid", t.midi)
-        report.classes[split] = dict(sorted(Counter(by_name[n].kind for n in names).items()))
+            for suffix, data in _pieces(t, max_bytes, form, report):
+                write_file_atomic(folder / f"{t.kind}_{t.name}{suffix}.mid", data)
+                files_per_kind[t.kind] += 1
+        report.classes[split] = dict(sorted(files_per_kind.items()))
     if pretrain:
-        _write_pretrain(
-            out / "pretrain", everything, {by_name[n].midi for n in splits["test"]}, report
-        )
-    meter = {t.name: time_signature(t.midi) for t in kept}
-    for t in sorted(kept, key=lambda t: t.kind):
-        report.meters.setdefault(t.kind, Counter())[meter[t.name]] += 1
+        test = [by_name[n] for n in splits["test"]]
+        _write_pretrain(out / "pretrain", everything, test, near_threshold, max_bytes, report)
+    kept_names = splits["train"] + splits["test"]
+    meter = {n: time_signature(by_name[n].midi) for n in kept_names}
+    for n in sorted(kept_names, key=lambda n: by_name[n].kind):
+        report.meters.setdefault(by_name[n].kind, Counter())[meter[n]] += 1
     report.meters = {k: dict(sorted(v.items())) for k, v in report.meters.items()}
     report.meter_baseline = meter_baseline(
         *[[(meter[n], by_name[n].kind) for n in splits[s]] for s in ("train", "test")]
     )
+    _feature_baseline(splits, by_name, report)
     text = json.dumps(report.to_json(), indent=1, sort_keys=True) + "\n"
     out.mkdir(parents=True, exist_ok=True)
     write_file_atomic(out / "report.json", text.encode("utf-8"))
     return report
 
 
-def _write_pretrain(folder: Path, tunes: list[_Tune], test: set[bytes], report) -> None:
-    """Every tune but the test split's, once per MIDI content, without a label prefix."""
+def _feature_baseline(splits: dict, by_name: dict, report: TuneTypeReport) -> None:
+    """Fit tune_features' logistic regression on train, score it on test (whole tunes)."""
+    if not splits["train"] or not splits["test"]:
+        return
+    import numpy as np
+
+    from convert.tune_features import LogisticBaseline, features
+
+    def rows(names):
+        out = []
+        for n in names:
+            notes, _, meter = read_notes(by_name[n].midi)
+            out.append(features(canonical_notes(notes), canonical_meter(*meter)))
+        return np.array(out), [by_name[n].kind for n in names]
+
+    x, y = rows(splits["train"])
+    model = LogisticBaseline(x, y)
+    x, y = rows(splits["test"])
+    predicted = model.predict(x)
+    report.feature_baseline = sum(a == b for a, b in zip(predicted, y, strict=True)) / len(y)
+    confusion: dict[str, Counter] = {}
+    for truth, guess in zip(y, predicted, strict=True):
+        confusion.setdefault(truth, Counter())[guess] += 1
+    report.feature_confusion = {k: dict(sorted(v.items())) for k, v in sorted(confusion.items())}
+
+
+def _pieces(t: _Tune, max_bytes: int, form: str, report: TuneTypeReport):
+    """(file-name suffix, bytes) of a tune: itself, or its windows when canonical and long."""
+    if form != "canonical" or len(t.midi) <= max_bytes:
+        return [("", t.midi)]
+    windows = canonical_windows(t.midi, max_bytes)
+    report.windowed += 1
+    report.windows += len(windows)
+    return [(f"-w{i}", w) for i, w in enumerate(windows, 1)]
+
+
+def _near_groups(tunes: list[_Tune], threshold: float, report: TuneTypeReport) -> dict[str, str]:
+    """name -> the first name of its near-duplicate group (itself when alone)."""
+    pairs = near.similar_pairs([t.grams for t in tunes], threshold) if threshold <= 1 else []
+    report.near_duplicate_pairs = len(pairs)
+    roots = near.groups(len(tunes), pairs)
+    members: dict[int, list[_Tune]] = {}
+    for t, r in zip(tunes, roots, strict=True):
+        members.setdefault(r, []).append(t)
+    big = [m for m in members.values() if len(m) > 1]
+    report.near_duplicate_groups = len(big)
+    report.near_duplicate_tunes = sum(len(m) for m in big)
+    report.mixed_type_groups = sum(len({t.kind for t in m}) > 1 for m in big)
+    return {t.name: tunes[r].name for t, r in zip(tunes, roots, strict=True)}
+
+
+def _split_held_out(
+    tunes: list[_Tune], group: dict[str, str], min_count: int, report: TuneTypeReport
+) -> dict[str, list[str]]:
+    """Test: the held-out tunes of the types trained on; train: the others, except rare types
+    and near-duplicates of a held-out tune."""
+    held_groups = {group[t.name] for t in tunes if t.held_out}
+    train = [t for t in tunes if not t.held_out and group[t.name] not in held_groups]
+    report.held_out_near_duplicates = sum(
+        not t.held_out and group[t.name] in held_groups for t in tunes
+    )
+    counts = Counter(t.kind for t in train)
+    report.rare = {k: n for k, n in sorted(counts.items()) if n < min_count}
+    train = [t for t in train if t.kind not in report.rare]
+    kinds = {t.kind for t in train}
+    held = [t for t in tunes if t.held_out]
+    report.held_out = len(held)
+    report.held_out_unseen = dict(
+        sorted(Counter(t.kind for t in held if t.kind not in kinds).items())
+    )
+    test = [t for t in held if t.kind in kinds]
+    return {"train": sorted(t.name for t in train), "test": sorted(t.name for t in test)}
+
+
+def _write_pretrain(
+    folder: Path,
+    tunes: list[_Tune],
+    test: list[_Tune],
+    threshold: float,
+    max_bytes: int,
+    report: TuneTypeReport,
+) -> None:
+    """Every tune but the test split's and their near-duplicates, once per MIDI content,
+    without a label prefix (a canonical tune longer than max_bytes: its first window)."""
     folder.mkdir(parents=True, exist_ok=True)
+    test_midi = {t.midi for t in test}
+    candidates = [t for t in sorted(tunes, key=lambda t: t.name) if t.midi not in test_midi]
+    near_test = (
+        near.similar_to([t.grams for t in test], [t.grams for t in candidates], threshold)
+        if threshold <= 1
+        else set()
+    )
+    report.pretrain_near_test = len(near_test)
     written: set[bytes] = set()
-    for t in sorted(tunes, key=lambda t: t.name):
-        if t.midi in test or t.midi in written:
+    for i, t in enumerate(candidates):
+        if i in near_test or t.midi in written:
             continue
         written.add(t.midi)
-        write_file_atomic(folder / f"{t.name}.mid", t.midi)
+        data = t.midi
+        if len(data) > max_bytes and report.settings["form"] == "canonical":
+            data = canonical_windows(data, max_bytes)[0]
+        write_file_atomic(folder / f"{t.name}.mid", data)
     report.pretrain = len(written)
 
 
@@ -385,7 +551,12 @@ def _midi_files(folders: Iterable[str | os.PathLike]) -> set[bytes]:
 
 
 def _read_file(
-    path: Path, report: TuneTypeReport, max_bytes: int, notes_only: bool, pretrain: bool
+    path: Path,
+    report: TuneTypeReport,
+    max_bytes: int,
+    notes_only: bool,
+    pretrain: bool,
+    form: str,
 ) -> tuple[list[_Tune], list[_Tune]]:
     """The file's labelled tunes, and (with pretrain) its other tunes with kind ""."""
     stem = re.sub(r"[^A-Za-z0-9.-]+", "-", f"{path.parent.name}-{path.stem}")
@@ -411,26 +582,31 @@ def _read_file(
             continue
         try:
             midi = score_to_midi(tune_to_score(tune))
-        except AbcError as exc:
+            notes = canonical_notes(read_notes(midi)[0])
+        except (AbcError, CanonicalError) as exc:
             if kind is not None:
                 report.failed.append(
                     {"source": str(path), "x": tune.x, "line": tune.line, "error": str(exc)}
                 )
             continue
-        midi, removed = strip_text_meta(midi)
-        report.text_events_stripped += removed
-        if notes_only:
-            midi = strip_meta(midi, NOTES_ONLY_DROP)[0]
-        if len(midi) > max_bytes:
-            if kind is not None:
-                report.too_long += 1
-            continue
+        if form == "canonical":
+            midi = encode(notes, canonical_meter(*read_notes(midi)[2]))
+        else:
+            midi, removed = strip_text_meta(midi)
+            report.text_events_stripped += removed
+            if notes_only:
+                midi = strip_meta(midi, NOTES_ONLY_DROP)[0]
+            if len(midi) > max_bytes:
+                if kind is not None:
+                    report.too_long += 1
+                continue
         name = f"{stem}-{tune.x}"
         number = 2
         while name in taken:
             name, number = f"{stem}-{tune.x}-{number}", number + 1
         taken.add(name)
-        (labelled if kind is not None else others).append(_Tune(name, kind or "", midi))
+        grams = near.ngrams(melody(notes))
+        (labelled if kind is not None else others).append(_Tune(name, kind or "", midi, grams))
     return labelled, others
 
 
@@ -453,6 +629,7 @@ def split_stratified(
     test_fraction: float,
     seed: int,
     train_only: Collection[str] = (),
+    groups: Mapping[str, str] | None = None,
 ) -> dict[str, list[str]]:
     """(name, type) pairs -> {"train": names, "test": names}, each type split on its own.
 
@@ -460,17 +637,34 @@ def split_stratified(
     is 0, and never all n). Its names are sorted, then shuffled by Random(f"{seed}:{type}"),
     so a type's split does not depend on the other types. Names in `train_only` are never
     test names: the test names are the first of the shuffled order that are not (fewer when
-    too few are left)."""
-    by_kind: dict[str, list[str]] = {}
+    too few are left).
+
+    With `groups` (name -> group key, e.g. near-duplicates), a group goes to one split whole:
+    it belongs to its most frequent type (ties: alphabetical), each type's groups are
+    shuffled (keyed by their first name) and taken to test while the type has fewer test
+    names than its share and the group leaves at least one of the type's names in train; a
+    group with a train-only name stays in train. Without groups every name is its own group
+    and the split is the one above."""
+    members: dict[str, list[tuple[str, str]]] = {}
     for name, kind in items:
-        by_kind.setdefault(kind, []).append(name)
+        members.setdefault((groups or {}).get(name, name), []).append((name, kind))
+    by_kind: dict[str, list[list[str]]] = {}
+    for group in members.values():
+        counts = Counter(kind for _, kind in group)
+        kind = min(counts, key=lambda k: (-counts[k], k))
+        by_kind.setdefault(kind, []).append(sorted(name for name, _ in group))
     train: list[str] = []
     test: list[str] = []
     for kind in sorted(by_kind):
-        names = sorted(by_kind[kind])
-        random.Random(f"{seed}:{kind}").shuffle(names)
-        k = min(max(1, round(len(names) * test_fraction)), len(names) - 1) if test_fraction else 0
-        chosen = set([n for n in names if n not in train_only][:k])
-        test.extend(n for n in names if n in chosen)
-        train.extend(n for n in names if n not in chosen)
+        kind_groups = sorted(by_kind[kind])
+        random.Random(f"{seed}:{kind}").shuffle(kind_groups)
+        n = sum(len(g) for g in kind_groups)
+        k = min(max(1, round(n * test_fraction)), n - 1) if test_fraction else 0
+        taken = 0
+        for g in kind_groups:
+            if taken < k and taken + len(g) <= n - 1 and not any(x in train_only for x in g):
+                test.extend(g)
+                taken += len(g)
+            else:
+                train.extend(g)
     return {"train": sorted(train), "test": sorted(test)}

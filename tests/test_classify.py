@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from bytesim import checkpoint as ckpt
 from bytesim.classify import ClassifyError, classify_files, load_classifier, max_file_bytes
-from bytesim.data import encode_file
+from bytesim.data import collate, encode_file
 from bytesim.evaluate import classification_accuracy
 from bytesim.model import BGPT, PRESETS
 from bytesim.train import TrainConfig, train, with_classifier
@@ -348,3 +348,84 @@ def test_tunes_to_dataset_to_classifier_to_predictions(tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["examples"] == 2 and report["majority_baseline"] == 0.5
+
+
+# ----------------------------------------------------------------------------- canonical tunes
+
+JIG = "X:{x}\nT:Jig\nM:{m}\nL:1/8\nK:{k}\nFAd fed|cBA dAF|GBd gfe|dcB AFD|\n"
+
+
+def tune_classifier() -> BGPT:
+    model = tiny(num_labels=3, input_form="canonical-tune")
+    model.labels = list(LABELS)
+    return model
+
+
+def test_an_abc_file_gives_one_prediction_per_tune_and_the_writing_does_not_matter(tmp_path):
+    from convert import abc_to_midi
+
+    abc = tmp_path / "tunes.abc"
+    abc.write_text(JIG.format(x=1, m="6/8", k="D") + "\n" + JIG.format(x=7, m="12/8", k="D"))
+    mid = tmp_path / "jig.mid"  # a fifth up, notes twice as long, another tempo
+    mid.write_bytes(
+        abc_to_midi("X:1\nM:6/4\nL:1/4\nQ:1/4=200\nK:A\ncea c'ba|gfe aec|dfa d'c'b|agf ecA|\n")
+    )
+    out = classify_files(tune_classifier(), [abc, mid], top=3)
+    assert [p.path for p in out] == [f"{abc}#1", f"{abc}#7", str(mid)]
+    first = dict(out[0].top)
+    assert dict(out[1].top) == pytest.approx(first) and dict(out[2].top) == pytest.approx(first)
+
+
+def test_a_long_tune_is_classified_from_windows_weighted_by_length(tmp_path):
+    from convert import abc_to_midi
+    from convert.canonical import canonical_windows
+
+    model = tune_classifier()
+    midi = abc_to_midi("X:1\nM:6/8\nL:1/8\nK:D\n" + "FAd fed|cBA dAF|GBd gfe|dcB AFD|\n" * 20)
+    path = tmp_path / "long.mid"
+    path.write_bytes(midi)
+    windows = canonical_windows(midi, max_file_bytes(model))
+    assert len(windows) > 1
+    probs = []
+    for w in windows:  # each window as the model sees it (not canonicalised again)
+        ids, _, _ = collate([encode_file(w, "mid")])
+        logits, _ = model.classify(ids, None, None)
+        probs.append(torch.softmax(logits[0].float(), -1).tolist())
+    mean = {
+        k: sum(len(w) * p[i] for w, p in zip(windows, probs, strict=True)) / sum(map(len, windows))
+        for i, k in enumerate(model.labels)
+    }
+    whole = classify_files(model, [path], top=3)[0]
+    assert dict(whole.top) == pytest.approx(mean, abs=1e-5)
+
+
+def test_one_bad_file_is_reported_and_the_others_classified(tmp_path):
+    from convert import abc_to_midi
+
+    good = tmp_path / "good.mid"
+    good.write_bytes(abc_to_midi(JIG.format(x=1, m="6/8", k="D")))
+    bad = tmp_path / "bad.mid"
+    bad.write_bytes(b"not midi at all")
+    errors = []
+    out = classify_files(
+        tune_classifier(), [bad, good], on_error=lambda p, m: errors.append((p, m))
+    )
+    assert [p.path for p in out] == [str(good)]
+    assert errors and errors[0][0] == str(bad) and "not a readable MIDI file" in errors[0][1]
+    with pytest.raises(ClassifyError, match="bad.mid"):
+        classify_files(tune_classifier(), [bad, good])
+
+
+def test_cli_reports_a_bad_file_classifies_the_rest_and_exits_1(tmp_path):
+    from convert import abc_to_midi
+
+    ckpt.save_model(tune_classifier(), tmp_path / "tt", {"labels": LABELS})
+    good = tmp_path / "good.mid"
+    good.write_bytes(abc_to_midi(JIG.format(x=1, m="6/8", k="D")))
+    (tmp_path / "bad.abc").write_text("X:1\nK:Q\nCDE|\n")
+    args = ["classify", str(tmp_path / "bad.abc"), str(good), "--model", str(tmp_path / "tt")]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1
+    assert result.stdout.startswith(f"{good}\t")
+    assert "bad.abc: tune X:1 (line 1)" in result.stderr
+    assert "Traceback" not in result.output

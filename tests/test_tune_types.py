@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from cli.main import cli
 from convert import abc_to_midi
+from convert.canonical import canonical_midi
 from convert.dataset import music21_corpus
 from convert.tune_types import (
     DEFAULT_MAX_BYTES,
@@ -271,7 +272,9 @@ def abc_folder(tmp_path):
 
 def test_dataset_writes_type_prefixed_midi_and_counts_every_dropped_tune(abc_folder, tmp_path):
     out = tmp_path / "out"
-    report = generate_tune_types(out, [abc_folder], min_count=2, test_fraction=0.25, seed=0)
+    report = generate_tune_types(
+        out, [abc_folder], min_count=2, test_fraction=0.25, form="written", seed=0
+    )
     data = json.loads((out / "report.json").read_text())
     assert data["tunes"] == 17
     assert data["without_rhythm"] == 1
@@ -290,7 +293,7 @@ def test_dataset_writes_type_prefixed_midi_and_counts_every_dropped_tune(abc_fol
 
 def test_written_midi_is_the_reference_conversion_and_carries_no_text(abc_folder, tmp_path):
     out = tmp_path / "out"
-    generate_tune_types(out, [abc_folder], min_count=2, test_fraction=0.25)
+    generate_tune_types(out, [abc_folder], min_count=2, test_fraction=0.25, form="written")
     path = next(out.rglob("reel_*-1.mid"))
     midi = path.read_bytes()
     assert midi == abc_to_midi(tune(1, "reels", REELS[0], "The Reel of Tulloch"))
@@ -302,7 +305,9 @@ def test_written_midi_is_the_reference_conversion_and_carries_no_text(abc_folder
 
 def test_same_sources_and_seed_give_the_same_files(abc_folder, tmp_path):
     def files(out):
-        generate_tune_types(out, [abc_folder], min_count=2, test_fraction=0.25, seed=4)
+        generate_tune_types(
+            out, [abc_folder], min_count=2, test_fraction=0.25, form="written", seed=4
+        )
         return {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
 
     assert files(tmp_path / "a") == files(tmp_path / "b")
@@ -310,7 +315,9 @@ def test_same_sources_and_seed_give_the_same_files(abc_folder, tmp_path):
 
 def test_notes_only_dataset_has_no_meta_events_but_the_end(abc_folder, tmp_path):
     out = tmp_path / "out"
-    generate_tune_types(out, [abc_folder], min_count=2, test_fraction=0.25, notes_only=True)
+    generate_tune_types(
+        out, [abc_folder], min_count=2, test_fraction=0.25, form="written", notes_only=True
+    )
     assert {t for p in out.rglob("*.mid") for t in midi_meta_types(p.read_bytes())} == {
         "end_of_track"
     }
@@ -331,11 +338,18 @@ def test_time_signature_is_read_from_the_midi(header, meter):
 
 
 def test_report_gives_meters_and_both_baselines(abc_folder, tmp_path):
-    full = generate_tune_types(tmp_path / "a", [abc_folder], min_count=2, test_fraction=0.25)
+    full = generate_tune_types(
+        tmp_path / "a", [abc_folder], min_count=2, test_fraction=0.25, form="written"
+    )
     assert full.meters == {"jig": {"6/8": 4}, "reel": {"4/4": 5}}
     assert full.meter_baseline == 1.0  # reels are 4/4 and jigs 6/8 here
     bare = generate_tune_types(
-        tmp_path / "b", [abc_folder], min_count=2, test_fraction=0.25, notes_only=True
+        tmp_path / "b",
+        [abc_folder],
+        min_count=2,
+        test_fraction=0.25,
+        form="written",
+        notes_only=True,
     )
     assert bare.meters == {"jig": {"none": 4}, "reel": {"none": 5}}
     assert bare.meter_baseline == bare.test_majority_share
@@ -343,12 +357,13 @@ def test_report_gives_meters_and_both_baselines(abc_folder, tmp_path):
 
 def test_tunes_seen_by_another_dataset_are_kept_out_of_test(abc_folder, tmp_path):
     first = tmp_path / "first"
-    generate_tune_types(first, [abc_folder], min_count=2, test_fraction=0.25)
+    generate_tune_types(first, [abc_folder], min_count=2, test_fraction=0.25, form="written")
     again = generate_tune_types(
         tmp_path / "again",
         [abc_folder],
         min_count=2,
         test_fraction=0.25,
+        form="written",
         exclude_from=[first / "test"],
     )
     assert again.train_only == 2 and again.test == 2
@@ -359,7 +374,9 @@ def test_tunes_seen_by_another_dataset_are_kept_out_of_test(abc_folder, tmp_path
 
 def test_pretraining_files_are_every_tune_but_the_test_splits(abc_folder, tmp_path):
     out = tmp_path / "out"
-    report = generate_tune_types(out, [abc_folder], min_count=2, test_fraction=0.25, pretrain=True)
+    report = generate_tune_types(
+        out, [abc_folder], min_count=2, test_fraction=0.25, form="written", pretrain=True
+    )
     pretrain = {p.read_bytes() for p in (out / "pretrain").glob("*.mid")}
     test = {p.read_bytes() for p in (out / "test").glob("*.mid")}
     train = {p.read_bytes() for p in (out / "train").glob("*.mid")}
@@ -390,6 +407,8 @@ def test_cli_writes_the_dataset_and_prints_the_report_as_json(abc_folder, tmp_pa
         "2",
         "--test-fraction",
         "0.25",
+        "--form",
+        "written",
         "--json",
     ]
     result = CliRunner().invoke(cli, args)
@@ -413,3 +432,100 @@ def test_cli_missing_source_is_one_clear_error(tmp_path):
     assert result.exit_code == 1
     assert "nope: no such file or folder" in result.output
     assert "Traceback" not in result.output
+
+
+# ----------------------------------------------------------------------------- canonical form,
+# near-duplicates and held-out collections
+
+LONG_REELS = [
+    "DFAF dFAF|GBdB gBdB|Acec aece|dfed cBAG|DFAF dFAF|GBdB gBdB|Acec aece|d2f2 d4|",
+    "ABcA BGEG|ABcA d2cd|efge dcBA|GBdB AGEF|ABcA BGEG|ABcA d2cd|efge dcBA|G2B2 G4|",
+    "gfed cBAG|FGAB c2BA|GFED CDEF|G2A2 B4|gfed cBAG|FGAB c2BA|GFED CDEF|C2E2 C4|",
+]
+LONG_JIGS = [
+    "FAd fed|cBA dAF|GBd gfe|dcB AFD|FAd fed|cBA dAF|GBd gfe|fed d3|",
+    "ABc BAG|FGA DEF|GAB AGF|EDE CDE|ABc BAG|FGA DEF|GAB AGF|E3 D3|",
+    "cde gec|BcB GAB|cde gec|d3 ded|cde gec|BcB GAB|cAF GEC|C3 C3|",
+]
+HORNPIPE = "A>Bc>d e>fg>e|d>cB>A G>FE>D|C>DE>F G>AB>c|d2e2 d4|c>BA>G F>ED>C|B,2C2 D4|"
+
+
+@pytest.fixture
+def collections(tmp_path):
+    """Two collections: 'held' with two reels and a jig and a hornpipe, 'rest' with the reels
+    and jigs, one of its reels a transposed copy of a held reel with one note changed."""
+    held = "".join(
+        [
+            tune(1, "reel", LONG_REELS[0]),
+            tune(2, "reel", LONG_REELS[1]),
+            tune(3, "jig", LONG_JIGS[0], meter="6/8"),
+            tune(4, "hornpipe", HORNPIPE),
+        ]
+    )
+    copy = LONG_REELS[0].replace("dfed", "dfef", 1)
+    rest = "".join(
+        [
+            tune(1, "reel", copy).replace("K:D", "K:G").replace("M:4/4", "M:2/2"),
+            tune(2, "reel", LONG_REELS[2]),
+            tune(3, "jig", LONG_JIGS[1], meter="6/8"),
+            tune(4, "jig", LONG_JIGS[2], meter="12/8"),
+            tune(5, "reel", LONG_REELS[1].replace("d2cd", "d2cB")),
+        ]
+    )
+    for name, text in (("held", held), ("rest", rest)):
+        (tmp_path / "abc" / name).mkdir(parents=True)
+        (tmp_path / "abc" / name / "tunes.abc").write_text(text)
+    return tmp_path / "abc"
+
+
+def test_canonical_files_are_the_canonical_form_of_the_reference_conversion(collections, tmp_path):
+    out = tmp_path / "out"
+    generate_tune_types(out, [collections], min_count=1, test_fraction=0.25, near_threshold=2)
+    path = next(out.rglob("hornpipe_*.mid"))
+    text = tune(4, "hornpipe", HORNPIPE)
+    assert path.read_bytes() == canonical_midi(abc_to_midi(text))
+
+
+def test_near_duplicates_are_counted_and_go_to_one_split(collections, tmp_path):
+    out = tmp_path / "out"
+    report = generate_tune_types(out, [collections], min_count=1, test_fraction=0.5, seed=1)
+    # held-1 ~ rest-1 (transposed, one note changed), held-2 ~ rest-5 (one note changed)
+    assert report.near_duplicate_pairs == 2
+    assert report.near_duplicate_groups == 2 and report.near_duplicate_tunes == 4
+    where = {p.stem.split("_", 1)[1]: p.parent.name for p in out.rglob("*.mid")}
+    assert where["held-tunes-1"] == where["rest-tunes-1"]
+    assert where["held-tunes-2"] == where["rest-tunes-5"]
+
+
+def test_holding_out_a_collection_tests_on_it_and_trains_without_its_near_duplicates(
+    collections, tmp_path
+):
+    out = tmp_path / "out"
+    report = generate_tune_types(out, [collections], min_count=1, hold_out=["held"])
+    test = sorted(p.stem for p in (out / "test").glob("*.mid"))
+    train = sorted(p.stem for p in (out / "train").glob("*.mid"))
+    assert test == ["jig_held-tunes-3", "reel_held-tunes-1", "reel_held-tunes-2"]
+    assert train == ["jig_rest-tunes-3", "jig_rest-tunes-4", "reel_rest-tunes-2"]
+    assert report.held_out == 4 and report.held_out_unseen == {"hornpipe": 1}
+    assert report.held_out_near_duplicates == 2
+
+
+def test_holding_out_a_collection_that_no_source_is_in_is_an_error(collections, tmp_path):
+    with pytest.raises(ValueError, match="no source file is in a folder named nope"):
+        generate_tune_types(tmp_path / "out", [collections], hold_out=["nope"])
+
+
+def test_a_group_goes_to_one_split_whole_and_singletons_split_as_before():
+    data = [(f"r{i}", "reel") for i in range(10)]
+    assert split_stratified(data, 0.2, 1, groups={}) == split_stratified(data, 0.2, 1)
+    group = {f"r{i}": "g" for i in range(4)}
+    for seed in range(20):
+        split = split_stratified(data, 0.2, seed, groups=group)
+        members = {f"r{i}" for i in range(4)}
+        assert members <= set(split["test"]) or members <= set(split["train"])
+        assert split["train"]
+
+
+def test_canonical_form_rejects_notes_only(collections, tmp_path):
+    with pytest.raises(ValueError, match="notes only applies to the written form"):
+        generate_tune_types(tmp_path / "out", [collections], notes_only=True)

@@ -1,0 +1,215 @@
+"""convert.canonical (the written form taken out of a tune's MIDI) and convert.near_duplicates."""
+
+import io
+
+import mido
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from convert import abc_to_midi
+from convert.canonical import (
+    UNIT,
+    CanonicalError,
+    canonical_meter,
+    canonical_midi,
+    canonical_notes,
+    canonical_windows,
+    melody,
+    read_notes,
+)
+from convert.near_duplicates import THRESHOLD, groups, ngrams, similar_pairs, similar_to, similarity
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def midi_of(notes, tpq=480, meter=(6, 8), tempo=500_000, velocity=90, channel=0) -> bytes:
+    """A format-0 file of (onset, pitch, duration) notes in ticks, with tempo, key and meter."""
+    events = []
+    for onset, pitch, duration in notes:
+        events.append(
+            (onset, 1, mido.Message("note_on", note=pitch, velocity=velocity, channel=channel))
+        )
+        events.append((onset + duration, 0, mido.Message("note_off", note=pitch, channel=channel)))
+    events.sort(key=lambda e: (e[0], e[1], e[2].note))
+    track = mido.MidiTrack()
+    track.append(mido.MetaMessage("set_tempo", tempo=tempo))
+    track.append(mido.MetaMessage("time_signature", numerator=meter[0], denominator=meter[1]))
+    track.append(mido.MetaMessage("key_signature", key="D"))
+    now = 0
+    for tick, _, msg in events:
+        track.append(msg.copy(time=tick - now))
+        now = tick
+    track.append(mido.MetaMessage("end_of_track", time=0))
+    mf = mido.MidiFile(type=0, ticks_per_beat=tpq)
+    mf.tracks.append(track)
+    out = io.BytesIO()
+    mf.save(file=out)
+    return out.getvalue()
+
+
+tunes = st.lists(
+    st.tuples(st.integers(0, 3), st.integers(48, 84), st.sampled_from([1, 2, 3])),
+    min_size=1,
+    max_size=40,
+).map(
+    # (rest before, pitch, length in eighths) -> notes in ticks of an eighth = 240
+    lambda spec: _lay_out(spec)
+)
+
+
+def _lay_out(spec):
+    notes, now = [], 0
+    for rest, pitch, length in spec:
+        now += rest * 240
+        notes.append((now, pitch, length * 240))
+        now += length * 240
+    return notes
+
+
+# ----------------------------------------------------------------------------- the written form
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    tunes,
+    st.integers(-24, 24),
+    st.sampled_from([(1, 1), (2, 1), (1, 2), (3, 2)]),
+    st.sampled_from([96, 120, 384, 480]),
+    st.sampled_from([((6, 8), (12, 8)), ((2, 2), (4, 4)), ((2, 4), (4, 4)), ((3, 4), (3, 8))]),
+)
+def test_key_time_scale_tempo_velocity_and_meter_spelling_leave_no_trace(
+    notes, shift, scale, tpq, meters
+):
+    """The same tune transposed, with notes k times as long (another unit length), another
+    tick resolution, tempo, velocity, channel and a meter of the same class: the same bytes."""
+    num, den = scale
+    notes = [(o, p, d) for o, p, d in notes]
+    moved = [(o * num // den, p + shift, d * num // den) for o, p, d in notes]
+    if not all(0 <= p <= 127 for _, p, _ in moved):
+        return
+    a = midi_of(notes, meter=meters[0])
+    b = midi_of(moved, tpq=tpq, meter=meters[1], tempo=400_000, velocity=64, channel=3)
+    assert canonical_midi(a) == canonical_midi(b)
+
+
+@settings(max_examples=60, deadline=None)
+@given(tunes, st.sampled_from([(6, 8), (9, 8), (2, 4), (3, 4), (5, 4), (4, 4)]))
+def test_the_canonical_form_is_its_own_canonical_form(notes, meter):
+    once = canonical_midi(midi_of(notes, meter=meter))
+    assert canonical_midi(once) == once
+
+
+def test_the_same_jig_and_reel_written_two_ways_in_abc_give_the_same_bytes():
+    jig_68 = "X:1\nM:6/8\nL:1/8\nK:D\nFAd fed|cBA dAF|\n"
+    jig_128 = "X:1\nM:12/8\nL:1/16\nQ:1/4=80\nK:G\nB2d2g2 b2a2g2 f2e2d2 g2d2B2|\n"
+    assert canonical_midi(abc_to_midi(jig_68)) == canonical_midi(abc_to_midi(jig_128))
+    reel_22 = "X:1\nM:C|\nL:1/8\nK:D\nDFAF dFAF|GBdB gBdB|\n"
+    reel_24 = "X:1\nM:2/4\nL:1/16\nK:A\nAcec acec|dfaf d'faf|\n"
+    assert canonical_midi(abc_to_midi(reel_22)) == canonical_midi(abc_to_midi(reel_24))
+
+
+def test_a_jig_and_a_slip_jig_stay_apart():
+    jig = canonical_midi(abc_to_midi("X:1\nM:6/8\nL:1/8\nK:D\nFAd fed|cBA dAF|\n"))
+    slip = canonical_midi(abc_to_midi("X:1\nM:9/8\nL:1/8\nK:D\nFAd fed cBA|dAF\n"))
+    assert jig != slip
+    assert read_notes(jig)[2] == (6, 8) and read_notes(slip)[2] == (9, 8)
+
+
+@pytest.mark.parametrize(
+    ("meter", "expected"),
+    [
+        ((6, 8), (6, 8)),
+        ((12, 8), (6, 8)),
+        ((6, 4), (6, 8)),
+        ((9, 8), (9, 8)),
+        ((2, 2), (2, 4)),
+        ((4, 4), (2, 4)),
+        ((2, 4), (2, 4)),
+        ((3, 4), (3, 4)),
+        ((3, 8), (3, 4)),
+        ((5, 4), (5, 4)),
+        ((15, 8), (15, 8)),
+    ],
+)
+def test_meter_classes(meter, expected):
+    assert canonical_meter(*meter) == expected
+
+
+def test_the_most_frequent_duration_becomes_an_eighth_and_the_median_pitch_lands_in_range():
+    notes = canonical_notes([(0, 62, 120), (120, 64, 120), (240, 66, 240), (480, 67, 120)])
+    assert [d for _, _, d in notes] == [UNIT, UNIT, 2 * UNIT, UNIT]
+    pitches = sorted(p for _, p, _ in notes)
+    assert 66 <= pitches[(len(pitches) - 1) // 2] <= 77
+    assert all(p % 12 in {0, 2, 4, 5, 7, 9, 11} for p in pitches)  # D major -> white keys
+
+
+def test_a_file_without_notes_or_not_midi_is_a_canonical_error():
+    with pytest.raises(CanonicalError, match="no notes"):
+        canonical_midi(midi_of([]))
+    with pytest.raises(CanonicalError, match="not a readable MIDI file"):
+        canonical_midi(b"MThd garbage")
+
+
+def test_windows_cover_every_note_once_and_fit():
+    notes = [(i * 240, 60 + i % 12, 240) for i in range(600)]
+    midi = midi_of(notes)
+    whole = canonical_midi(midi)
+    windows = canonical_windows(midi, 1000)
+    assert len(windows) > 1 and all(len(w) <= 1000 for w in windows)
+    assert sum(len(read_notes(w)[0]) for w in windows) == len(read_notes(whole)[0])
+    assert all(read_notes(w)[0][0][0] == 0 for w in windows)
+    assert canonical_windows(midi, len(whole)) == [whole]
+
+
+# ----------------------------------------------------------------------------- near-duplicates
+
+
+def line(notes_text: str, key: str = "D", meter: str = "6/8") -> list[int]:
+    midi = abc_to_midi(f"X:1\nM:{meter}\nL:1/8\nK:{key}\n{notes_text}\n")
+    return melody(canonical_notes(read_notes(midi)[0]))
+
+
+TUNE = "FAd fed|cBA dAF|GBd gfe|dcB AFD|FAd fed|cBA dAF|GBd gfe|fed d3|"
+OTHER = "ABc BAG|FGA DEF|GAB AGF|EDE CDE|ABc BAG|FGA DEF|GAB AGF|E3 D3|"
+
+
+def test_a_transposed_copy_with_a_changed_note_is_a_near_duplicate_another_tune_is_not():
+    a = ngrams(line(TUNE))
+    copy = ngrams(line(TUNE.replace("gfe|d", "gfg|d", 1), key="G", meter="12/8"))
+    assert similarity(a, copy) >= THRESHOLD
+    assert similarity(a, ngrams(line(OTHER))) < THRESHOLD
+    assert similarity(a, a) == 1.0 and similarity(a, frozenset()) == 0.0
+
+
+def test_similar_pairs_and_groups_find_the_copies():
+    grams = [ngrams(line(t)) for t in (TUNE, OTHER, TUNE.replace("fed|c", "fef|c", 1))]
+    pairs = similar_pairs(grams)
+    assert [(i, j) for i, j, _ in pairs] == [(0, 2)]
+    assert groups(3, pairs) == [0, 1, 0]
+    assert similar_to([grams[2]], grams[:2]) == {0}
+
+
+# ----------------------------------------------------------------------------- feature baseline
+
+
+def test_the_feature_baseline_separates_jigs_from_reels_on_unseen_tunes():
+    import numpy as np
+
+    from convert.tune_features import LogisticBaseline, features
+
+    def row(text, meter):
+        midi = abc_to_midi(f"X:1\nM:{meter}\nL:1/8\nK:D\n{text}\n")
+        notes, _, m = read_notes(canonical_midi(midi))
+        return features(notes, m)
+
+    jigs = ["FAd fed|cBA dAF|", "ABc BAG|FGA DEF|", "cde gec|BcB GAB|", "dcB AFD|GBd gfe|"]
+    reels = [
+        "DFAF dFAF|GBdB gBdB|",
+        "ABcA BGEG|ABcA d2cd|",
+        "gfed cBAG|FGAB c2BA|",
+        "efge dcBA|GBdB AGEF|",
+    ]
+    x = np.array([row(t, "6/8") for t in jigs[:3]] + [row(t, "C|") for t in reels[:3]])
+    model = LogisticBaseline(x, ["jig"] * 3 + ["reel"] * 3)
+    assert model.predict(np.array([row(jigs[3], "12/8"), row(reels[3], "4/4")])) == ["jig", "reel"]
