@@ -82,6 +82,14 @@ def _console():
     "rest without its near-duplicates (repeatable; --test-fraction unused).",
 )
 @click.option(
+    "--crops",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Also write this many random excerpts (half to nine tenths) of each training tune "
+    "to train (canonical form).",
+)
+@click.option(
     "--exclude-from",
     "exclude",
     multiple=True,
@@ -107,6 +115,7 @@ def gen_tune_types_command(
     notes_only,
     near_threshold,
     hold_out,
+    crops,
     exclude,
     pretrain,
     seed,
@@ -157,6 +166,7 @@ def gen_tune_types_command(
                 form,
                 near_threshold,
                 hold_out,
+                crops,
             )
         except (FileNotFoundError, ValueError) as exc:
             raise click.ClickException(str(exc)) from None

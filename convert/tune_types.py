@@ -228,6 +228,7 @@ class TuneTypeReport:
     too_long: int = 0  # written form: dropped; canonical form: written in windows
     windowed: int = 0  # canonical tunes longer than max_bytes, written as windows
     windows: int = 0  # the files those tunes became
+    crops: int = 0  # random excerpts of training tunes written to train (--crops)
     duplicates: int = 0  # dropped copies (same MIDI bytes)
     conflicting_duplicates: int = 0  # dropped: same MIDI bytes, different types
     near_duplicate_pairs: int = 0  # pairs at or above the threshold
@@ -276,6 +277,7 @@ class TuneTypeReport:
             "too_long": self.too_long,
             "windowed": self.windowed,
             "windows": self.windows,
+            "crops": self.crops,
             "duplicates": self.duplicates,
             "conflicting_duplicates": self.conflicting_duplicates,
             "near_duplicate_pairs": self.near_duplicate_pairs,
@@ -334,6 +336,7 @@ def generate_tune_types(
     form: str = "canonical",
     near_threshold: float = near.THRESHOLD,
     hold_out: Collection[str] = (),
+    crops: int = 0,
 ) -> TuneTypeReport:
     """Write the labelled dataset into out_dir (see the module docstring); returns the report.
 
@@ -348,7 +351,8 @@ def generate_tune_types(
     (``near_duplicates``, similarity >= ``near_threshold``; above 1 turns it off) go to one
     split together. With ``hold_out`` (collection folder names, e.g. ``oneills1850``), the test
     split is those collections' tunes of the types trained on, and training keeps no
-    near-duplicate of them; test_fraction is then unused.
+    near-duplicate of them; test_fraction is then unused. ``crops`` (canonical form) adds
+    that many random excerpts of each training tune to train (``_crops``).
     """
     exclude_from = list(exclude_from)
     hold_out = sorted(set(hold_out))
@@ -358,6 +362,8 @@ def generate_tune_types(
         raise ValueError("min count and max bytes must be >= 1")
     if form not in FORMS:
         raise ValueError(f"form {form!r} is not one of {', '.join(FORMS)}")
+    if crops and form != "canonical":
+        raise ValueError("crops are written in the canonical form only")
     if notes_only and form != "written":
         raise ValueError(
             "notes only applies to the written form (the canonical form has "
@@ -376,6 +382,7 @@ def generate_tune_types(
             "near_threshold": near_threshold,
             "near_ngram": near.N,
             "hold_out": hold_out,
+            "crops": crops,
         }
     )
     files = find_abc_files(sources)
@@ -416,6 +423,10 @@ def generate_tune_types(
             for suffix, data in _pieces(t, max_bytes, form, report):
                 write_file_atomic(folder / f"{t.kind}_{t.name}{suffix}.mid", data)
                 files_per_kind[t.kind] += 1
+            if split == "train":
+                for suffix, data in _crops(t, crops, seed, max_bytes):
+                    write_file_atomic(folder / f"{t.kind}_{t.name}{suffix}.mid", data)
+                    report.crops += 1
         report.classes[split] = dict(sorted(files_per_kind.items()))
     if pretrain:
         test = [by_name[n] for n in splits["test"]]
@@ -459,6 +470,28 @@ def _feature_baseline(splits: dict, by_name: dict, report: TuneTypeReport) -> No
     for truth, guess in zip(y, predicted, strict=True):
         confusion.setdefault(truth, Counter())[guess] += 1
     report.feature_confusion = {k: dict(sorted(v.items())) for k, v in sorted(confusion.items())}
+
+
+def _crops(t: _Tune, count: int, seed: int, max_bytes: int) -> list[tuple[str, bytes]]:
+    """`count` excerpts of a canonical tune: each a run of consecutive notes (onsets from the
+    first one's), between half and nine tenths of the tune's notes, its start and length drawn
+    by Random(f"{seed}:{name}:{i}"); cut to max_bytes as windows are (the first window)."""
+    if count < 1:
+        return []
+    notes, _, meter = read_notes(t.midi)
+    out = []
+    for i in range(1, count + 1):
+        rng = random.Random(f"{seed}:{t.name}:{i}")
+        n = len(notes)
+        size = rng.randint(max(1, n // 2), max(1, n * 9 // 10))
+        start = rng.randint(0, n - size)
+        chunk = notes[start : start + size]
+        first = chunk[0][0]
+        data = encode([(o - first, p, d) for o, p, d in chunk], meter)
+        if len(data) > max_bytes:
+            data = canonical_windows(data, max_bytes)[0]
+        out.append((f"-c{i}", data))
+    return out
 
 
 def _pieces(t: _Tune, max_bytes: int, form: str, report: TuneTypeReport):

@@ -529,3 +529,25 @@ def test_a_group_goes_to_one_split_whole_and_singletons_split_as_before():
 def test_canonical_form_rejects_notes_only(collections, tmp_path):
     with pytest.raises(ValueError, match="notes only applies to the written form"):
         generate_tune_types(tmp_path / "out", [collections], notes_only=True)
+
+
+def test_crops_are_runs_of_a_training_tunes_notes_in_train_only(collections, tmp_path):
+    from convert.canonical import read_notes
+
+    out = tmp_path / "out"
+    report = generate_tune_types(out, [collections], min_count=1, test_fraction=0.3, crops=2)
+    train = {p.stem: p.read_bytes() for p in (out / "train").glob("*.mid")}
+    crops = {k: v for k, v in train.items() if "-c" in k.rsplit("-", 1)[-1] or k[-3:-1] == "-c"}
+    assert report.crops == len(crops) == 2 * report.train
+    assert not any("-c" in p.stem[-3:] for p in (out / "test").glob("*.mid"))
+    for name, data in crops.items():
+        whole = [n[1:] for n in read_notes(train[name[:-3]])[0]]
+        part = [n[1:] for n in read_notes(data)[0]]
+        assert len(whole) // 2 <= len(part) <= len(whole) * 9 // 10
+        starts = [i for i in range(len(whole)) if whole[i : i + len(part)] == part]
+        assert starts, name
+    again = tmp_path / "again"
+    generate_tune_types(again, [collections], min_count=1, test_fraction=0.3, crops=2)
+    assert {p.name: p.read_bytes() for p in (again / "train").glob("*.mid")} == {
+        p.name: p.read_bytes() for p in (out / "train").glob("*.mid")
+    }
