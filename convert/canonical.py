@@ -18,10 +18,11 @@ rewrites a MIDI file so that these choices leave no trace:
    sixteenths and the same reel in 2/2 in eighths give the same notes;
 3. **key**: the notes are transposed by the t in 0..11 that puts the most of them on the
    white keys (C D E F G A B: any diatonic mode of any key becomes one with no sharps or
-   flats), ties going to the transposition whose pitch-class counts are greatest in
-   lexicographic order; then by whole octaves so that the median pitch (the lower middle one)
-   is in ``MEDIAN_RANGE`` 66..77. Both choices depend only on the notes' pitch classes and
-   median, so a tune transposed by any interval gives exactly the same pitches;
+   flats), ties going to the transposition whose pitch-class counts, then pitch classes in
+   time order, are greatest in lexicographic order; then by whole octaves so that the median
+   pitch (the lower middle one) is in ``MEDIAN_RANGE`` 66..77. Both choices depend only on
+   the notes' pitch classes, their order and the median, so a tune transposed by any interval
+   gives exactly the same pitches;
 4. **everything else goes**: tempo, key signature, text, program, channel, velocity (all 80).
 
 What stays is the sequence of notes (onsets, durations, pitches, chords) and the meter class.
@@ -126,7 +127,8 @@ def _transposition(pitches: list[int]) -> int:
 
     def key(t: int):
         shifted = tuple(classes[(c - t) % 12] for c in range(12))
-        return (sum(shifted[c] for c in WHITE_KEYS), shifted)
+        in_order = tuple((p + t) % 12 for p in pitches)  # breaks symmetric ties (a tritone)
+        return (sum(shifted[c] for c in WHITE_KEYS), shifted, in_order)
 
     return max(range(12), key=key)
 
