@@ -45,6 +45,8 @@ from fractions import Fraction
 
 import mido
 
+from convert.midi import _variable_int
+
 TICKS_PER_QUARTER = 96
 UNIT = 48  # ticks of the most frequent duration: an eighth note
 VELOCITY = 80
@@ -156,15 +158,6 @@ def encode(notes: list[CanonicalNote], meter: tuple[int, int]) -> bytes:
     header = b"MThd" + (6).to_bytes(4, "big") + bytes([0, 0, 0, 1])
     header += TICKS_PER_QUARTER.to_bytes(2, "big")
     return header + b"MTrk" + len(track).to_bytes(4, "big") + bytes(track)
-
-
-def _variable_int(value: int) -> bytes:
-    groups = [value & 0x7F]
-    value >>= 7
-    while value:
-        groups.append(0x80 | (value & 0x7F))
-        value >>= 7
-    return bytes(reversed(groups))
 
 
 def canonical_midi(midi: bytes) -> bytes:
