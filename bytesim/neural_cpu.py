@@ -498,19 +498,7 @@ class NeuralRun:
 
     def report(self) -> dict:
         """The run's figures (what `bytesim run --neural --json` prints under "neural")."""
-        summary = self.score.summary()
-        return {
-            "mode": self.mode,
-            "state_byte_accuracy": summary["byte_accuracy"],
-            "exact_state_rate": summary["exact_state_rate"],
-            "exact_trace": bool(summary["exact_trace_rate"] == 1.0),
-            "reference_states": len(self.reference.states) - 1,
-            "neural_states": len(self.predicted),
-            "first_divergence": first_divergence(self.reference.states[1:], self.predicted),
-            "field_accuracy": summary["field_accuracy"],
-            "unsure_below": self.unsure_below,
-            "unsure_states": int(self.unsure.sum()),
-        }
+        return run_figures(self)
 
     def steps(self) -> list[dict]:
         """Per neural state: its step, its 16 values and the labels of its wrong bytes."""
@@ -610,3 +598,21 @@ def random_traces(count: int, seed: int, min_len: int = 1, max_len: int = 255) -
         Trace.from_instance(d, f"random-{seed}-{i}")
         for i, d in enumerate(random_instances(seed, count, min_len, max_len))
     ]
+
+
+def run_figures(run) -> dict:
+    """The figures of a neural run beside its reference (a NeuralRun, or neural_system's
+    SystemRun): accuracy, exactness, first divergence, per-field accuracy, unsure states."""
+    summary = run.score.summary()
+    return {
+        "mode": run.mode,
+        "state_byte_accuracy": summary["byte_accuracy"],
+        "exact_state_rate": summary["exact_state_rate"],
+        "exact_trace": bool(summary["exact_trace_rate"] == 1.0),
+        "reference_states": len(run.reference.states) - 1,
+        "neural_states": len(run.predicted),
+        "first_divergence": first_divergence(run.reference.states[1:], run.predicted),
+        "field_accuracy": summary["field_accuracy"],
+        "unsure_below": run.unsure_below,
+        "unsure_states": int(run.unsure.sum()),
+    }

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from bytesim.data import EOP, PATCH
-from bytesim.neural_cpu import UNSURE_BELOW, StateScore, first_divergence, matches
+from bytesim.neural_cpu import UNSURE_BELOW, StateScore, matches, run_figures
 from bytesim.systems import (
     System,
     SystemTrace,
@@ -340,21 +340,7 @@ class SystemRun:
 
     def report(self) -> dict:
         """The run's figures (what `bytesim run-system --json` prints beside the states)."""
-        summary = self.score.summary()
-        return {
-            "system": self.system.name,
-            "trace": self.reference.name,
-            "mode": self.mode,
-            "state_byte_accuracy": summary["byte_accuracy"],
-            "exact_state_rate": summary["exact_state_rate"],
-            "exact_trace": bool(summary["exact_trace_rate"] == 1.0),
-            "reference_states": len(self.reference.states) - 1,
-            "neural_states": len(self.predicted),
-            "first_divergence": first_divergence(self.reference.states[1:], self.predicted),
-            "field_accuracy": summary["field_accuracy"],
-            "unsure_below": self.unsure_below,
-            "unsure_states": int(self.unsure.sum()),
-        }
+        return {"system": self.system.name, "trace": self.reference.name, **run_figures(self)}
 
     def steps(self) -> list[dict]:
         """Per neural state: its step, its values (256 = <eop>), its wrong fields, its
