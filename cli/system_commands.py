@@ -69,9 +69,27 @@ system_options = click.option(
 )
 
 
+# the shipped model of a built-in system: --model's default for it
+SHIPPED_MODELS = {"cpu": "cpu-small", "rule110": "rule110"}
+
+
+def _model_for(system_name: str, model_name: str | None, verb: str) -> str:
+    if model_name is not None:
+        return model_name
+    if system_name in SHIPPED_MODELS:
+        return SHIPPED_MODELS[system_name]
+    raise click.UsageError(
+        f"no model ships for {system_name}: give the model to {verb} with --model"
+    )
+
+
 @click.command("eval-system")
 @click.argument("system_name", metavar="SYSTEM")
-@options.model_option(None, "Model directory, training run directory or shipped model name.")
+@options.model_option(
+    None,
+    "Model directory, training run directory or shipped model name (default: the shipped "
+    "model of a built-in system: cpu-small for cpu, rule110 for rule110).",
+)
 @system_options
 @click.option(
     "-n",
@@ -107,8 +125,7 @@ def eval_system_command(system_name, model_name, pairs, count, seed, batch_size,
     from bytesim.neural_system import NeuralSystemError, evaluate_system
     from bytesim.systems import SystemDefinitionError, find_system, random_traces
 
-    if model_name is None:
-        raise click.UsageError("give the model to evaluate with --model")
+    model_name = _model_for(system_name, model_name, "evaluate")
     try:
         system = find_system(system_name, _options(pairs))
         traces = random_traces(system, count, seed)
@@ -168,7 +185,11 @@ COMMANDS.append(eval_system_command)
 
 @click.command("run-system")
 @click.argument("system_name", metavar="SYSTEM")
-@options.model_option(None, "Model directory, training run directory or shipped model name.")
+@options.model_option(
+    None,
+    "Model directory, training run directory or shipped model name (default: the shipped "
+    "model of a built-in system: cpu-small for cpu, rule110 for rule110).",
+)
 @system_options
 @options.seed_option("Seed of the drawn input.")
 @click.option(
@@ -205,8 +226,7 @@ def run_system_command(
     from bytesim.neural_system import NeuralSystemError, check_model, run_system
     from bytesim.systems import SystemDefinitionError, draw_trace, find_system
 
-    if model_name is None:
-        raise click.UsageError("give the model to run with --model")
+    model_name = _model_for(system_name, model_name, "run")
     try:
         system = find_system(system_name, _options(pairs))
         trace = draw_trace(system, np.random.default_rng(seed), f"{system.name} seed {seed}")

@@ -64,9 +64,16 @@ def test_eval_system_errors_are_one_line(rule110_run, args, message):
     assert "Traceback" not in result.output
 
 
-def test_eval_system_needs_a_model():
-    result = run("eval-system", "rule110")
-    assert result.exit_code == 2 and "--model" in result.output
+def test_eval_system_needs_a_model_where_none_ships():
+    result = run("eval-system", "life")
+    assert result.exit_code == 2 and "no model ships for life" in result.output
+    assert "--model" in result.output
+
+
+def test_run_system_of_rule110_defaults_to_its_shipped_model():
+    result = run("run-system", "rule110", "-o", "max_steps=3", "--seed", "5", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["model"] == "rule110"
 
 
 def test_train_with_an_unknown_system_option_is_one_line(tmp_path):
@@ -149,7 +156,7 @@ def test_run_system_errors_are_one_line(rule110_run, args, message):
 
 
 def test_run_system_needs_a_model_that_exists(tmp_path):
-    assert run("run-system", "rule110").exit_code == 2
+    assert run("run-system", "life").exit_code == 2
     result = run("run-system", "rule110", "--model", tmp_path / "nothing")
     assert result.exit_code == 1 and "Traceback" not in result.output
 
