@@ -46,7 +46,13 @@ def _load(model: str):
 
 
 @click.command("train")
-@click.argument("data", nargs=-1, required=True)
+@click.argument("data", nargs=-1)
+@click.option(
+    "--recipe",
+    metavar="NAME|FILE",
+    help="Start from a recipe's settings (a shipped name such as `cpu`, or a .toml file); "
+    "options given here win.",
+)
 @click.option(
     "--out", "out", required=True, type=click.Path(file_okay=False), help="Run directory."
 )
@@ -95,12 +101,13 @@ def _load(model: str):
 @click.option("--stop-after", type=click.IntRange(min=1), help="Stop after N steps of this run.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @seed_option
-def train_command(data, out, sets, resume, **options):
+def train_command(data, out, sets, resume, recipe, **options):
     """Train a bGPT model on files, folders, tar shards or a generated source.
 
     DATA is any mix of files, folders and .tar shards, or one generated source
     `gen:NAME?key=value&...` that draws fresh examples every step. The run directory
-    gets checkpoints (exact resume), metrics.jsonl and loss.png.
+    gets checkpoints (exact resume), metrics.jsonl and loss.png. --recipe takes the data,
+    model and schedule from a recipe (docs/model.md lists the shipped ones).
 
     \b
     Examples:
@@ -108,6 +115,7 @@ def train_command(data, out, sets, resume, **options):
       bytesim train data/pairs --conversion 'abc->mid' --loss-on target --out runs/conv
       bytesim train 'gen:cpu' --set prev_patch=prefix --steps 5000 --out runs/cpu
       bytesim train 'gen:cpu' --out runs/cpu --resume --max-minutes 50
+      bytesim train --recipe cpu --out runs/cpu
     """
     from bytesim.train import TrainConfig, TrainError, parse_overrides, train
 
@@ -118,6 +126,10 @@ def train_command(data, out, sets, resume, **options):
         overrides = parse_overrides(list(sets))
     except TrainError as e:
         raise click.BadParameter(str(e), param_hint="--set") from None
+    if recipe is not None:
+        data, overrides = _with_recipe(recipe, data, overrides, options)
+    if not data:
+        raise click.UsageError("give DATA (files, folders or gen:NAME) or --recipe NAME")
     cfg = TrainConfig(
         out=str(run),
         data=list(data),
@@ -148,6 +160,24 @@ def train_command(data, out, sets, resume, **options):
         f"[bold]{summary['stopped']}[/] at step {summary['step']}/{summary['total_steps']} "
         f"in {summary['elapsed_s']:.0f} s; checkpoint in {run}{more}"
     )
+
+
+def _with_recipe(recipe: str, data, overrides: dict, options: dict):
+    """The recipe's settings under the command line's: (data, overrides); `options` updated."""
+    from click.core import ParameterSource
+
+    from bytesim import recipes
+    from bytesim.train import TrainError
+
+    try:
+        settings = recipes.load(recipe)
+    except TrainError as e:
+        raise click.ClickException(str(e)) from None
+    ctx = click.get_current_context()
+    for key, value in settings.items():
+        if key in options and ctx.get_parameter_source(key) == ParameterSource.DEFAULT:
+            options[key] = value
+    return (data or settings["data"]), {**settings.get("overrides", {}), **overrides}
 
 
 class _TrainProgress:
