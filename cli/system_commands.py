@@ -71,6 +71,11 @@ system_options = click.option(
 
 # the shipped model of a built-in system: --model's default for it
 SHIPPED_MODELS = {"cpu": "cpu-small", "rule110": "rule110"}
+model_option = options.model_option(
+    None,
+    "Model directory, training run directory or shipped model name (default: the shipped "
+    "model of a built-in system: cpu-small for cpu, rule110 for rule110).",
+)
 
 
 def _model_for(system_name: str, model_name: str | None, verb: str) -> str:
@@ -85,11 +90,7 @@ def _model_for(system_name: str, model_name: str | None, verb: str) -> str:
 
 @click.command("eval-system")
 @click.argument("system_name", metavar="SYSTEM")
-@options.model_option(
-    None,
-    "Model directory, training run directory or shipped model name (default: the shipped "
-    "model of a built-in system: cpu-small for cpu, rule110 for rule110).",
-)
+@model_option
 @system_options
 @click.option(
     "-n",
@@ -185,11 +186,7 @@ COMMANDS.append(eval_system_command)
 
 @click.command("run-system")
 @click.argument("system_name", metavar="SYSTEM")
-@options.model_option(
-    None,
-    "Model directory, training run directory or shipped model name (default: the shipped "
-    "model of a built-in system: cpu-small for cpu, rule110 for rule110).",
-)
+@model_option
 @system_options
 @options.seed_option("Seed of the drawn input.")
 @click.option(
