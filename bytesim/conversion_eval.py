@@ -57,6 +57,7 @@ from bytesim.data import (
     encode_pair,
     generated_source,
 )
+from bytesim.model import INTERLEAVED
 from bytesim.neural_convert import (
     DEFAULT_BATCH,
     DIRECTIONS,
@@ -428,7 +429,7 @@ def evaluate_conversion(
         "max_input_bytes": max_input_bytes(model),
         "max_input_patches": max_input_patches(model),
         "max_unit_patches": (
-            max_unit_patches(model) if model.config.layout == "interleaved" else None
+            max_unit_patches(model) if model.config.layout in INTERLEAVED else None
         ),
     }
     total = len(directions) * len(pairs)

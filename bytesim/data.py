@@ -123,13 +123,14 @@ def encode_pair(
 ) -> Example:
     """A conversion pair a -> b (see the module docstring), cut into patches as `layout` says
     (`bytesim.layout`: "paper"; "notes", one musical unit per patch; "interleaved", each input
-    unit followed by what it settles)."""
+    unit followed by what it settles; "context", each input unit with the fields in force)."""
     from bytesim.layout import LayoutError, model_ext, model_patches
+    from bytesim.model import INTERLEAVED
 
     _check_loss_on(loss_on)
     a_hdr, b_hdr = header_patch(model_ext(a_ext, layout)), header_patch(model_ext(b_ext, layout))
-    if layout == "interleaved":
-        return _interleaved_pair(a, a_ext, b, b_ext, loss_on, name, (a_hdr, b_hdr))
+    if layout in INTERLEAVED:
+        return _interleaved_pair(a, a_ext, b, b_ext, loss_on, name, (a_hdr, b_hdr), layout)
     try:
         pa, pb = model_patches(a, a_ext, layout), model_patches(b, b_ext, layout)
     except LayoutError as e:
@@ -145,7 +146,7 @@ def encode_pair(
     return Example(ids, mask, file_mask, kind=f"{a_ext}->{b_ext}", name=name)
 
 
-def _interleaved_pair(a, a_ext, b, b_ext, loss_on, name, headers) -> Example:
+def _interleaved_pair(a, a_ext, b, b_ext, loss_on, name, headers, layout) -> Example:
     """[header a][header b] then input units and output groups in turn (bytesim.layout)."""
     from bytesim.layout import LayoutError, interleave, interleaved_patches
 
@@ -153,7 +154,7 @@ def _interleaved_pair(a, a_ext, b, b_ext, loss_on, name, headers) -> Example:
         raise DataError(f"{name or 'pair'}: the interleaved layout pairs .abc with .mid")
     abc, midi = (a, b) if a_ext == "abc" else (b, a)
     try:
-        body, written = interleaved_patches(interleave(abc, midi, f"{a_ext}->{b_ext}"))
+        body, written = interleaved_patches(interleave(abc, midi, f"{a_ext}->{b_ext}", layout))
     except (LayoutError, UnicodeDecodeError) as e:
         raise DataError(f"{name or 'pair'}: {e}") from None
     ids = np.concatenate([*headers, body])

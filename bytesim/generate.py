@@ -16,7 +16,7 @@ import torch
 
 from bytesim.data import EOP, PATCH, header_patch
 from bytesim.layout import file_bytes, model_ext, model_patches
-from bytesim.model import BGPT
+from bytesim.model import BGPT, INTERLEAVED
 
 
 @dataclass
@@ -64,7 +64,7 @@ def generate_files(
 ) -> list[Generated]:
     """n files of type `ext` (continuing `prompt`), or of type `to_ext` converted from it."""
     layout = model.config.layout
-    if to_ext is not None and layout == "interleaved":
+    if to_ext is not None and layout in INTERLEAVED:
         raise ValueError(
             "an interleaved model reads its input one unit at a time: convert with "
             "`bytesim convert` (bytesim.neural_convert)"

@@ -18,6 +18,12 @@ patch (config `layout`).
   the byte `MARK` (0), which ends the group (an empty group is MARK alone). The model writes
   each unit of output right after the input it comes from; a converter feeds the input one unit
   at a time (`bytesim.neural_convert`, `BGPT.generate(steer=...)`).
+- ``context``: ``interleaved`` with every input unit followed by the byte `CONTEXT` (1) and the
+  fields in force once it is read, copied as text from the input (`with_context`): for ABC the
+  last `K:` value (spaces dropped, its first 5 bytes), a comma and the last `L:` value; for note
+  text the last key event's value. What a note's pitch and length depend on beyond the unit
+  itself is then in its own patch, however far back the header stands (or whether the window
+  still holds it). The output units are those of ``interleaved``.
 
 Worked example, ``notes`` layout: the ABC body line ``|:GA B2|`` is cut into the segments
 ``|:G``, ``A``, `` B2`` and ``|`` (the last one carries over to the next note), and the MIDI
@@ -31,13 +37,17 @@ import re
 
 import numpy as np
 
-from bytesim.model import EOP, LAYOUTS, PATCH
+from bytesim.model import EOP, INTERLEAVED, LAYOUTS, PATCH
 from convert.abc_parser import AbcError
 from convert.notes import MidiError
 from convert.notetext import abc_to_note_text, midi_to_note_text, note_text_to_midi
 
 NOTE_TEXT = "notes"  # the header (extension) of MIDI given as note text
 MARK = 0  # interleaved layout: the byte after the last unit of an output group
+CONTEXT = 1  # context layout: the byte between an input unit and its context
+_K_FIELD = re.compile(rb"(?:^|\[)K:([^\]\n%]*)", re.M)
+_L_FIELD = re.compile(rb"(?:^|\[)L:([^\]\n%]*)", re.M)
+_KEY_EVENT = re.compile(rb"\d+ K(\S*)")
 
 _FIELD_LINE = re.compile(rb"[A-Za-z+]:|%")
 _META_LINE = re.compile(rb"\d+ [TMK]")
@@ -79,6 +89,43 @@ def units(data: bytes, ext: str) -> list[bytes]:
         return midi_to_note_text(data).encode("ascii").splitlines(keepends=True)
     except MidiError as e:
         raise LayoutError(str(e)) from None
+
+
+def input_units(data: bytes, ext: str, layout: str) -> list[bytes]:
+    """An input file's units as an interleaved layout feeds them (`with_context` in `context`)."""
+    if layout not in INTERLEAVED:
+        raise ValueError(f"layout {layout!r} does not feed its input by units")
+    found = units(data, ext)
+    return with_context(found, ext) if layout == "context" else found
+
+
+def with_context(found: list[bytes], ext: str) -> list[bytes]:
+    r"""Each unit followed by CONTEXT and the fields in force once it is read (text copied from
+    the units so far, not interpreted): ABC `key,unit` from the last `K:` and `L:` fields (line
+    or inline; the key's spaces dropped, its first 5 bytes; the unit's first 4), note text the
+    last key event's value (first 5 bytes). Empty until a field sets it.
+
+    >>> with_context([b"L:1/8\n", b"K:A mix\n", b"B2", b"[K:D]c"], "abc")
+    [b'L:1/8\n\x01,1/8', b'K:A mix\n\x01Amix,1/8', b'B2\x01Amix,1/8', b'[K:D]c\x01D,1/8']
+    >>> with_context([b"0 KG\n", b"0 66 240\n"], "mid")
+    [b'0 KG\n\x01G', b'0 66 240\n\x01G']
+    """
+    key, unit = b"", b""
+    out = []
+    for u in found:
+        if ext == "abc":
+            for m in _K_FIELD.finditer(u):
+                key = re.sub(rb"\s+", b"", m.group(1))[:5]
+            for m in _L_FIELD.finditer(u):
+                unit = m.group(1).strip()[:4]
+            context = key + b"," + unit
+        else:
+            m = _KEY_EVENT.match(u)
+            if m:
+                key = m.group(1)[:5]
+            context = key
+        out.append(u + bytes([CONTEXT]) + context)
+    return out
 
 
 def file_bytes(data: bytes, ext: str, layout: str) -> bytes:
@@ -218,19 +265,24 @@ def _agreeing(prefix: bytes, final: list[bytes]) -> int:
     return n
 
 
-def interleave(abc: bytes, midi: bytes, direction: str) -> list[tuple[bytes, bool]]:
+def interleave(
+    abc: bytes, midi: bytes, direction: str, layout: str = "interleaved"
+) -> list[tuple[bytes, bool]]:
     """The units of a pair in the order the interleaved layout reads and writes them, each with
     True for what the model writes; every output group ends with `MARK`.
 
     abc->mid: each ABC segment, then the note-text lines it settles. mid->abc: each note-text
     line, then the ABC segments written once it is read: a segment whose lines end with this
     one, with the segments that settle nothing just before it (a rest is written with the note
-    after it, whose dt shows it); segments after the last line go with the last line.
+    after it, whose dt shows it); segments after the last line go with the last line. In the
+    `context` layout each input unit is fed `with_context`.
     """
     segments, groups = align(abc, midi)
+    context = layout == "context"
     if direction == "abc->mid":
+        fed = with_context(segments, "abc") if context else segments
         out: list[tuple[bytes, bool]] = []
-        for segment, group in zip(segments, groups, strict=True):
+        for segment, group in zip(fed, groups, strict=True):
             out.append((segment, False))
             out += _group(group)
         return out
@@ -247,7 +299,8 @@ def interleave(abc: bytes, midi: bytes, direction: str) -> list[tuple[bytes, boo
     if lines:
         after[-1] += waiting
     out = []
-    for line, written in zip(lines, after, strict=True):
+    fed = with_context(lines, "mid") if context else lines
+    for line, written in zip(fed, after, strict=True):
         out.append((line, False))
         out += _group(written)
     return out

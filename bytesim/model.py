@@ -182,7 +182,9 @@ class Decoder(nn.Module):
 # ----------------------------------------------------------------------------- config
 
 PREV_PATCH_MODES = ("none", "add", "prefix")
-LAYOUTS = ("paper", "notes", "interleaved")  # how files are cut into patches (bytesim.layout)
+# how files are cut into patches (bytesim.layout)
+LAYOUTS = ("paper", "notes", "interleaved", "context")
+INTERLEAVED = ("interleaved", "context")  # the layouts that feed the input one unit at a time
 
 
 INPUT_FORMS = ("bytes", "canonical-tune")
@@ -204,7 +206,7 @@ class ModelConfig:
     prev_patch: str = "none"  # copy path from the previous patch: "none" | "add" | "prefix"
     retrieve: bool = False  # learned copy path from any earlier patch (see the module docstring)
     bit_features: bool = False  # byte decoder reads and scores the bits of bytes (docstring)
-    layout: str = "paper"  # "paper" | "notes" | "interleaved": how files become patches (layout.py)
+    layout: str = "paper"  # one of LAYOUTS: how files become patches (layout.py)
     num_labels: int = 0  # classification labels (0 = no classification head)
     input_form: str = "bytes"  # what `classify` feeds a file as: "bytes" | "canonical-tune"
     vocab_size: int = 257  # byte values 0..255 and <eop> (fixed)

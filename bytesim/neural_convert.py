@@ -36,11 +36,12 @@ from bytesim.layout import (
     MARK,
     LayoutError,
     file_bytes,
+    input_units,
     model_ext,
     pad_segments,
-    units,
     written_bytes,
 )
+from bytesim.model import INTERLEAVED
 from convert import (
     AbcError,
     parse_abc,
@@ -178,7 +179,7 @@ def _input_limit(model) -> str:
 def max_input_patches(model) -> int | None:
     """The most patches an input may take (its two headers and two output patches aside);
     None in the interleaved layout, which converts any length in pieces (`max_unit_patches`)."""
-    if model.config.layout == "interleaved":
+    if model.config.layout in INTERLEAVED:
         return None
     return model.config.patch_length - 4
 
@@ -232,7 +233,7 @@ class Conversion:
     def warnings(self, name: str) -> list[str]:
         """One line for each thing wrong with the output written as `name`."""
         out = []
-        if not self.finished and self.layout == "interleaved":
+        if not self.finished and self.layout in INTERLEAVED:
             out.append(
                 f"{name} is cut: in piece {self.pieces} the model wrote to its limit of "
                 f"{self.limit} patches without reading on in the input"
@@ -278,7 +279,7 @@ def convert_bytes(
     a, b = direction.split("->")
     check_model(model)
     check_input(data, a, name)
-    if model.config.layout == "interleaved":
+    if model.config.layout in INTERLEAVED:
         job = interleaved_job(model, data, a, b, name)
         return _generate_interleaved(model, [job], temperature, seed, top_k, top_p)[0]
     ids = prompt_ids(model, data, a, b, name)
@@ -308,7 +309,7 @@ def convert_many(
         try:
             a, b = direction_of(src, dst).split("->")
             check_input(data, a, name)
-            if model.config.layout == "interleaved":
+            if model.config.layout in INTERLEAVED:
                 prompt = interleaved_job(model, data, a, b, name)
             else:
                 prompt = prompt_ids(model, data, a, b, name)
@@ -318,7 +319,7 @@ def convert_many(
     prompts.sort(key=lambda p: len(p[1]))
     for start in range(0, len(prompts), batch_size):
         chunk = prompts[start : start + batch_size]
-        if model.config.layout == "interleaved":
+        if model.config.layout in INTERLEAVED:
             convs = _generate_interleaved(model, [p for _, p, _ in chunk])
         else:
             convs = _generate(model, [p for _, p, _ in chunk], [b for _, _, b in chunk])
@@ -384,7 +385,7 @@ def interleaved_job(model, data: bytes, src: str, dst: str, name: str = "input")
     """The checked input of an interleaved conversion. A tune of any length converts (in pieces,
     see `_generate_interleaved`); InputTooLong names a single unit too long for one piece."""
     try:
-        pieces = units(data, src)
+        pieces = input_units(data, src, model.config.layout)
     except LayoutError as e:
         raise ConversionError(f"{name}: {e}") from None
     padded = [pad_segments([u]) for u in pieces if u]

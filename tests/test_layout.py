@@ -10,9 +10,11 @@ from hypothesis import strategies as st
 from bytesim.abc_task import rich_tune
 from bytesim.data import EOP, PATCH, DataError, encode_pair
 from bytesim.layout import (
+    CONTEXT,
     abc_segments,
     align,
     file_bytes,
+    input_units,
     interleave,
     model_ext,
     model_patches,
@@ -164,3 +166,40 @@ def test_generate_sends_an_interleaved_conversion_to_bytesim_convert():
     model = BGPT(PRESETS["tiny"].with_overrides(layout="interleaved"))
     with pytest.raises(ValueError, match="bytesim convert"):
         generate_files(model, "abc", b"X:1\nK:C\nC\n", "mid")
+
+
+# ----------------------------------------------------------------------------- context
+
+
+@pytest.mark.parametrize("direction", ["abc->mid", "mid->abc"])
+def test_the_context_layout_is_the_interleaved_one_with_each_input_unit_followed_by_its_fields(
+    direction,
+):
+    midi = abc_to_midi(TIED_REPEAT)
+    plain = interleave(TIED_REPEAT, midi, direction)
+    fed = interleave(TIED_REPEAT, midi, direction, "context")
+    assert [w for _, w in fed] == [w for _, w in plain]
+    assert [u for u, w in fed if w] == [u for u, w in plain if w]  # the same output
+    for (u, w), (p, _) in zip(fed, plain, strict=True):
+        if not w:
+            assert u.startswith(p + bytes([CONTEXT]))
+    first = next(u for u, w in fed if not w and (u.startswith((b"|:G", b"0 67 240"))))
+    assert first == (b"|:G\x01D,1/8" if direction == "abc->mid" else b"0 67 240\n\x01D")
+
+
+def test_a_key_or_unit_changed_in_the_body_changes_the_context_from_there_on():
+    tune = b"X:1\nL:1/8\nK:G\nF|[K:Bb]B [L:1/4]B|\nK:Ador % a comment\nc|\n"
+    fed = input_units(tune, "abc", "context")
+    contexts = [u.split(bytes([CONTEXT]))[1] for u in fed if u[:1] not in b"XLK"]
+    assert contexts == [b"G,1/8", b"Bb,1/8", b"Bb,1/4", b"Bb,1/4", b"Ador,1/4", b"Ador,1/4"]
+    assert input_units(tune, "abc", "interleaved") == abc_segments(tune)
+    with pytest.raises(ValueError, match="does not feed its input by units"):
+        input_units(tune, "abc", "paper")
+
+
+def test_a_context_pair_trains_on_what_the_model_writes_only():
+    abc = b"X:1\nL:1/4\nK:C\nC\n"
+    ex = encode_pair(abc, "abc", abc_to_midi(abc), "mid", "target", layout="context")
+    wrote, _ = written_bytes(ex.ids[ex.loss_mask])
+    assert wrote == b"0 T500000\n0 M4/4\n0 KC\n0 60 480\n"
+    assert b"C\n\x01C,1/4" in bytes(int(v) for v in ex.ids if v != EOP)

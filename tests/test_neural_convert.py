@@ -16,7 +16,7 @@ from bytesim import neural_convert as nc
 from bytesim.checkpoint import load_model, save_model
 from bytesim.data import EOP, PATCH, encode_pair
 from bytesim.layout import model_patches
-from bytesim.model import BGPT, PRESETS
+from bytesim.model import BGPT, INTERLEAVED, PRESETS
 from cli import conversion_commands
 from cli.main import cli
 from convert import abc_to_midi, midi_layout_error, midi_to_notes
@@ -68,11 +68,11 @@ class OracleModel:
     def __init__(self, answers: dict[bytes, bytes], patch_length: int = 64, layout="paper"):
         self.config = PRESETS["tiny"].with_overrides(patch_length=patch_length, layout=layout)
         self.answers = {_as_read(k, layout): v for k, v in answers.items()}  # input -> target
-        if layout == "interleaved":
+        if layout in INTERLEAVED:
             self.answers = answers
 
     def generate(self, prompts, max_patches, *args, stop=None, steer=None, **kwargs):
-        if self.config.layout == "interleaved":
+        if self.config.layout in INTERLEAVED:
             return self._steered(prompts, max_patches, stop, steer)
         out = []
         for p in prompts:
@@ -116,7 +116,7 @@ class OracleModel:
         for source, answer in self.answers.items():
             src, dst = ("mid", "abc") if _kind(answer) == "abc" else ("abc", "mid")
             data = source if src == "abc" else abc_to_midi(answer)  # the MIDI file itself
-            ids = encode_pair(data, src, answer, dst, "target", layout="interleaved").ids
+            ids = encode_pair(data, src, answer, dst, "target", layout=self.config.layout).ids
             for start in range(0, len(ids) - len(prompt) + 1, PATCH):
                 if (ids[start : start + len(prompt)] == prompt).all():
                     return ids[start:]
@@ -240,12 +240,13 @@ VARIED_TUNE = (
 )
 
 
+@pytest.mark.parametrize("layout", INTERLEAVED)
 @pytest.mark.parametrize("direction", nc.DIRECTIONS)
-def test_a_tune_past_the_patch_length_converts_whole_in_pieces(direction):
+def test_a_tune_past_the_patch_length_converts_whole_in_pieces(direction, layout):
     midi = abc_to_midi(VARIED_TUNE)
     src, dst = direction.split("->")
     data, answer = (VARIED_TUNE.encode(), midi) if src == "abc" else (midi, VARIED_TUNE.encode())
-    oracle = OracleModel({data: answer}, patch_length=64, layout="interleaved")
+    oracle = OracleModel({data: answer}, patch_length=64, layout=layout)
     job = nc.interleaved_job(oracle, data, src, dst)
     assert 2 + len(job) // PATCH + len(job.units) > 64  # one piece cannot hold it
     conv = nc.convert_bytes(oracle, data, src, dst)
