@@ -1,10 +1,13 @@
-"""Where a neural ABC -> MIDI conversion gets pitches wrong: the first notes of each output
-against the reference MIDI, note by note, by the key signature of the reference.
+"""Where a neural conversion gets pitches wrong: the first notes of each output against the
+reference MIDI, note by note, by the key signature of the reference.
 
     python benchmarks/pitch_errors.py runs/out-MODEL/abc-to-mid data/abc/test [--notes 16]
+    python benchmarks/pitch_errors.py runs/out-MODEL/mid-to-abc data/abc/test
 
-OUTPUTS holds the MIDI files `bytesim eval-conversion ... --outputs DIR` wrote (DIR/abc-to-mid);
-each is compared with the file of the same name in DATA. The notes of both, in order of onset
+OUTPUTS holds the files `bytesim eval-conversion ... --outputs DIR` wrote: MIDI files
+(DIR/abc-to-mid), or ABC files (DIR/mid-to-abc), which the reference converter plays (one that
+does not convert counts as no notes). Each is compared with the MIDI file of the same stem in
+DATA. The notes of both, in order of onset
 and pitch, are paired one to one over the first N; a pair's difference is output pitch minus
 reference pitch. A model that ignores the key signature plays F for F# in G major (-1) and B for
 Bb in F major (+1): those show as -1 in sharp keys and +1 in flat keys. Prints a markdown table:
@@ -22,6 +25,7 @@ import mido
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from convert import AbcError, abc_to_midi  # noqa: E402
 from convert.notes import midi_to_notes  # noqa: E402
 
 
@@ -34,16 +38,27 @@ def key_of(path: Path) -> str:
     return "none"
 
 
+def _played(path: Path) -> list:
+    """The notes of an output file: a MIDI file's, or those the reference converter plays from
+    an ABC file (none when it does not convert)."""
+    if path.suffix == ".mid":
+        return midi_to_notes(path.read_bytes())
+    try:
+        return midi_to_notes(abc_to_midi(path.read_text(errors="replace")))
+    except AbcError:
+        return []
+
+
 def compare(outputs: Path, data: Path, first: int) -> tuple[dict[str, Counter], int, int]:
     """Per key: a Counter of pitch differences (and 'files'); files with an early error; files."""
     by_key: dict[str, Counter] = defaultdict(Counter)
     early = files = 0
-    for out in sorted(outputs.glob("*.mid")):
-        ref = data / out.name
+    for out in sorted([*outputs.glob("*.mid"), *outputs.glob("*.abc")]):
+        ref = data / (out.stem + ".mid")
         if not ref.exists():
             raise SystemExit(f"{out}: no reference {ref}")
         want = sorted(midi_to_notes(ref.read_bytes()))[:first]
-        got = sorted(midi_to_notes(out.read_bytes()))[:first]
+        got = sorted(_played(out))[:first]
         row = by_key[key_of(ref)]
         row["files"] += 1
         files += 1
@@ -62,7 +77,7 @@ def main() -> None:
     args = parser.parse_args()
     by_key, early, files = compare(args.outputs, args.data, args.notes)
     if not files:
-        raise SystemExit(f"{args.outputs}: no .mid files")
+        raise SystemExit(f"{args.outputs}: no .mid or .abc files")
     print("| key | files | notes paired | right pitch | -1 | +1 | other |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     total: Counter = Counter()
