@@ -21,9 +21,9 @@ patch (config `layout`).
 - ``context``: ``interleaved`` with every input unit followed by the byte `CONTEXT` (1) and the
   fields in force once it is read, copied as text from the input (`with_context`): for ABC the
   last `K:` value (spaces dropped, its first 5 bytes), a comma and the last `L:` value; for note
-  text the last key event's value. What a note's pitch and length depend on beyond the unit
-  itself is then in its own patch, however far back the header stands (or whether the window
-  still holds it). The output units are those of ``interleaved``.
+  text the last key and meter events' values. What a note's pitch and length depend on beyond
+  the unit itself is then in its own patch, however far back the header stands (or whether the
+  window still holds it). The output units are those of ``interleaved``.
 
 Worked example, ``notes`` layout: the ABC body line ``|:GA B2|`` is cut into the segments
 ``|:G``, ``A``, `` B2`` and ``|`` (the last one carries over to the next note), and the MIDI
@@ -48,6 +48,7 @@ CONTEXT = 1  # context layout: the byte between an input unit and its context
 _K_FIELD = re.compile(rb"(?:^|\[)K:([^\]\n%]*)", re.M)
 _L_FIELD = re.compile(rb"(?:^|\[)L:([^\]\n%]*)", re.M)
 _KEY_EVENT = re.compile(rb"\d+ K(\S*)")
+_METER_EVENT = re.compile(rb"\d+ M(\S*)")
 
 _FIELD_LINE = re.compile(rb"[A-Za-z+]:|%")
 _META_LINE = re.compile(rb"\d+ [TMK]")
@@ -102,15 +103,15 @@ def input_units(data: bytes, ext: str, layout: str) -> list[bytes]:
 def with_context(found: list[bytes], ext: str) -> list[bytes]:
     r"""Each unit followed by CONTEXT and the fields in force once it is read (text copied from
     the units so far, not interpreted): ABC `key,unit` from the last `K:` and `L:` fields (line
-    or inline; the key's spaces dropped, its first 5 bytes; the unit's first 4), note text the
-    last key event's value (first 5 bytes). Empty until a field sets it.
+    or inline; the key's spaces dropped, its first 5 bytes; the unit's first 4), note text
+    `key,meter` from the last key and meter events (first 5 bytes each). Empty until set.
 
     >>> with_context([b"L:1/8\n", b"K:A mix\n", b"B2", b"[K:D]c"], "abc")
     [b'L:1/8\n\x01,1/8', b'K:A mix\n\x01Amix,1/8', b'B2\x01Amix,1/8', b'[K:D]c\x01D,1/8']
-    >>> with_context([b"0 KG\n", b"0 66 240\n"], "mid")
-    [b'0 KG\n\x01G', b'0 66 240\n\x01G']
+    >>> with_context([b"0 M6/8\n", b"0 KG\n", b"0 66 240\n"], "mid")
+    [b'0 M6/8\n\x01,6/8', b'0 KG\n\x01G,6/8', b'0 66 240\n\x01G,6/8']
     """
-    key, unit = b"", b""
+    key, unit, meter = b"", b"", b""
     out = []
     for u in found:
         if ext == "abc":
@@ -120,10 +121,11 @@ def with_context(found: list[bytes], ext: str) -> list[bytes]:
                 unit = m.group(1).strip()[:4]
             context = key + b"," + unit
         else:
-            m = _KEY_EVENT.match(u)
-            if m:
+            if m := _KEY_EVENT.match(u):
                 key = m.group(1)[:5]
-            context = key
+            if m := _METER_EVENT.match(u):
+                meter = m.group(1)[:5]
+            context = key + b"," + meter
         out.append(u + bytes([CONTEXT]) + context)
     return out
 

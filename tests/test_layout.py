@@ -184,7 +184,7 @@ def test_the_context_layout_is_the_interleaved_one_with_each_input_unit_followed
         if not w:
             assert u.startswith(p + bytes([CONTEXT]))
     first = next(u for u, w in fed if not w and (u.startswith((b"|:G", b"0 67 240"))))
-    assert first == (b"|:G\x01D,1/8" if direction == "abc->mid" else b"0 67 240\n\x01D")
+    assert first == (b"|:G\x01D,1/8" if direction == "abc->mid" else b"0 67 240\n\x01D,6/8")
 
 
 def test_a_key_or_unit_changed_in_the_body_changes_the_context_from_there_on():
