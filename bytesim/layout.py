@@ -20,10 +20,10 @@ patch (config `layout`).
   at a time (`bytesim.neural_convert`, `BGPT.generate(steer=...)`).
 - ``context``: ``interleaved`` with every input unit followed by the byte `CONTEXT` (1) and the
   fields in force once it is read, copied as text from the input (`with_context`): for ABC the
-  last `K:` value (spaces dropped, its first 5 bytes), a comma and the last `L:` value; for note
-  text the last key and meter events' values. What a note's pitch and length depend on beyond
-  the unit itself is then in its own patch, however far back the header stands (or whether the
-  window still holds it). The output units are those of ``interleaved``.
+  last `K:` value (spaces dropped, its first 5 bytes), a comma and the last `L:` value. What a
+  note's pitch and length depend on beyond the unit itself is then in its own patch, however
+  far back the header stands (or whether the window still holds it). Note-text input is fed as
+  in ``interleaved``. The output units are those of ``interleaved``.
 
 Worked example, ``notes`` layout: the ABC body line ``|:GA B2|`` is cut into the segments
 ``|:G``, ``A``, `` B2`` and ``|`` (the last one carries over to the next note), and the MIDI
@@ -47,8 +47,6 @@ MARK = 0  # interleaved layout: the byte after the last unit of an output group
 CONTEXT = 1  # context layout: the byte between an input unit and its context
 _K_FIELD = re.compile(rb"(?:^|\[)K:([^\]\n%]*)", re.M)
 _L_FIELD = re.compile(rb"(?:^|\[)L:([^\]\n%]*)", re.M)
-_KEY_EVENT = re.compile(rb"\d+ K(\S*)")
-_METER_EVENT = re.compile(rb"\d+ M(\S*)")
 
 _FIELD_LINE = re.compile(rb"[A-Za-z+]:|%")
 _META_LINE = re.compile(rb"\d+ [TMK]")
@@ -101,32 +99,28 @@ def input_units(data: bytes, ext: str, layout: str) -> list[bytes]:
 
 
 def with_context(found: list[bytes], ext: str) -> list[bytes]:
-    r"""Each unit followed by CONTEXT and the fields in force once it is read (text copied from
-    the units so far, not interpreted): ABC `key,unit` from the last `K:` and `L:` fields (line
-    or inline; the key's spaces dropped, its first 5 bytes; the unit's first 4), note text
-    `key,meter` from the last key and meter events (first 5 bytes each). Empty until set.
+    r"""ABC units each followed by CONTEXT and `key,unit`, the fields in force once it is read,
+    copied as text from the units so far (not interpreted): the last `K:` and `L:` values (line
+    or inline fields; the key's spaces dropped, its first 5 bytes; the unit's first 4), empty
+    until a field sets them. Note-text units are returned as they are: their key and meter
+    events stand just before the header the model writes, and a context of ABC-like text after
+    every note line made MIDI -> ABC worse (docs/conversion.md).
 
     >>> with_context([b"L:1/8\n", b"K:A mix\n", b"B2", b"[K:D]c"], "abc")
     [b'L:1/8\n\x01,1/8', b'K:A mix\n\x01Amix,1/8', b'B2\x01Amix,1/8', b'[K:D]c\x01D,1/8']
-    >>> with_context([b"0 M6/8\n", b"0 KG\n", b"0 66 240\n"], "mid")
-    [b'0 M6/8\n\x01,6/8', b'0 KG\n\x01G,6/8', b'0 66 240\n\x01G,6/8']
+    >>> with_context([b"0 KG\n", b"0 66 240\n"], "mid")
+    [b'0 KG\n', b'0 66 240\n']
     """
-    key, unit, meter = b"", b"", b""
+    if ext != "abc":
+        return list(found)
+    key, unit = b"", b""
     out = []
     for u in found:
-        if ext == "abc":
-            for m in _K_FIELD.finditer(u):
-                key = re.sub(rb"\s+", b"", m.group(1))[:5]
-            for m in _L_FIELD.finditer(u):
-                unit = m.group(1).strip()[:4]
-            context = key + b"," + unit
-        else:
-            if m := _KEY_EVENT.match(u):
-                key = m.group(1)[:5]
-            if m := _METER_EVENT.match(u):
-                meter = m.group(1)[:5]
-            context = key + b"," + meter
-        out.append(u + bytes([CONTEXT]) + context)
+        for m in _K_FIELD.finditer(u):
+            key = re.sub(rb"\s+", b"", m.group(1))[:5]
+        for m in _L_FIELD.finditer(u):
+            unit = m.group(1).strip()[:4]
+        out.append(u + bytes([CONTEXT]) + key + b"," + unit)
     return out
 
 
