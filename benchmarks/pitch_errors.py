@@ -7,11 +7,11 @@ reference MIDI, note by note, by the key signature of the reference.
 OUTPUTS holds the files `bytesim eval-conversion ... --outputs DIR` wrote: MIDI files
 (DIR/abc-to-mid), or ABC files (DIR/mid-to-abc), which the reference converter plays (one that
 does not convert counts as no notes). Each is compared with the MIDI file of the same stem in
-DATA. The notes of both, in order of onset
-and pitch, are paired one to one over the first N; a pair's difference is output pitch minus
-reference pitch. A model that ignores the key signature plays F for F# in G major (-1) and B for
-Bb in F major (+1): those show as -1 in sharp keys and +1 in flat keys. Prints a markdown table:
-one row per key, and the files whose first pitch error comes within the first 8 notes.
+DATA. The notes of both, in order of onset and pitch, are paired one to one over the first N; a
+pair's difference is output pitch minus reference pitch. A model that ignores the key signature
+plays F for F# in G major (-1) and B for Bb in F major (+1): those show as -1 in sharp keys and
++1 in flat keys. Prints a markdown table: one row per key, and the files whose first pitch
+error comes within the first 8 notes.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def compare(outputs: Path, data: Path, first: int) -> tuple[dict[str, Counter], 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("outputs", type=Path, help="folder of output MIDI files")
+    parser.add_argument("outputs", type=Path, help="folder of output MIDI or ABC files")
     parser.add_argument("data", type=Path, help="folder of the reference MIDI files")
     parser.add_argument("--notes", type=int, default=16, help="notes compared per file")
     args = parser.parse_args()

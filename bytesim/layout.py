@@ -91,31 +91,27 @@ def units(data: bytes, ext: str) -> list[bytes]:
 
 
 def input_units(data: bytes, ext: str, layout: str) -> list[bytes]:
-    """An input file's units as an interleaved layout feeds them (`with_context` in `context`)."""
+    """An input file's units as an interleaved layout feeds them: ABC `with_context` in
+    `context`; note text as it is (its key and meter events stand just before the header the
+    model writes; a context after every note line made MIDI -> ABC worse, docs/conversion.md)."""
     if layout not in INTERLEAVED:
         raise ValueError(f"layout {layout!r} does not feed its input by units")
     found = units(data, ext)
-    return with_context(found, ext) if layout == "context" else found
+    return with_context(found) if layout == "context" and ext == "abc" else found
 
 
-def with_context(found: list[bytes], ext: str) -> list[bytes]:
-    r"""ABC units each followed by CONTEXT and `key,unit`, the fields in force once it is read,
-    copied as text from the units so far (not interpreted): the last `K:` and `L:` values (line
-    or inline fields; the key's spaces dropped, its first 5 bytes; the unit's first 4), empty
-    until a field sets them. Note-text units are returned as they are: their key and meter
-    events stand just before the header the model writes, and a context of ABC-like text after
-    every note line made MIDI -> ABC worse (docs/conversion.md).
+def with_context(segments: list[bytes]) -> list[bytes]:
+    r"""ABC segments each followed by CONTEXT and `key,unit`, the fields in force once it is read,
+    copied as text from the segments so far (not interpreted): the last `K:` and `L:` values
+    (line or inline fields; the key's spaces dropped, its first 5 bytes; the unit's first 4),
+    empty until a field sets them.
 
-    >>> with_context([b"L:1/8\n", b"K:A mix\n", b"B2", b"[K:D]c"], "abc")
+    >>> with_context([b"L:1/8\n", b"K:A mix\n", b"B2", b"[K:D]c"])
     [b'L:1/8\n\x01,1/8', b'K:A mix\n\x01Amix,1/8', b'B2\x01Amix,1/8', b'[K:D]c\x01D,1/8']
-    >>> with_context([b"0 KG\n", b"0 66 240\n"], "mid")
-    [b'0 KG\n', b'0 66 240\n']
     """
-    if ext != "abc":
-        return list(found)
     key, unit = b"", b""
     out = []
-    for u in found:
+    for u in segments:
         for m in _K_FIELD.finditer(u):
             key = re.sub(rb"\s+", b"", m.group(1))[:5]
         for m in _L_FIELD.finditer(u):
@@ -271,12 +267,11 @@ def interleave(
     line, then the ABC segments written once it is read: a segment whose lines end with this
     one, with the segments that settle nothing just before it (a rest is written with the note
     after it, whose dt shows it); segments after the last line go with the last line. In the
-    `context` layout each input unit is fed `with_context`.
+    `context` layout each ABC segment is fed `with_context`.
     """
     segments, groups = align(abc, midi)
-    context = layout == "context"
     if direction == "abc->mid":
-        fed = with_context(segments, "abc") if context else segments
+        fed = with_context(segments) if layout == "context" else segments
         out: list[tuple[bytes, bool]] = []
         for segment, group in zip(fed, groups, strict=True):
             out.append((segment, False))
@@ -295,8 +290,7 @@ def interleave(
     if lines:
         after[-1] += waiting
     out = []
-    fed = with_context(lines, "mid") if context else lines
-    for line, written in zip(fed, after, strict=True):
+    for line, written in zip(lines, after, strict=True):
         out.append((line, False))
         out += _group(written)
     return out
