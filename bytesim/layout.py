@@ -24,6 +24,10 @@ patch (config `layout`).
   note's pitch and length depend on beyond the unit itself is then in its own patch, however
   far back the header stands (or whether the window still holds it). Note-text input is fed as
   in ``interleaved``. The output units are those of ``interleaved``.
+- ``signature``: ``context`` with the key given as the signature it sets instead of its text
+  (`with_context(signature=True)`): the letters it raises or lowers, as the reference
+  converter's key parser reads the last `K:` (`K:D` gives ``^FC``, `K:Bb` ``_BE``, `K:Ador`
+  ``^F``). The program reads the field; the model still turns each note into its pitch.
 
 Worked example, ``notes`` layout: the ABC body line ``|:GA B2|`` is cut into the segments
 ``|:G``, ``A``, `` B2`` and ``|`` (the last one carries over to the next note), and the MIDI
@@ -39,12 +43,14 @@ import numpy as np
 
 from bytesim.model import EOP, INTERLEAVED, LAYOUTS, PATCH
 from convert.abc_parser import AbcError
+from convert.fields import Key, parse_key
 from convert.notes import MidiError
 from convert.notetext import abc_to_note_text, midi_to_note_text, note_text_to_midi
 
 NOTE_TEXT = "notes"  # the header (extension) of MIDI given as note text
 MARK = 0  # interleaved layout: the byte after the last unit of an output group
-CONTEXT = 1  # context layout: the byte between an input unit and its context
+CONTEXT = 1  # context layouts: the byte between an input unit and its context
+CONTEXT_LAYOUTS = ("context", "signature")  # the layouts that give each ABC unit its context
 _K_FIELD = re.compile(rb"(?:^|\[)K:([^\]\n%]*)", re.M)
 _L_FIELD = re.compile(rb"(?:^|\[)L:([^\]\n%]*)", re.M)
 
@@ -97,27 +103,56 @@ def input_units(data: bytes, ext: str, layout: str) -> list[bytes]:
     if layout not in INTERLEAVED:
         raise ValueError(f"layout {layout!r} does not feed its input by units")
     found = units(data, ext)
-    return with_context(found) if layout == "context" and ext == "abc" else found
+    if layout in CONTEXT_LAYOUTS and ext == "abc":
+        return with_context(found, signature=layout == "signature")
+    return found
 
 
-def with_context(segments: list[bytes]) -> list[bytes]:
+def with_context(segments: list[bytes], signature: bool = False) -> list[bytes]:
     r"""ABC segments each followed by CONTEXT and `key,unit`, the fields in force once it is read,
     copied as text from the segments so far (not interpreted): the last `K:` and `L:` values
     (line or inline fields; the key's spaces dropped, its first 5 bytes; the unit's first 4),
-    empty until a field sets them.
+    empty until a field sets them. With `signature`, the key is the signature the last `K:`
+    sets (`key_signature`) instead of its text.
 
     >>> with_context([b"L:1/8\n", b"K:A mix\n", b"B2", b"[K:D]c"])
     [b'L:1/8\n\x01,1/8', b'K:A mix\n\x01Amix,1/8', b'B2\x01Amix,1/8', b'[K:D]c\x01D,1/8']
+    >>> with_context([b"K:A mix\n", b"B2", b"[K:Bb]c"], signature=True)
+    [b'K:A mix\n\x01^FC,', b'B2\x01^FC,', b'[K:Bb]c\x01_BE,']
     """
     key, unit = b"", b""
+    previous: Key | None = None
     out = []
     for u in segments:
         for m in _K_FIELD.finditer(u):
-            key = re.sub(rb"\s+", b"", m.group(1))[:5]
+            if signature:
+                previous = parse_key(m.group(1).decode("latin-1"), previous, [])
+                key = key_signature(previous)
+            else:
+                key = re.sub(rb"\s+", b"", m.group(1))[:5]
         for m in _L_FIELD.finditer(u):
             unit = m.group(1).strip()[:4]
         out.append(u + bytes([CONTEXT]) + key + b"," + unit)
     return out
+
+
+def key_signature(key: Key) -> bytes:
+    """The letters a key raises or lowers, grouped by mark (`^`, `_`, `^^`, `__`), each group's
+    letters in the order of the sharps (F C G D A E B) or of the flats (B E A D G C F); at most
+    10 bytes.
+
+    >>> key_signature(parse_key("D")), key_signature(parse_key("Eb")), key_signature(parse_key("C"))
+    (b'^FC', b'_BEA', b'')
+    >>> key_signature(parse_key("G =f ^g _b"))
+    b'^G_B'
+    """
+    groups = []
+    for value, mark in ((1, "^"), (-1, "_"), (2, "^^"), (-2, "__")):
+        order = "FCGDAEB" if value > 0 else "BEADGCF"
+        letters = "".join(x for x in order if key.accidentals.get(x) == value)
+        if letters:
+            groups.append(mark + letters)
+    return "".join(groups).encode("ascii")[:10]
 
 
 def file_bytes(data: bytes, ext: str, layout: str) -> bytes:
@@ -271,7 +306,11 @@ def interleave(
     """
     segments, groups = align(abc, midi)
     if direction == "abc->mid":
-        fed = with_context(segments) if layout == "context" else segments
+        fed = (
+            with_context(segments, signature=layout == "signature")
+            if layout in CONTEXT_LAYOUTS
+            else segments
+        )
         out: list[tuple[bytes, bool]] = []
         for segment, group in zip(fed, groups, strict=True):
             out.append((segment, False))

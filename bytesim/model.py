@@ -183,8 +183,9 @@ class Decoder(nn.Module):
 
 PREV_PATCH_MODES = ("none", "add", "prefix")
 # how files are cut into patches (bytesim.layout)
-LAYOUTS = ("paper", "notes", "interleaved", "context")
-INTERLEAVED = ("interleaved", "context")  # the layouts that feed the input one unit at a time
+LAYOUTS = ("paper", "notes", "interleaved", "context", "signature")
+# the layouts that feed the input one unit at a time
+INTERLEAVED = ("interleaved", "context", "signature")
 
 
 INPUT_FORMS = ("bytes", "canonical-tune")

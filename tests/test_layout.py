@@ -1,6 +1,7 @@
 """Cutting files into patches: the paper's fixed cut and the notes layout (one unit per patch)."""
 
 import random
+import re
 
 import numpy as np
 import pytest
@@ -16,12 +17,14 @@ from bytesim.layout import (
     file_bytes,
     input_units,
     interleave,
+    key_signature,
     model_ext,
     model_patches,
     pad_segments,
     written_bytes,
 )
 from convert import abc_to_midi
+from convert.fields import parse_key
 from convert.notetext import midi_to_note_text
 
 
@@ -203,3 +206,32 @@ def test_a_context_pair_trains_on_what_the_model_writes_only():
     wrote, _ = written_bytes(ex.ids[ex.loss_mask])
     assert wrote == b"0 T500000\n0 M4/4\n0 KC\n0 60 480\n"
     assert b"C\n\x01C,1/4" in bytes(int(v) for v in ex.ids if v != EOP)
+
+
+def test_the_signature_layout_gives_each_abc_unit_the_signature_its_key_sets():
+    tune = b"X:1\nL:1/8\nK:G\nF|[K:Bb]B [L:1/4]B|\nK:Ador =f % a comment\nc|\n"
+    fed = input_units(tune, "abc", "signature")
+    contexts = [u.split(bytes([CONTEXT]))[1] for u in fed if u[:1] not in b"XLK"]
+    assert contexts == [b"^F,1/8", b"_BE,1/8", b"_BE,1/4", b"_BE,1/4", b",1/4", b",1/4"]
+    midi = abc_to_midi(TIED_REPEAT)
+    plain = interleave(TIED_REPEAT, midi, "abc->mid", "context")
+    fed_pairs = interleave(TIED_REPEAT, midi, "abc->mid", "signature")
+    assert [u for u, w in fed_pairs if w] == [u for u, w in plain if w]  # the same output
+    assert (b"|:G\x01^FC,1/8", False) in fed_pairs
+    assert interleave(TIED_REPEAT, midi, "mid->abc", "signature") == interleave(
+        TIED_REPEAT, midi, "mid->abc"
+    )
+
+
+@pytest.mark.parametrize(
+    "key", ["C", "G", "D", "A", "E", "B", "F#", "C#", "F", "Bb", "Eb", "Ab", "Db", "Gb", "Cb",
+            "Ador", "Emin", "Bphr", "Flyd", "Dmix", "D =c", "C ^^f __b", "none"]
+)  # fmt: skip
+def test_a_key_signature_names_every_letter_the_key_changes_and_no_other(key):
+    sig = key_signature(parse_key(key)).decode()
+    found: dict[str, int] = {}
+    for mark, letters in re.findall(r"(\^\^|__|\^|_)([A-G]+)", sig):
+        for letter in letters:
+            found[letter] = {"^": 1, "_": -1, "^^": 2, "__": -2}[mark]
+    assert "".join(re.findall(r"(?:\^\^|__|\^|_)[A-G]+", sig)) == sig
+    assert found == {k: v for k, v in parse_key(key).accidentals.items() if v}
