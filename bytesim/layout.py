@@ -249,6 +249,27 @@ def _after_length(line: bytes, i: int) -> int:
 # ----------------------------------------------------------------------------- interleaved
 
 
+_NOT_NOTES = re.compile(rb'"[^"]*"|![^!]*!|\+[^+\n]*\+|\{[^}]*\}|\[[A-Za-z]:[^\]]*\]|%.*')
+_MAY_REPLAY = re.compile(rb":|\|\]|\|\|")  # a repeat sign or field, a part's end
+
+
+def most_settled(segment: bytes) -> int | None:
+    """The most note-text lines an ABC segment settles (`align`), when it cannot replay notes:
+    its own notes (the letters outside annotations, decorations, grace notes and inline
+    fields) and 2 held from before it (a note ended by its broken rhythm or tie). None for a
+    segment that may replay what came before: a repeat sign (`:`), `|]` or `||` (which may end
+    a part or start a repeat), a field. Over a tenth of the training tunes, 14 of 93,873
+    segments that this bounds settle more (parts played again in tunes with `P:`).
+
+    >>> most_settled(b" [CEG]2"), most_settled(b'"Am"{g}A>'), most_settled(b"|:G")
+    (5, 3, None)
+    """
+    text = _NOT_NOTES.sub(b"", segment)
+    if _MAY_REPLAY.search(text):
+        return None
+    return len(re.findall(rb"[A-Ga-g]", text)) + 2
+
+
 @functools.lru_cache(maxsize=4096)  # a pair is read in both directions, and again each epoch
 def align(abc: bytes, midi: bytes) -> tuple[list[bytes], list[list[bytes]]]:
     """The ABC segments of a tune and, for each, the note-text lines of its MIDI it settles.

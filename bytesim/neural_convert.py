@@ -33,11 +33,13 @@ from bytesim.data import (
 )
 from bytesim.generate import build_prompt, decode
 from bytesim.layout import (
+    CONTEXT,
     MARK,
     LayoutError,
     file_bytes,
     input_units,
     model_ext,
+    most_settled,
     pad_segments,
     written_bytes,
 )
@@ -362,6 +364,7 @@ class InterleavedJob:
     headers: np.ndarray  # [header src][header dst]
     units: list[np.ndarray]  # each input unit padded to whole patches
     dst: str  # the output's file type
+    most: list[int | None] | None = None  # the most patches each unit's group may take
 
     def __len__(self) -> int:  # batching order: by input size
         return sum(len(u) for u in self.units)
@@ -398,7 +401,11 @@ def interleaved_job(model, data: bytes, src: str, dst: str, name: str = "input")
                 f"{most} patches (a quarter of its patch_length {model.config.patch_length})"
             )
     src_header, dst_header = (header_patch(model_ext(e, "interleaved")) for e in (src, dst))
-    return InterleavedJob(np.concatenate([src_header, dst_header]), padded, dst)
+    most = None
+    if src == "abc":  # a unit's lines, and the patch that may hold MARK alone
+        bounds = (most_settled(u.split(bytes([CONTEXT]))[0]) for u in pieces if u)
+        most = [None if n is None else n + 1 for n in bounds]
+    return InterleavedJob(np.concatenate([src_header, dst_header]), padded, dst, most)
 
 
 def _generate_interleaved(model, jobs, temperature=0.0, seed=0, top_k=None, top_p=None):
@@ -456,9 +463,11 @@ class _Feed:
     `generate` runs on the rows of one piece (`start`); a row that has filled the patch_length
     is left alone for the rest of the piece, then `resume` gives the prompt of its next piece.
 
-    A group longer than everything the row wrote before it, plus `GROUP_MARGIN` patches, is
-    ended there as if the model had written MARK (`groups_ended`): no unit settles more than
-    that (a repeat's `:|` settles at most every note so far again), so the model is looping."""
+    A group longer than its unit can settle is ended there as if the model had written MARK
+    (`groups_ended`), for the model is looping: an ABC unit without a repeat sign, part end or
+    field settles at most its own notes and 2 before it (`layout.most_settled`); another unit
+    at most everything the row wrote before it, plus `GROUP_MARGIN` patches (a repeat's `:|`
+    plays at most every note so far again)."""
 
     def __init__(self, jobs, limit: int):
         self.jobs, self.limit = jobs, limit
@@ -506,7 +515,10 @@ class _Feed:
                     continue
                 self.group[r] += 1
                 ends = self._ends_group(r, patch)
-                if not ends and self.group[r] > self.before[r] + GROUP_MARGIN:
+                most = self.jobs[r].most[self.unit[r]] if self.jobs[r].most else None
+                if most is None:
+                    most = self.before[r] + GROUP_MARGIN
+                if not ends and self.group[r] > most:
                     ends = True
                     self.groups_ended[r] += 1
                 if ends:

@@ -41,9 +41,9 @@ def tiny(seed: int = 0, **overrides) -> BGPT:
     return BGPT(PRESETS["tiny"].with_overrides(**overrides)).eval()
 
 
-def constant_model(value: int) -> BGPT:
+def constant_model(value: int, **overrides) -> BGPT:
     """A tiny model whose every byte is `value` (EOP = stop at once; a byte = never stop)."""
-    model = tiny()
+    model = tiny(**overrides)
     with torch.no_grad():
         model.byte.ln_f.weight.zero_()
         model.byte.ln_f.bias.zero_()
@@ -264,6 +264,21 @@ def test_a_looping_model_has_its_groups_ended_and_is_cut_once_a_piece_reads_noth
     # groups of 17 and 34 patches (each all before it + GROUP_MARGIN + 1), then one that fills
     # the second piece without reading on
     assert (conv.groups_ended, conv.pieces, conv.finished) == (2, 2, False)
+
+
+def test_a_looping_model_is_stopped_at_the_notes_a_unit_can_settle():
+    model = constant_model(ord("A"), layout="interleaved", patch_length=256)
+    data = b"K:C\nC [CEG] D|:E:|"  # units: K:C, C, " [CEG]", " D", "|:E", ":|"
+    job = nc.interleaved_job(model, data, "abc", "mid")
+    # a note unit: its notes + 2 + the patch of MARK; a field or repeat: all before + margin
+    assert job.most == [None, 4, 6, 4, None, None]
+    conv = nc.convert_bytes(model, data, "abc", "mid")
+    # groups of 17 (0 + GROUP_MARGIN + 1), 5, 7, 5, 51 (34 + 17) and 102 patches; 2 headers,
+    # 6 units read and the patch that ends the sequence
+    assert (conv.groups_ended, conv.pieces, conv.finished) == (6, 1, True)
+    assert conv.patches == 2 + 6 + 17 + 5 + 7 + 5 + 51 + 102 + 1
+    assert nc.interleaved_job(model, SCALE_MIDI, "mid", "abc").most is None
+    assert nc.interleaved_job(model, SCALE_MIDI, "mid", "abc").most is None
 
 
 @pytest.mark.parametrize("direction", nc.DIRECTIONS)
