@@ -134,7 +134,7 @@ class _VoiceState:
     tokens: list[list] = field(default_factory=list)
     bar_accidentals: dict[str, int] = field(default_factory=dict)
     last_element: list | None = None  # last note or rest token, for ties and broken rhythm
-    last_written: tuple[int, int] = (1, 1)  # last_element in L units, tuplet and > applied
+    last_written: tuple[int, int] = (0, 1)  # last_element's length, tuplet and > applied
     last_is_chord: bool = False  # last_element was written as a [chord]
     broken_next: tuple | None = None  # (element before > or <, its factor, next's factor, length)
     tuplet: tuple[int, int, int] | None = None  # (p, q, notes left)
@@ -427,8 +427,8 @@ class _Tokenizer:
         accidental = match.group("acc")
         position = (upper, octave)
         pitch = None
-        if accidental is None:
-            tied = _tied_pitch(state, position)
+        if accidental is None and _bar_since(state.tokens, state.last_element):
+            tied = _tied_pitch(state, position)  # as abc2midi: only over a bar line
             if tied is not None:
                 pitch = tied
         if pitch is None:
@@ -501,6 +501,8 @@ class _Tokenizer:
         bar = WHOLE * meter.numerator // meter.denominator if meter.numerator else WHOLE
         state.tokens.append([REST, bar * count])
         state.last_element = None
+        if count > 1:  # abc2midi: a rest of several bars ends the bar's accidentals (Z1 not)
+            state.bar_accidentals.clear()
 
     def _place(
         self, token: list, written: tuple[int, int], number: int, column: int, chord: bool = False
@@ -522,8 +524,11 @@ class _Tokenizer:
         state.broken_next = None
         if broken is not None:
             previous, first, second, previous_written, after_chord = broken
-            equal = previous_written[0] * denominator == numerator * previous_written[1]
-            if equal or after_chord:  # abc2midi checks lengths only between single notes
+            # abc2midi compares lengths, not L units: C>[L:1/16]f2 is broken, C>[L:1/16]f not
+            equal = (
+                previous_written[0] * denominator == numerator * state.unit * previous_written[1]
+            )
+            if equal or after_chord or chord:  # abc2midi checks lengths between notes only
                 index = 2 if previous[0] == NOTE else 1
                 previous[index] = previous[index] * first[0] // first[1]
                 numerator *= second[0]
@@ -533,7 +538,7 @@ class _Tokenizer:
         token[2 if token[0] == NOTE else 1] = state.unit * numerator // denominator
         state.tokens.append(token)
         state.last_element = token
-        state.last_written = (numerator, denominator)  # abc2midi compares what > made
+        state.last_written = (numerator * state.unit, denominator)  # abc2midi: what > made
         state.last_is_chord = chord
 
     def _broken(self, text: str, number: int, column: int) -> None:
@@ -582,7 +587,8 @@ class _Tokenizer:
         elif p in (3, 6):
             q = 2
         else:
-            compound = state.meter.numerator is not None and state.meter.numerator % 3 == 0
+            meter = self.meter  # abc2midi: the header's meter, whatever M: the body sets
+            compound = meter.numerator is not None and meter.numerator % 3 == 0
             q = 3 if compound else 2
         r = int(r_text) if r_text else p
         if q == 0 or r == 0:
@@ -812,23 +818,25 @@ def _join_ties(tokens: list[list]) -> None:
     ``|:`` is silent on both passes; ``E2-:|E`` holds E for 3 on both passes, and a tie into
     the first ending (``D-|1 D``) holds D as long when the second ending is played.
     """
-    open_ties: dict[int, tuple[list[int], int]] = {}  # pitch -> (sounding lengths, index)
+    # pitch -> [(sounding lengths, index)]: a chord may tie the same pitch twice
+    open_ties: dict[int, list[tuple[list[int], int]]] = {}
     for token in tokens:
         if token[0] == REST:
             open_ties = {}
         elif token[0] == NOTE:
             length = token[2]
             sounding = [length] * len(token[1])
-            still_open = {}
+            still_open: dict[int, list[tuple[list[int], int]]] = {}
             for index, (pitch, tie) in enumerate(zip(token[1], token[3], strict=True)):
-                head = open_ties.pop(pitch, None)
-                if head is not None:
+                heads = open_ties.get(pitch)
+                if heads:
+                    head = heads.pop(0)
                     head[0][head[1]] += length
                     sounding[index] = 0
                 else:
                     head = (sounding, index)
                 if tie:
-                    still_open[pitch] = head
+                    still_open.setdefault(pitch, []).append(head)
             open_ties = still_open
             token[5] = sounding
 

@@ -57,6 +57,12 @@ CONFORMANCE = [
     ),
     ("rests", "C z D x2 E", None, seq((60, 1), (None, 1), (62, 1), (None, 2), (64, 1))),
     ("multi-bar rest", "C4|Z2|D", None, [(0.0, 60, 4.0), (12.0, 62, 1.0)]),
+    (
+        "a rest of several bars ends the bar's accidentals",
+        "^C Z C ^C Z2 C",
+        None,
+        [(0.0, 61, 1.0), (5.0, 61, 1.0), (6.0, 61, 1.0), (15.0, 60, 1.0)],
+    ),
     ("accidentals", "^C _D =E ^^F __B", None, seq((61, 1), (61, 1), (64, 1), (67, 1), (69, 1))),
     (
         "accidental holds to bar end in every octave",
@@ -194,7 +200,25 @@ CONFORMANCE = [
         "M:4/4\nL:1/8\nK:C\n",
         [(0.0, 69, 0.25), (0.0, 72, 0.25), (0.25, 81, 2.25), (2.5, 71, 0.5)],
     ),
+    (
+        "broken rhythm before a chord ignores lengths",
+        "B>[Cg]2 d",
+        "M:4/4\nL:1/8\nK:C\n",
+        [(0.0, 71, 0.75), (0.75, 60, 0.5), (0.75, 79, 0.5), (1.25, 74, 0.5)],
+    ),
+    (
+        "broken rhythm compares lengths, not L: units",
+        "C>[L:1/16]d [L:1/8]C>[L:1/16]d2",
+        "M:4/4\nL:1/8\nK:C\n",
+        seq((60, 0.5), (74, 0.25), (60, 0.75), (74, 0.25)),
+    ),
     ("triplet", "(3CDE F", None, seq((60, 2 / 3), (62, 2 / 3), (64, 2 / 3), (65, 1))),
+    (
+        "a tuplet's default q follows the header's meter, not a body M:",
+        "(5CDEFG [M:6/8] (5CDEFG",
+        None,
+        seq(*[(p, 0.4) for p in (60, 62, 64, 65, 67) * 2]),
+    ),
     ("tuplet p:q:r", "(3:2:2C2D F", None, seq((60, 4 / 3), (62, 2 / 3), (65, 1))),
     (
         "a tuplet started inside another is ignored",
@@ -228,6 +252,25 @@ CONFORMANCE = [
     ),
     ("grace note accidentals do not count for the bar", "{^F}F F", None, seq((65, 1), (65, 1))),
     ("a chord tie reaches only equal pitches", "[CE]-E", None, [(0.0, 60, 1.0), (0.0, 64, 2.0)]),
+    (
+        "a tie keeps its note's pitch over a bar line only",
+        "[D^d]-D|^F-|F",
+        None,
+        [(0.0, 62, 1.0), (0.0, 75, 1.0), (1.0, 63, 1.0), (2.0, 66, 2.0)],
+    ),
+    ("a chord ties the same pitch twice", "[DD]-[DD]", None, [(0.0, 62, 2.0), (0.0, 62, 2.0)]),
+    (
+        "a tie over :: keeps its accidental",
+        "|:_B B-::B:|",
+        None,
+        [(0.0, 70, 1.0), (1.0, 70, 2.0), (2.0, 70, 1.0), (3.0, 70, 2.0)],
+    ),
+    (
+        "a tied chord of uneven notes lasts as its first note",
+        "C-[C2E] G",
+        None,
+        [(0.0, 60, 3.0), (1.0, 64, 2.0), (3.0, 67, 1.0)],
+    ),
     ("grace notes take no time", "{AB}C {/d}D", None, seq((60, 1), (62, 1))),
     (
         "decorations change nothing",

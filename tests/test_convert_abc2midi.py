@@ -16,7 +16,12 @@ from tests.test_convert import CONFORMANCE, HEADER
 pytestmark = pytest.mark.skipif(not abc2midi_available(), reason="abc2midi not installed")
 
 # Rows where bytesim deliberately differs from abc2midi (documented in docs/abc.md).
-OURS_ONLY = {"line continuation joins an ending", "||: starts a repeat"}
+OURS_ONLY = {
+    "line continuation joins an ending",
+    "||: starts a repeat",
+    "a tie over :: keeps its accidental",
+    "a tied chord of uneven notes lasts as its first note",
+}
 
 
 @pytest.mark.parametrize(
@@ -28,6 +33,17 @@ def test_conformance_row_agrees_with_abc2midi(body, header):
     tune = parse_abc(f"X:1\n{header or HEADER}{body}\n").tunes[0]
     ours = midi_to_notes(convert_tune(tune))
     assert compare_notes(ours, abc2midi_notes(tune.text)).agree
+
+
+@pytest.mark.parametrize(
+    "body, header",
+    [row[1:3] for row in CONFORMANCE if row[0] in OURS_ONLY],
+    ids=[row[0] for row in CONFORMANCE if row[0] in OURS_ONLY],
+)
+def test_deliberate_difference_rows_do_differ_from_abc2midi(body, header):
+    tune = parse_abc(f"X:1\n{header or HEADER}{body}\n").tunes[0]
+    ours = midi_to_notes(convert_tune(tune))
+    assert not compare_notes(ours, abc2midi_notes(tune.text)).agree
 
 
 def test_prepare_for_abc2midi_strips_decorations_and_rhythm():
