@@ -10,9 +10,10 @@ score measure memory. Two tunes are **near-duplicates** when
 where a tune's n-grams are the distinct runs of ``N`` consecutive intervals (semitones, signed)
 of its melody (``canonical.melody``: the highest note at each onset). Intervals do not change
 under transposition, unit length or meter, and one changed note spoils at most N of a tune's
-n-grams. ``N`` = 8 and ``THRESHOLD`` = 0.5 ("most of its length") are set from the corpus
-(docs/classify.md gives the distribution: pairs of different tunes rarely share a tenth of
-their 8-grams, a tune and its variant in another collection share most).
+n-grams. ``N`` = 8 and ``THRESHOLD`` = 0.3 are set from the corpus (docs/classify.md gives
+the distribution: pairs of different tunes rarely share a tenth of their 8-grams, the pairs
+fall steeply up to 0.3 and stay flat above it, and a tune and its variant in another
+collection share most).
 
 Near-duplicates are grouped transitively (``groups``: connected components), and a group goes
 to one split whole.

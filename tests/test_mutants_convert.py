@@ -1,0 +1,329 @@
+"""Tests that kill mutants of convert/ that the other tests let live (docs/testing.md).
+
+Each names the behaviour a surviving mutant changed: the field parsers' forms, limits and
+messages (K:, M:, L:, Q:, P:), the near-duplicate candidate limits and thresholds, and the MIDI
+writer's rounding, event order, delta times and meta events checked against mido's writer.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from convert import parse_abc, tune_to_score
+from convert.events import QUARTER, Score, Voice
+from convert.fields import (
+    FREE_METER,
+    Meter,
+    parse_key,
+    parse_meter,
+    parse_parts,
+    parse_tempo,
+    parse_unit,
+)
+from convert.midi import _meta, score_to_events, score_to_midi, score_to_midi_mido, to_ticks
+from convert.near_duplicates import histogram, similar_pairs, similar_to
+
+# --- fields: K:, M:, L:, Q: and P: -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "unit", "qpm"),
+    [
+        ("1/4=120", (1, 8), 120.0),
+        ("3/8=100", (1, 8), 150.0),
+        ("1/4 1/8=60", (1, 8), 90.0),  # the beats add up
+        ("1/1=60", (1, 8), 240.0),  # a whole-note beat is not "no beat"
+        ("C=120", (1, 8), 60.0),  # C is the unit note
+        ("c=120", (1, 8), 60.0),
+        ("1/4 C=60", (1, 8), 90.0),
+        ("x=120", (1, 8), 60.0),  # no beat read: the unit note
+        ("1/0=120", (1, 8), 60.0),  # a zero denominator is no beat
+        ("1/4=120 1/8=60", (1, 8), 120.0),  # the first = separates beats and tempo
+        ('"a=b" 1/4=120', (1, 8), 120.0),  # quoted text is not read as a tempo
+        ('"Allegro"1/4=120', (1, 8), 120.0),
+        ('"Allegro"', (1, 8), 144.0),  # a quoted tempo word alone
+        ("Allegro.", (1, 8), 144.0),  # trailing punctuation of a word
+        ("allegro,", (1, 8), 144.0),
+        ("120", (1, 8), 60.0),  # a bare number counts unit notes
+        ("100", (3, 8), 150.0),
+        ("0.5", (1, 4), 0.5),
+        ("1/4=0.5", (1, 8), 0.5),
+    ],
+)
+def test_parse_tempo_gives_quarter_notes_per_minute(text, unit, qpm):
+    assert parse_tempo(text, unit) == pytest.approx(qpm)
+
+
+@pytest.mark.parametrize("text", ["0", "1/4=0", "1/4=", "fast-ish"])
+def test_parse_tempo_of_no_tempo_is_none(text):
+    assert parse_tempo(text, (1, 8)) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "order"),
+    [
+        ("2AB", ["A", "B"]),  # a count with nothing before it repeats nothing
+        ("A2", ["A", "A"]),  # a count at the end
+        ("A2 3", ["A", "A"]),  # a second count repeats nothing
+        ("(2AB)", ["A", "B"]),
+        ("Z", ["Z"]),  # Z is a part name
+        ("(A.B)2", ["A", "B", "A", "B"]),  # "." inside a group does not close it
+        ("AB)C", ["A", "B", "C"]),  # an unmatched ) is ignored
+        ("(AB", ["A", "B"]),  # an unclosed group is played once
+        ("((AB", ["A", "B"]),
+        ("((AB)2C", ["A", "B", "A", "B", "C"]),
+    ],
+)
+def test_parse_parts_expands_the_play_order(text, order):
+    assert parse_parts(text) == order
+
+
+def test_parse_parts_caps_a_count_at_100():
+    assert parse_parts("A200") == ["A"] * 100
+
+
+def test_parse_parts_names_the_illegal_character():
+    with pytest.raises(ValueError, match=r"^character '!' in the P: play order 'A!'$"):
+        parse_parts("A!")
+
+
+@pytest.mark.parametrize(
+    ("text", "meter"),
+    [
+        ("", FREE_METER),
+        ("% only a comment", FREE_METER),
+        ("none", FREE_METER),
+        ("None", FREE_METER),
+        ("NONE", FREE_METER),
+        ("C|%cut time", Meter(2, 2)),  # the comment goes before the value is read
+        ("2+3/8", Meter(5, 8)),
+        ("1/4", Meter(1, 4)),
+        ("256/4", Meter(256, 4)),
+        ("4/256", Meter(4, 256)),
+    ],
+)
+def test_parse_meter_reads_the_value(text, meter):
+    warnings: list[str] = []
+    assert parse_meter(text, warnings) == meter
+    assert warnings == []
+
+
+@pytest.mark.parametrize("text", ["0/4", "4/0", "257/4", "300/4", "4/257"])
+def test_parse_meter_refuses_a_meter_out_of_range(text):
+    with pytest.raises(ValueError, match=f"^meter '{text}' out of range$"):
+        parse_meter(text)
+
+
+def test_parse_meter_reads_the_fraction_in_other_text_and_says_so():
+    warnings: list[str] = []
+    assert parse_meter("FREI3/8", warnings) == Meter(3, 8)
+    assert warnings == ["meter 'FREI3/8' read as 3/8"]
+    assert parse_meter("FREI3/8") == Meter(3, 8)  # without a warnings list
+
+
+@pytest.mark.parametrize(
+    ("text", "unit"),
+    [("1/8%comment", (1, 8)), ("1", (1, 1)), ("1/512", (1, 512)), ("16/1", (16, 1))],
+)
+def test_parse_unit_reads_the_value(text, unit):
+    assert parse_unit(text) == unit
+
+
+@pytest.mark.parametrize("text", ["0/4", "1/0", "1/513", "1/1024", "17/1"])
+def test_parse_unit_refuses_a_unit_out_of_range(text):
+    with pytest.raises(ValueError, match=f"^unit length '{text}' out of range$"):
+        parse_unit(text)
+
+
+def test_parse_unit_names_an_unknown_value():
+    with pytest.raises(ValueError, match="^unknown unit length 'x'$"):
+        parse_unit(" x ")
+
+
+@pytest.mark.parametrize(
+    ("text", "sharps", "minor"),
+    [
+        ("A m", 0, True),  # a one-letter mode word
+        ("Dm dorian", -1, True),  # a second word is the mode only when the tonic has none
+        ("D xyz", 2, False),  # a word that is no mode is not read as one
+    ],
+)
+def test_parse_key_reads_the_mode_from_the_second_word(text, sharps, minor):
+    warnings: list[str] = []
+    key = parse_key(text, warnings=warnings)
+    assert (key.sharps, key.minor, warnings) == (sharps, minor, [])
+
+
+def test_parse_key_keeps_the_previous_octave_transpose_and_clef():
+    previous = parse_key("C octave=1 transpose=3 bass-8")
+    assert (previous.octave, previous.transpose, previous.clef_octave) == (1, 3, -1)
+    key = parse_key("G", previous=previous)
+    assert (key.octave, key.transpose, key.clef_octave, key.shift) == (1, 3, -1, 3)
+    assert parse_key("G").shift == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "clef_octave"),
+    [("C treble", 0), ("C treble+8", 1), ("C bass-8", -1), ("C clef=alto+8", 1)],
+)
+def test_parse_key_reads_the_clef_octave(text, clef_octave):
+    key = parse_key(text)
+    assert key.clef_octave == clef_octave and key.shift == 12 * clef_octave
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("", "K: field names no key"),
+        ("C octave=x", "bad octave= value 'octave=x' in K:"),
+        ("C transpose=y", "bad transpose= value 'transpose=y' in K:"),
+    ],
+)
+def test_parse_key_refuses_with_the_reason(text, reason):
+    with pytest.raises(ValueError, match=f"^{reason}$"):
+        parse_key(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "accidentals", "sharps", "minor"),
+    [
+        ("middle=d D", {"F": 1, "C": 1}, 2, False),  # name=value words are skipped
+        ("clef", {}, 0, False),
+        ("none", {}, 0, False),
+        ("exp", {}, 0, False),  # a key with only "exp" names no tonic but is a key
+        ("Hp", {"F": 1, "C": 1}, 2, False),  # bagpipe keys
+        ("HP", {"F": 1, "C": 1}, 2, False),
+        ("F#", {"F": 1, "C": 1, "G": 1, "D": 1, "A": 1, "E": 1}, 6, False),
+        ("Amin", {}, 0, True),
+        ("Aaeo", {}, 0, True),
+        ("A aeolian", {}, 0, True),
+        ("C#lyd", {"F": 2, "C": 1, "G": 1, "D": 1, "A": 1, "E": 1, "B": 1}, 8, False),
+        ("Fb", {"B": -2, "E": -1, "A": -1, "D": -1, "G": -1, "C": -1, "F": -1}, -8, False),
+    ],
+)
+def test_parse_key_signature(text, accidentals, sharps, minor):
+    warnings: list[str] = []
+    key = parse_key(text, warnings=warnings)
+    assert (key.accidentals, key.sharps, key.minor, warnings) == (accidentals, sharps, minor, [])
+
+
+def test_parse_key_warns_of_an_unknown_mode_and_reads_major():
+    warnings: list[str] = []
+    assert parse_key("Cxyz", warnings=warnings).sharps == 0
+    assert warnings == ["unknown mode 'xyz' in key 'Cxyz' read as major"]
+    warnings.clear()
+    parse_key("C", warnings=warnings)  # no mode is major, not an unknown mode
+    assert warnings == []
+
+
+# --- near_duplicates: candidate pairs, thresholds, the histogram -------------------------------
+
+A, B, C = (1,), (2,), (3,)
+
+
+def spread(shared: int, count: int = 100) -> list[frozenset]:
+    """``count`` tunes with one n-gram each of their own; the first ``shared`` also share A."""
+    return [frozenset({(100 + i,), A} if i < shared else {(100 + i,)}) for i in range(count)]
+
+
+def test_an_ngram_in_more_than_two_of_few_tunes_proposes_no_pair():
+    assert similar_pairs([frozenset({A})] * 2) == [(0, 1, 1.0)]
+    assert similar_pairs([frozenset({A})] * 3) == []
+    assert similar_to([frozenset({A})], [frozenset({A})] * 2) == {0, 1}
+    assert similar_to([frozenset({A})], [frozenset({A})] * 3) == set()
+
+
+def test_an_ngram_in_up_to_5_percent_of_the_tunes_proposes_pairs():
+    pairs = similar_pairs(spread(4), threshold=0.5)
+    assert [(i, j) for i, j, _ in pairs] == [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
+    assert similar_to([frozenset({A})], spread(4), threshold=0.5) == {0, 1, 2, 3}
+    assert similar_pairs(spread(6), threshold=0.5) == []  # 6 of 100: too common
+
+
+def test_a_too_common_ngram_does_not_stop_the_search():
+    grams = [frozenset({A}), frozenset({A, B}), frozenset({A, B})]  # A in 3 tunes, B in 2
+    assert similar_pairs(grams) == [(1, 2, 1.0)]
+
+
+def test_a_similarity_equal_to_the_threshold_is_similar():
+    a, b = frozenset({A, B}), frozenset({A, C})
+    assert similar_pairs([a, b], threshold=0.5) == [(0, 1, 0.5)]
+    assert similar_to([a], [b], threshold=0.5) == {0}
+
+
+def test_histogram_counts_candidate_pairs_per_similarity_bin_in_order():
+    grams = [
+        frozenset({C}),
+        frozenset({C}),  # similarity 1.0: the last bin
+        frozenset({A, B}),
+        frozenset({A, (4,)}),  # 0.5
+        frozenset({(7,), (8,), (9,)}),
+        frozenset({(7,), (10,), (11,)}),  # 1/3
+    ]
+    counts = histogram(grams)
+    assert list(counts.items()) == [("0.3-0.4", 1), ("0.5-0.6", 1), ("0.9-1.0", 1)]
+    assert histogram(grams, bins=4) == {"0.2-0.5": 1, "0.5-0.8": 1, "0.8-1.0": 1}
+
+
+def test_histogram_counts_every_pair_however_low():
+    quarter = [frozenset({(20,), (21,), (22,), (23,)}), frozenset({(20,), (24,), (25,), (26,)})]
+    same = [frozenset({C}), frozenset({C}), frozenset({B}), frozenset({B})]  # two pairs at 1.0
+    assert histogram(quarter + same) == {"0.2-0.3": 1, "0.9-1.0": 2}
+
+
+# --- midi: ticks, event order, the mido reference writer ------------------------------------
+
+
+def test_two_voices_give_a_format_1_file_from_both_writers():
+    score = tune_to_score(parse_abc("X:1\nL:1/4\nK:C\nV:1\nCDEF|\nV:2\nC,D,E,F,|\n").tunes[0])
+    midi = score_to_midi(score)
+    assert midi[8:14] == b"\x00\x01\x00\x02\x01\xe0"  # format 1, 2 tracks, 480 ticks
+    assert score_to_midi_mido(score) == midi
+
+
+def test_to_ticks_rounds_to_the_nearest_tick_halves_up():
+    tick = QUARTER // 480
+    assert [to_ticks(tick * k // 10) for k in (4, 5, 6, 10, 15)] == [0, 1, 1, 1, 2]
+
+
+def test_a_note_shorter_than_a_tick_lasts_one_tick():
+    score = Score(1, "", [Voice("1", [[0, 60, 0], [0, 62, QUARTER // 480 // 4]])], [])
+    assert [(tick, rank, key) for tick, rank, key, _ in score_to_events(score)[0]] == [
+        (0, 2, 60),
+        (0, 2, 62),
+        (1, 1, 60),
+        (1, 1, 62),
+    ]
+
+
+def test_meta_events_come_before_note_offs_at_the_same_tick_whatever_their_number():
+    metas = [(0, "tempo", 120.0)] + [(QUARTER, "tempo", 100.0 + i) for i in range(4)]
+    score = Score(1, "", [Voice("1", [[0, 2, QUARTER]])], metas)
+    events = score_to_events(score)[0]
+    assert [(tick, rank) for tick, rank, _, _ in events] == [(0, 0), (0, 2)] + [(480, 0)] * 4 + [
+        (480, 1)
+    ]
+    assert score_to_midi_mido(score) == score_to_midi(score)
+
+
+@pytest.mark.parametrize("ticks", [127, 128, 129, 16384])
+def test_delta_times_from_one_to_several_bytes_as_mido_writes_them(ticks):
+    length = QUARTER * ticks // 480
+    score = Score(1, "", [Voice("1", [[0, 60, length], [length, 62, length]])], [])
+    assert score_to_midi(score) == score_to_midi_mido(score)
+
+
+def test_tempo_meta_is_microseconds_per_quarter_rounded():
+    assert _meta("tempo", 120.0).tempo == 500_000
+    assert _meta("tempo", 4.5).tempo == 13_333_333  # 13,333,333.33: not 60,000,001 / 4.5
+
+
+@pytest.mark.parametrize(
+    ("meter", "written"), [((4, 1), True), ((255, 4), True), ((256, 4), False), ((3, 3), False)]
+)
+def test_a_time_signature_needs_a_power_of_two_denominator_and_a_byte_numerator(meter, written):
+    message = _meta("meter", meter)
+    if written:
+        assert (message.numerator, message.denominator) == meter
+    else:
+        assert message is None
