@@ -27,9 +27,7 @@ patch (config `layout`).
 - ``signature``: ``context`` with the key given as the signature it sets instead of its text
   (`with_context(signature=True)`): the letters it raises or lowers, as the reference
   converter's key parser reads the last `K:` (`K:D` gives ``^FC``, `K:Bb` ``_BE``, `K:Ador`
-  ``^F``). Note-text input is given the same: each line followed by `CONTEXT` and the
-  signature of the last key event (`0 KD`: ``^FC``; `with_signatures`). The program reads the
-  field or event; the model still turns each note into its pitch, or its letter and mark.
+  ``^F``). The program reads the field; the model still turns each note into its pitch.
 
 Worked example, ``notes`` layout: the ABC body line ``|:GA B2|`` is cut into the segments
 ``|:G``, ``A``, `` B2`` and ``|`` (the last one carries over to the next note), and the MIDI
@@ -107,7 +105,7 @@ def input_units(data: bytes, ext: str, layout: str) -> list[bytes]:
     found = units(data, ext)
     if layout in CONTEXT_LAYOUTS and ext == "abc":
         return with_context(found, signature=layout == "signature")
-    return with_signatures(found) if layout == "signature" else found
+    return found
 
 
 def with_context(segments: list[bytes], signature: bool = False) -> list[bytes]:
@@ -136,26 +134,6 @@ def with_context(segments: list[bytes], signature: bool = False) -> list[bytes]:
             unit = m.group(1).strip()[:4]
         out.append(u + bytes([CONTEXT]) + key + b"," + unit)
     return out
-
-
-def with_signatures(lines: list[bytes]) -> list[bytes]:
-    r"""Note-text lines each followed by CONTEXT and the signature (`key_signature`) of the last
-    key event (`0 KD`), empty before the first.
-
-    >>> with_signatures([b"0 T500000\n", b"0 KBb\n", b"0 70 9\n", b"0 KEm\n", b"9 66 9\n"])
-    [b'0 T500000\n\x01', b'0 KBb\n\x01_BE', b'0 70 9\n\x01_BE', b'0 KEm\n\x01^F', b'9 66 9\n\x01^F']
-    """
-    sig = b""
-    out = []
-    for line in lines:
-        event = _KEY_EVENT.match(line)
-        if event:
-            sig = key_signature(parse_key(event.group(1).decode("ascii"), None, []))
-        out.append(line + bytes([CONTEXT]) + sig)
-    return out
-
-
-_KEY_EVENT = re.compile(rb"\d+ K(\S+)")
 
 
 def key_signature(key: Key) -> bytes:
@@ -360,7 +338,6 @@ def interleave(
             out += _group(group)
         return out
     lines = [line for group in groups for line in group]
-    fed_lines = with_signatures(lines) if layout == "signature" else lines
     after: list[list[bytes]] = [[] for _ in lines]
     waiting: list[bytes] = []
     end = 0
@@ -373,7 +350,7 @@ def interleave(
     if lines:
         after[-1] += waiting
     out = []
-    for line, written in zip(fed_lines, after, strict=True):
+    for line, written in zip(lines, after, strict=True):
         out.append((line, False))
         out += _group(written)
     return out
