@@ -1,15 +1,19 @@
 """Tests that kill mutants of convert/ that the other tests let live (docs/testing.md).
 
 Each names the behaviour a surviving mutant changed: the field parsers' forms, limits and
-messages (K:, M:, L:, Q:, P:), the near-duplicate candidate limits and thresholds, and the MIDI
-writer's rounding, event order, delta times and meta events checked against mido's writer.
+messages (K:, M:, L:, Q:, P:), the near-duplicate candidate limits and thresholds, the MIDI
+writer's rounding, event order, delta times and meta events checked against mido's writer, and
+the note text's reading of other MIDI files, its limits, messages and event order.
 """
 
 from __future__ import annotations
 
+import io
+
+import mido
 import pytest
 
-from convert import parse_abc, tune_to_score
+from convert import AbcError, midi_to_notes, parse_abc, tune_to_score
 from convert.events import QUARTER, Score, Voice
 from convert.fields import (
     FREE_METER,
@@ -22,6 +26,14 @@ from convert.fields import (
 )
 from convert.midi import _meta, score_to_events, score_to_midi, score_to_midi_mido, to_ticks
 from convert.near_duplicates import histogram, similar_pairs, similar_to
+from convert.notetext import (
+    NoteTextError,
+    abc_to_note_text,
+    midi_to_note_text,
+    note_text_errors,
+    note_text_to_midi,
+    score_to_note_text,
+)
 
 # --- fields: K:, M:, L:, Q: and P: -------------------------------------------------------
 
@@ -327,3 +339,121 @@ def test_a_time_signature_needs_a_power_of_two_denominator_and_a_byte_numerator(
         assert (message.numerator, message.denominator) == meter
     else:
         assert message is None
+
+
+# --- note text: other MIDI files, limits, messages, order -----------------------------------
+
+
+def _midi_file(messages, ticks_per_beat=480) -> bytes:
+    midi = mido.MidiFile(ticks_per_beat=ticks_per_beat)
+    midi.tracks.append(mido.MidiTrack(messages))
+    buffer = io.BytesIO()
+    midi.save(file=buffer)
+    return buffer.getvalue()
+
+
+def test_a_note_on_of_velocity_zero_ends_the_note_and_velocity_one_starts_one():
+    data = _midi_file(
+        [
+            mido.Message("note_on", note=60, velocity=1, time=0),
+            mido.Message("note_on", note=60, velocity=0, time=480),
+            mido.Message("note_on", note=62, velocity=0, time=0),  # nothing sounding: ignored
+            mido.Message("note_on", note=64, velocity=90, time=0),
+            mido.Message("note_off", note=64, velocity=0, time=240),
+            mido.Message("note_on", note=65, velocity=90, time=720),  # ends with the track
+            mido.Message("note_off", note=67, velocity=0, time=480),
+        ]
+    )
+    assert midi_to_note_text(data) == "0 60 480\n480 64 240\n960 65 480\n"
+
+
+def test_notes_never_switched_off_end_with_the_track_in_its_ticks_and_by_pitch():
+    data = _midi_file(
+        [
+            mido.Message("note_on", note=62, velocity=90, time=24),
+            mido.Message("note_on", note=60, velocity=90, time=0),  # never switched off
+            mido.Message("note_off", note=62, velocity=0, time=48),
+            mido.MetaMessage("end_of_track", time=48),
+        ],
+        ticks_per_beat=96,  # 5 ticks of the note text per tick of the file
+    )
+    assert midi_to_note_text(data) == "120 60 480\n0 62 240\n"
+
+
+def test_meta_events_come_before_the_notes_of_their_tick_whatever_the_pitch():
+    data = _midi_file(
+        [
+            mido.Message("note_on", note=0, velocity=90, time=0),
+            mido.MetaMessage("set_tempo", tempo=400_000, time=0),
+            mido.Message("note_off", note=0, velocity=0, time=480),
+        ]
+    )
+    assert midi_to_note_text(data) == "0 T400000\n0 0 480\n"
+
+
+def test_note_text_limits_of_pitch_and_duration():
+    assert midi_to_notes(note_text_to_midi("0 127 1\n")) == [(0.0, 127, 1 / 480)]
+    for line in ("0 128 480", "0 60 0"):
+        with pytest.raises(NoteTextError, match="a note needs pitch 0..127 and duration >= 1"):
+            note_text_to_midi(line + "\n")
+
+
+def test_the_messages_name_what_is_wrong():
+    with pytest.raises(NoteTextError, match="^line 1: 'x' is neither a note, a meta event nor"):
+        note_text_to_midi("x\n")
+    with pytest.raises(NoteTextError, match="^line 1: T4x:"):
+        note_text_to_midi("0 T4x\n")
+    assert note_text_errors("x\n0 60 480\ny\n") == [
+        "line 1: 'x' is neither a note, a meta event nor 'track'",
+        "line 3: 'y' is neither a note, a meta event nor 'track'",
+    ]
+
+
+def test_bytes_are_read_as_ascii_each_bad_byte_replaced():
+    assert note_text_errors(b"0 60 480\n\xc3\xa9\n") == [
+        "line 2: '\ufffd\ufffd' is neither a note, a meta event nor 'track'"
+    ]
+    assert note_text_to_midi(b"0 60 480\n") == note_text_to_midi("0 60 480\n")
+
+
+def test_a_meta_line_counts_its_dt_from_the_previous_line():
+    midi = note_text_to_midi("480 60 480\n480 T400000\n")
+    events = [
+        (message.time, message.type) for message in mido.MidiFile(file=io.BytesIO(midi)).tracks[0]
+    ]
+    assert events == [(480, "note_on"), (480, "set_tempo"), (0, "note_off"), (0, "end_of_track")]
+
+
+def test_a_meta_event_comes_before_a_note_off_of_its_tick_whatever_the_pitch():
+    midi = note_text_to_midi("0 0 480\n480 T400000\n")
+    types = [message.type for message in mido.MidiFile(file=io.BytesIO(midi)).tracks[0]]
+    assert types == ["note_on", "set_tempo", "note_off", "end_of_track"]
+
+
+@pytest.mark.parametrize(
+    "abc",
+    [
+        "X:1\nL:1/8\nQ:1/4=100\nM:6/8\nK:G\nGAB cde|[M:3/4][K:F] B2 [Q:1/4=80]c2 d2|\n",
+        "X:1\nL:1/4\nM:3/6\nK:C\nC D E|\n",  # a meter MIDI cannot write is left out
+        "X:1\nL:1/8\nK:D\nV:1\n(3ABc d2 [DF]2|\nV:2\nD,4 z2 F,2|\n",
+    ],
+)
+def test_the_note_text_of_a_score_is_that_of_its_midi(abc):
+    score = tune_to_score(parse_abc(abc).tunes[0])
+    assert score_to_note_text(score) == midi_to_note_text(score_to_midi(score))
+
+
+def test_the_note_text_of_a_score_orders_its_notes_and_gives_a_zero_length_note_one_tick():
+    metas = [(0, "tempo", 120.0), (QUARTER, "tempo", 90.0)]
+    voices = [Voice("1", [[QUARTER, 62, QUARTER], [QUARTER, 0, 0], [0, 64, QUARTER]])]
+    text = score_to_note_text(Score(1, "", voices, metas))
+    assert text == "0 T500000\n0 64 480\n480 T666667\n0 0 1\n0 62 480\n"
+    assert text == midi_to_note_text(score_to_midi(Score(1, "", voices, metas)))
+
+
+def test_abc_to_note_text_reads_the_first_tune_with_or_without_x():
+    assert abc_to_note_text("L:1/4\nK:C\nC\n") == "0 T500000\n0 M4/4\n0 KC\n0 60 480\n"
+    two = "X:1\nL:1/4\nK:C\nC\n\nX:2\nL:1/4\nK:C\nD\n"
+    assert abc_to_note_text(two) == "0 T500000\n0 M4/4\n0 KC\n0 60 480\n"
+    with pytest.raises(AbcError, match="missing K: field"):
+        abc_to_note_text("")
