@@ -3,17 +3,27 @@
 Each names the behaviour a surviving mutant changed: the field parsers' forms, limits and
 messages (K:, M:, L:, Q:, P:), the near-duplicate candidate limits and thresholds, the MIDI
 writer's rounding, event order, delta times and meta events checked against mido's writer, and
-the note text's reading of other MIDI files, its limits, messages and event order.
+the note text's reading of other MIDI files, its limits, messages and event order, and the
+comparison's tolerances, its one use of each reference note and abc2midi's prepared input.
 """
 
 from __future__ import annotations
 
 import io
+import os
 
 import mido
 import pytest
 
 from convert import AbcError, midi_to_notes, parse_abc, tune_to_score
+from convert.compare import (
+    abc2midi_available,
+    abc2midi_notes,
+    compare_notes,
+    match_pitch_order,
+    normalise_abc2midi,
+    prepare_for_abc2midi,
+)
 from convert.events import QUARTER, Score, Voice
 from convert.fields import (
     FREE_METER,
@@ -457,3 +467,71 @@ def test_abc_to_note_text_reads_the_first_tune_with_or_without_x():
     assert abc_to_note_text(two) == "0 T500000\n0 M4/4\n0 KC\n0 60 480\n"
     with pytest.raises(AbcError, match="missing K: field"):
         abc_to_note_text("")
+
+
+# --- compare: tolerances, matching, abc2midi's input ----------------------------------------
+
+
+def test_compare_notes_accepts_exactly_the_tolerance_on_onset_and_duration():
+    assert compare_notes([(0.0, 60, 1.0)], [(0.25, 60, 1.25)], tol=0.25).matched == 1
+    assert compare_notes([(0.0, 60, 1.0)], [(0.25, 60, 1.5)], tol=0.25).matched == 0
+
+
+def test_compare_notes_uses_each_reference_note_once_and_goes_on_past_a_missing_pitch():
+    assert compare_notes([(0.0, 60, 1.0), (0.0, 60, 1.0)], [(0.0, 60, 1.0)]).matched == 1
+    assert compare_notes([(0.0, 61, 1.0), (1.0, 60, 1.0)], [(1.0, 60, 1.0)]).matched == 1
+
+
+def test_compare_notes_looks_only_at_reference_notes_inside_the_onset_window():
+    reference = [(0.0, 60, 2.0), (0.0, 60, 1.0), (5.0, 60, 3.0), (5.0, 60, 1.0)]
+    assert compare_notes([(5.0, 60, 2.0)], reference).matched == 0
+
+
+def test_match_pitch_order_prefers_the_duration_within_exactly_the_tolerance():
+    a = [(0.0, 60, 1.0), (1.0, 60, 2.0)]
+    b = [(0.0, 60, 1.25)]
+    assert match_pitch_order(a, b, tol=0.25) == [((0.0, 60, 1.0), (0.0, 60, 1.25))]
+
+
+def test_normalise_abc2midi_moves_onsets_a_tick_earlier_and_lengthens_by_a_tick():
+    tick = 1 / 480
+    notes = normalise_abc2midi([(10 * tick, 62, 0.5), (0.0, 60, 0.25)])
+    assert notes == [(0.0, 60, 0.25 + tick), (10 * tick - tick, 62, 0.5 + tick)]
+
+
+@pytest.mark.parametrize(
+    ("line", "prepared"),
+    [
+        ("G:|~A|", "G:|A|"),  # a note before a repeat sign is music, not a G: field
+        ("e:|~f|", "e:|f|"),
+        ("A::.B", "A::B"),
+        ("c:]~d", "c:]d"),
+        ("C?D ~E|", "C?D E|"),  # a character no token reads is kept, the rest still read
+    ],
+)
+def test_prepare_for_abc2midi_reads_a_note_before_a_colon_as_music(line, prepared):
+    text = prepare_for_abc2midi(f"X:1\nK:C\n{line}\n")
+    assert text == f"X:1\nK:C\n%%MIDI chordattack 0\n{prepared}\n"
+
+
+def test_prepare_for_abc2midi_keeps_comment_lines_and_drops_body_r_fields():
+    text = prepare_for_abc2midi("X:1\nK:C\n% a comment\nR::x\nC ~D|\n")
+    assert text == "X:1\nK:C\n%%MIDI chordattack 0\n% a comment\nC D|\n"
+
+
+def test_abc2midi_available_looks_on_the_path(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert not abc2midi_available()
+    program = tmp_path / "abc2midi"
+    program.write_text("#!/bin/sh\n")
+    program.chmod(0o755)
+    assert abc2midi_available()
+
+
+@pytest.mark.skipif(not abc2midi_available(), reason="abc2midi not installed")
+def test_abc2midi_notes_leaves_no_file_and_gives_up_at_its_timeout(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    tune = "X:1\nL:1/4\nK:C\nC\n"
+    assert abc2midi_notes(tune) == [(0.0, 60, 1.0)]
+    assert os.listdir(tmp_path) == []
+    assert abc2midi_notes(tune, timeout=1e-6) is None
