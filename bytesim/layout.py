@@ -28,6 +28,10 @@ patch (config `layout`).
   (`with_context(signature=True)`): the letters it raises or lowers, as the reference
   converter's key parser reads the last `K:` (`K:D` gives ``^FC``, `K:Bb` ``_BE``, `K:Ador`
   ``^F``). The program reads the field; the model still turns each note into its pitch.
+- ``fields``: ``signature``, with note-text input's tempo, meter and key lines fed as the ABC
+  fields they stand for (`as_field`: ``0 KG`` is fed as ``K:G``, ``0 M3/4`` as ``M:3/4``,
+  ``0 T400000`` as ``Q:1/4=150``; a dt other than 0 follows after a space), so the header the
+  model writes for MIDI -> ABC holds the same bytes at the same places as an input patch.
 
 Worked example, ``notes`` layout: the ABC body line ``|:GA B2|`` is cut into the segments
 ``|:G``, ``A``, `` B2`` and ``|`` (the last one carries over to the next note), and the MIDI
@@ -50,12 +54,14 @@ from convert.notetext import abc_to_note_text, midi_to_note_text, note_text_to_m
 NOTE_TEXT = "notes"  # the header (extension) of MIDI given as note text
 MARK = 0  # interleaved layout: the byte after the last unit of an output group
 CONTEXT = 1  # context layouts: the byte between an input unit and its context
-CONTEXT_LAYOUTS = ("context", "signature")  # the layouts that give each ABC unit its context
+CONTEXT_LAYOUTS = ("context", "signature", "fields")  # they give each ABC unit its context
+SIGNATURE_LAYOUTS = ("signature", "fields")  # they give the key as its signature
 _K_FIELD = re.compile(rb"(?:^|\[)K:([^\]\n%]*)", re.M)
 _L_FIELD = re.compile(rb"(?:^|\[)L:([^\]\n%]*)", re.M)
 
 _FIELD_LINE = re.compile(rb"[A-Za-z+]:|%")
 _META_LINE = re.compile(rb"\d+ [TMK]")
+_META_PARTS = re.compile(rb"(\d+) ([TMK])(\S+)\n?")
 _CLOSING = {ord('"'): ord('"'), ord("!"): ord("!"), ord("+"): ord("+"), ord("{"): ord("}")}
 _NOTE_START = frozenset(b"^_=ABCDEFGabcdefgzZxX")
 _OCTAVE = frozenset(b"',")
@@ -104,8 +110,28 @@ def input_units(data: bytes, ext: str, layout: str) -> list[bytes]:
         raise ValueError(f"layout {layout!r} does not feed its input by units")
     found = units(data, ext)
     if layout in CONTEXT_LAYOUTS and ext == "abc":
-        return with_context(found, signature=layout == "signature")
+        return with_context(found, signature=layout in SIGNATURE_LAYOUTS)
+    if layout == "fields" and ext == "mid":
+        return [as_field(line) for line in found]
     return found
+
+
+def as_field(line: bytes) -> bytes:
+    r"""A note-text line as the `fields` layout feeds it: a tempo, meter or key line as the ABC
+    field it stands for (the tempo as quarters per minute, rounded), then its dt after a space
+    unless 0; any other line as it is.
+
+    >>> [as_field(x) for x in (b"0 KBb\n", b"0 M6/8\n", b"480 T400000\n", b"0 60 480\n")]
+    [b'K:Bb\n', b'M:6/8\n', b'Q:1/4=150 480\n', b'0 60 480\n']
+    """
+    meta = _META_PARTS.fullmatch(line)
+    if meta is None:
+        return line
+    dt, kind, value = meta.groups()
+    if kind == b"T":
+        value = b"1/4=%d" % round(60_000_000 / max(int(value), 1))
+    field = {b"T": b"Q:", b"M": b"M:", b"K": b"K:"}[kind] + value
+    return field + (b"" if dt == b"0" else b" " + dt) + b"\n"
 
 
 def with_context(segments: list[bytes], signature: bool = False) -> list[bytes]:
@@ -323,12 +349,13 @@ def interleave(
     line, then the ABC segments written once it is read: a segment whose lines end with this
     one, with the segments that settle nothing just before it (a rest is written with the note
     after it, whose dt shows it); segments after the last line go with the last line. In the
-    `context` layout each ABC segment is fed `with_context`.
+    context layouts each ABC segment is fed `with_context`; in `fields` each note-text line
+    `as_field`.
     """
     segments, groups = align(abc, midi)
     if direction == "abc->mid":
         fed = (
-            with_context(segments, signature=layout == "signature")
+            with_context(segments, signature=layout in SIGNATURE_LAYOUTS)
             if layout in CONTEXT_LAYOUTS
             else segments
         )
@@ -351,7 +378,7 @@ def interleave(
         after[-1] += waiting
     out = []
     for line, written in zip(lines, after, strict=True):
-        out.append((line, False))
+        out.append((as_field(line) if layout == "fields" else line, False))
         out += _group(written)
     return out
 

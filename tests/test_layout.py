@@ -223,6 +223,23 @@ def test_the_signature_layout_gives_each_abc_unit_the_signature_its_key_sets():
     )
 
 
+def test_the_fields_layout_feeds_note_text_metas_as_the_abc_fields_they_stand_for():
+    tune = b"X:1\nM:3/4\nL:1/8\nQ:1/4=150\nK:Bb\nB2 c2 d2|[M:2/4][K:D] e2 f2|\n"
+    midi = abc_to_midi(tune)
+    fed = input_units(midi, "mid", "fields")
+    assert fed[:4] == [b"Q:1/4=150\n", b"M:3/4\n", b"K:Bb\n", b"0 70 480\n"]
+    assert b"M:2/4 480\n" in fed and b"K:D\n" in fed  # a dt other than 0 after the field
+    pairs = interleave(tune, midi, "mid->abc", "fields")
+    plain = interleave(tune, midi, "mid->abc", "signature")
+    assert [u for u, w in pairs if w] == [u for u, w in plain if w]  # the same output
+    assert [u for u, w in pairs if not w] == fed
+    key = next(u for u, w in pairs if w and u.startswith(b"K:"))
+    assert key == fed[2] + bytes([0])  # the key written holds the bytes of an input patch
+    assert interleave(tune, midi, "abc->mid", "fields") == interleave(
+        tune, midi, "abc->mid", "signature"
+    )
+
+
 @pytest.mark.parametrize(
     "key", ["C", "G", "D", "A", "E", "B", "F#", "C#", "F", "Bb", "Eb", "Ab", "Db", "Gb", "Cb",
             "Ador", "Emin", "Bphr", "Flyd", "Dmix", "D =c", "C ^^f __b", "none"]
