@@ -15,6 +15,11 @@ Features (``features``), each a share of the tune's notes or note pairs unless s
   against a duple and a triple pulse);
 - melody: shares of repeated notes, steps (1-2 semitones), leaps (3-7), larger leaps, mean
   absolute interval / 12, the pitch range / 24, notes per eighth (density).
+- quarter-note runs: three onsets in a row a quarter apart, and the same followed by an onset
+  that is not (the "three crotchets" that end a hornpipe's parts: ``d2 d2 d2``), each per 32
+  notes; and whether each of the tune's last four gaps between onsets is a quarter. On the
+  default dataset's test split these take the regression from 79.9 % to 90.2 %, most of it
+  hornpipes named reels (``benchmarks/tune_type_features.py``).
 
 The model: features standardised by the training mean and deviation, weights fitted by full-
 batch gradient descent on the mean cross-entropy plus ``L2`` x |W|^2 (``STEPS`` steps, fixed
@@ -73,7 +78,19 @@ def features(notes: Sequence[CanonicalNote], meter: tuple[int, int]) -> np.ndarr
     ]
     return np.concatenate(
         [meter_1hot, single, pairs, quarter / len(onsets), dotted / len(onsets), shape]
+        + [_quarter_runs(gaps)]
     ).astype(np.float64)
+
+
+def _quarter_runs(gaps: list[int]) -> np.ndarray:
+    """Runs of three quarter-note gaps per 32 gaps, those runs that end the run, and whether
+    each of the last four gaps is a quarter (last first)."""
+    q = [abs(g - 2 * UNIT) <= UNIT // 4 for g in gaps]
+    runs = [i for i in range(len(q) - 2) if q[i] and q[i + 1] and q[i + 2]]
+    ending = [i for i in runs if i + 3 < len(q) and not q[i + 3]]
+    per = 32 / max(1, len(q))
+    last = [float(len(q) >= k and q[-k]) for k in (1, 2, 3, 4)]
+    return np.array([len(runs) * per, len(ending) * per, *last])
 
 
 class LogisticBaseline:

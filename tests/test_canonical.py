@@ -220,3 +220,15 @@ def test_the_feature_baseline_separates_jigs_from_reels_on_unseen_tunes():
     x = np.array([row(t, "6/8") for t in jigs[:3]] + [row(t, "C|") for t in reels[:3]])
     model = LogisticBaseline(x, ["jig"] * 3 + ["reel"] * 3)
     assert model.predict(np.array([row(jigs[3], "12/8"), row(reels[3], "4/4")])) == ["jig", "reel"]
+
+
+def test_the_quarter_note_run_features_mark_a_hornpipe_ending():
+    from convert.tune_features import _quarter_runs, features
+
+    q, e = 96, 48  # a quarter and an eighth in canonical ticks (UNIT = 48)
+    runs = _quarter_runs([e] * 6 + [q, q, q, e] + [e, q, q, q])
+    assert runs.tolist() == [2 * 32 / 14, 1 * 32 / 14, 1.0, 1.0, 1.0, 0.0]
+    assert _quarter_runs([e] * 8).tolist() == [0.0] * 6
+    midi = abc_to_midi("X:1\nM:C|\nL:1/8\nK:D\nFAdc d2 AG|FAdc d2 A2|BcdB cdec|d2 f2 d2 z2|\n")
+    notes, _, m = read_notes(canonical_midi(midi))
+    assert features(notes, m)[-4:].tolist() == [1.0, 1.0, 0.0, 0.0]  # d2 f2 | d2: two gaps
