@@ -15,7 +15,7 @@ import os
 import mido
 import pytest
 
-from convert import AbcError, midi_to_notes, parse_abc, tune_to_score
+from convert import AbcError, abc_to_midi, compare, midi_to_notes, parse_abc, tune_to_score
 from convert.compare import (
     abc2midi_available,
     abc2midi_notes,
@@ -535,3 +535,31 @@ def test_abc2midi_notes_leaves_no_file_and_gives_up_at_its_timeout(tmp_path, mon
     assert abc2midi_notes(tune) == [(0.0, 60, 1.0)]
     assert os.listdir(tmp_path) == []
     assert abc2midi_notes(tune, timeout=1e-6) is None
+
+
+def test_prepare_for_abc2midi_keeps_header_lines_that_are_no_field():
+    text = prepare_for_abc2midi("X:1\nT:t\nfree text\nK:C\nC|\n")
+    assert text == "X:1\nT:t\nfree text\nK:C\n%%MIDI chordattack 0\nC|\n"
+
+
+@pytest.mark.parametrize(
+    ("tune", "reference", "verdict"),
+    [
+        ("X:1\nL:1/4\nK:C\nC D|\n", [(0.0, 60, 1.0), (1.0, 62, 1.0)], "agree"),
+        ("X:1\nL:1/4\nK:C\nC D|\n", [(0.0, 60, 1.0), (1.0, 64, 1.0)], "differ"),
+        ("X:1\nL:1/4\nK:C\nC D|\n", None, "abc2midi_failed"),
+        ("X:1\nL:1/4\nC D|\n", [(0.0, 60, 1.0)], "ours_failed"),  # no K: for ours
+        ("X:1\nL:1/4\nC D|\n", None, "both_failed"),
+    ],
+)
+def test_compare_tune_with_abc2midi_names_who_failed(tune, reference, verdict, monkeypatch):
+    asked = []
+    monkeypatch.setattr(compare, "abc2midi_notes", lambda text: asked.append(text) or reference)
+    assert compare.compare_tune_with_abc2midi(parse_abc(tune).tunes[0]) == verdict
+    assert asked == [parse_abc(tune).tunes[0].text]
+
+
+def test_a_chord_comes_back_byte_for_byte_in_running_status():
+    midi = abc_to_midi("X:1\nL:1/4\nK:C\n[CEG] [DF]2 [CEG]|\n")
+    assert b"\x00\x40\x50\x00\x43\x50" in midi  # note-ons after the first without status
+    assert note_text_to_midi(midi_to_note_text(midi)) == midi
