@@ -401,6 +401,7 @@ def evaluate_conversion(
     generate: bool = True,
     seed: int = 0,
     outputs: str | Path | None = None,
+    input_key: bool = True,
 ) -> dict:
     """Greedy conversions of every pair in both (or the given) directions, scored.
 
@@ -415,7 +416,8 @@ def evaluate_conversion(
     `progress(n, total)` is called as n more of the total conversions are done. `generate`
     False skips the conversions: only the inputs' checks and the bits. `seed` draws the pairs of
     a `gen:abc` source (`load_pairs`). `outputs`, a folder: every generated file is written
-    there (`save_outputs`) with one line per input in its `files.jsonl`.
+    there (`save_outputs`) with one line per input in its `files.jsonl`. `input_key` False keeps
+    the `K:` the model writes for MIDI -> ABC (`neural_convert.with_input_key`).
     """
     check_model(model)
     for d in directions:
@@ -441,7 +443,9 @@ def evaluate_conversion(
     records: list[dict] = []
     for d in directions:
         if generate:
-            result[d] = _evaluate_direction(model, pairs, d, batch_size, advance, bits, records)
+            result[d] = _evaluate_direction(
+                model, pairs, d, batch_size, advance, bits, records, input_key
+            )
         else:
             result[d] = _bits_only(model, pairs, d, advance)
     if outputs is not None and generate:
@@ -554,7 +558,9 @@ def _group_summaries(groups: dict[str, DirectionTally]) -> dict:
     return out
 
 
-def _evaluate_direction(model, pairs, direction, batch_size, progress, bits, records) -> dict:
+def _evaluate_direction(
+    model, pairs, direction, batch_size, progress, bits, records, input_key=True
+) -> dict:
     """Convert and score one direction; append one record per pair to `records` (the output
     bytes under `data`, as `save_outputs` reads them)."""
     src, dst = direction.split("->")
@@ -562,7 +568,7 @@ def _evaluate_direction(model, pairs, direction, batch_size, progress, bits, rec
     started = time.perf_counter()
     jobs = [(p.side(src), src, dst) for p in pairs]
     names = [f"{p.name}.{src}" for p in pairs]
-    convs = convert_many(model, jobs, batch_size, progress, names)
+    convs = convert_many(model, jobs, batch_size, progress, names, input_key)
     tally.seconds = time.perf_counter() - started
     done = []
     groups: dict[str, DirectionTally] = {}

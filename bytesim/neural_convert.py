@@ -13,6 +13,11 @@ mid->abc; an input of the wrong type (a .mid that does not start with `MThd`, an
 UTF-8 text, has no tune with a `K:` field and notes, or holds several tunes); a prompt that leaves
 no room in the model's patch_length; a classifier or a model too short to convert anything.
 
+MIDI -> ABC: the program writes the value of the output's header `K:` line, the input's first
+key signature (`with_input_key`); the model writes everything else, the letters included (it
+spells the notes by the key it reads, but does not copy the key into `K:`: docs/conversion.md).
+`input_key=False` keeps the model's own `K:`.
+
 Scoring and evaluation against the reference converter: `bytesim.conversion_eval`.
 """
 
@@ -49,6 +54,7 @@ from convert import (
     parse_abc,
 )
 from convert.abc_parser import decode_abc
+from convert.notes import MidiError, read_midi
 from convert.notetext import note_text_errors
 
 DEFAULT_MODEL = "abc-midi"  # the shipped conversion model (bytesim/models/abc-midi)
@@ -218,6 +224,7 @@ class Conversion:
     pieces: int = 1  # interleaved layout: the sequences it took (a long tune goes on in pieces)
     groups_ended: int = 0  # interleaved layout: output groups ended for a looping model (_Feed)
     layout: str = "paper"  # the model's layout
+    key_from_input: str | None = None  # MIDI -> ABC: the K: value the program wrote, if any
 
     def figures(self) -> dict:
         """What `bytesim convert --json` reports of the generation."""
@@ -230,6 +237,7 @@ class Conversion:
             "groups_ended": self.groups_ended,
             "seconds": round(self.seconds, 3),
             "dropped_lines": self.dropped_lines,
+            "key_from_input": self.key_from_input,
         }
 
     def warnings(self, name: str) -> list[str]:
@@ -270,8 +278,10 @@ def convert_bytes(
     top_k: int | None = None,
     top_p: float | None = None,
     name: str = "input",
+    input_key: bool = True,
 ) -> Conversion:
     """Convert one file (abc->mid or mid->abc) with the model; greedy at temperature 0.
+    MIDI -> ABC with `input_key`: the header's `K:` value is the input's key (`with_input_key`).
 
     >>> conv = convert_bytes(model, Path("tune.abc").read_bytes(), "abc", "mid")  # doctest: +SKIP
     >>> conv.finished, conv.data[:4]                                              # doctest: +SKIP
@@ -283,9 +293,11 @@ def convert_bytes(
     check_input(data, a, name)
     if model.config.layout in INTERLEAVED:
         job = interleaved_job(model, data, a, b, name)
-        return _generate_interleaved(model, [job], temperature, seed, top_k, top_p)[0]
-    ids = prompt_ids(model, data, a, b, name)
-    return _generate(model, [ids], [b], temperature, seed, top_k, top_p)[0]
+        conv = _generate_interleaved(model, [job], temperature, seed, top_k, top_p)[0]
+    else:
+        ids = prompt_ids(model, data, a, b, name)
+        conv = _generate(model, [ids], [b], temperature, seed, top_k, top_p)[0]
+    return _keyed(conv, data, b, input_key)
 
 
 def convert_many(
@@ -294,8 +306,10 @@ def convert_many(
     batch_size: int = DEFAULT_BATCH,
     progress: Callable[[int], None] | None = None,
     names: Sequence[str] | None = None,
+    input_key: bool = True,
 ) -> list[Conversion | ConversionError]:
-    """Greedy conversions of (data, src_ext, dst_ext) jobs, `batch_size` generated together.
+    """Greedy conversions of (data, src_ext, dst_ext) jobs, `batch_size` generated together
+    (`input_key` as in `convert_bytes`).
 
     Inputs are checked first; a job that fails a check gives its ConversionError in its place
     (`InputTooLong` for a prompt that does not fit). Jobs are batched in order of prompt length
@@ -325,11 +339,48 @@ def convert_many(
             convs = _generate_interleaved(model, [p for _, p, _ in chunk])
         else:
             convs = _generate(model, [p for _, p, _ in chunk], [b for _, _, b in chunk])
-        for (i, _, _), conv in zip(chunk, convs, strict=True):
-            out[i] = conv
+        for (i, _, b), conv in zip(chunk, convs, strict=True):
+            out[i] = _keyed(conv, jobs[i][0], b, input_key)
         if progress is not None:
             progress(len(chunk))
     return out
+
+
+_HEADER_KEY = re.compile(rb"^K:[^\n]*", re.M)
+
+
+def input_key_name(midi: bytes) -> str | None:
+    """The key of a MIDI file's first key signature event, as mido names it (`D`, `Bbm`: also
+    an ABC key), or None when it has none or cannot be read."""
+    try:
+        for track in read_midi(midi).tracks:
+            for message in track:
+                if message.type == "key_signature":
+                    return message.key
+    except MidiError:
+        return None
+    return None
+
+
+def with_input_key(abc: bytes, key: str) -> bytes:
+    """ABC text with the value of its first `K:` line (the end of the header) set to `key`;
+    unchanged when it has no `K:` line.
+
+    >>> with_input_key(b"X:1\\nL:1/8\\nK:Dm\\nFGA|\\n[K:C] c|\\n", "G")
+    b'X:1\\nL:1/8\\nK:G\\nFGA|\\n[K:C] c|\\n'
+    """
+    return _HEADER_KEY.sub(lambda _: b"K:" + key.encode("ascii"), abc, count=1)
+
+
+def _keyed(conv, data: bytes, dst: str, input_key: bool):
+    """`conv` with the input's key written into its header (MIDI -> ABC, `input_key`)."""
+    if not input_key or dst != "abc" or not isinstance(conv, Conversion):
+        return conv
+    key = input_key_name(data)
+    if key is not None and _HEADER_KEY.search(conv.data):
+        conv.data = with_input_key(conv.data, key)
+        conv.key_from_input = key
+    return conv
 
 
 def _generate(model, prompts, dst_exts, temperature=0.0, seed=0, top_k=None, top_p=None):

@@ -72,6 +72,11 @@ def _percent(v) -> str:
     is_flag=True,
     help="ABC -> MIDI: re-state each track's length from the events the model wrote.",
 )
+@click.option(
+    "--model-key",
+    is_flag=True,
+    help="MIDI -> ABC: keep the K: the model writes instead of the input's key signature.",
+)
 @json_option()
 def convert_command(
     input_path,
@@ -83,6 +88,7 @@ def convert_command(
     top_p,
     check,
     restate_lengths,
+    model_key,
     as_json,
 ):
     """Convert an ABC tune to MIDI, or a MIDI file to ABC, with the neural model.
@@ -99,6 +105,8 @@ def convert_command(
     The model states a MIDI track's length before writing its events and rarely gets it exact;
     --restate-lengths writes OUT with each length re-stated from the events that follow it
     (up to their end-of-track event), the events unchanged, and --check then scores that file.
+    MIDI -> ABC: the program writes the header's K: value, the input's first key signature;
+    the notes' letters are the model's (--model-key keeps the model's own K:).
 
     \b
     Examples:
@@ -121,7 +129,9 @@ def convert_command(
     data = Path(input_path).read_bytes()
     model = _load(model_name)
     try:
-        conv = convert_bytes(model, data, src, dst, temperature, seed, top_k, top_p, input_path)
+        conv = convert_bytes(
+            model, data, src, dst, temperature, seed, top_k, top_p, input_path, not model_key
+        )
     except ConversionError as e:
         raise click.ClickException(str(e)) from None
     written = restate_track_lengths(conv.data) if restate_lengths else conv.data
@@ -250,9 +260,24 @@ def _data_paths(ctx, param, values):
     help="Write every generated file into this folder (abc-to-mid/, mid-to-abc/) and one JSON "
     "line per input, with its scores, into its files.jsonl.",
 )
+@click.option(
+    "--model-key",
+    is_flag=True,
+    help="MIDI -> ABC: keep the K: the model writes instead of the input's key signature.",
+)
 @json_option()
 def eval_conversion_command(
-    model_name, data, direction, limit, batch_size, bits, bits_only, seed, outputs, as_json
+    model_name,
+    data,
+    direction,
+    limit,
+    batch_size,
+    bits,
+    bits_only,
+    seed,
+    outputs,
+    model_key,
+    as_json,
 ):
     """Score greedy neural conversions of x.abc + x.mid pairs against the reference.
 
@@ -275,6 +300,8 @@ def eval_conversion_command(
 
     DATA is folders, files or tar shards of pairs, or one `gen:abc?...` source: --limit (default
     100) random tunes and their reference MIDI drawn from --seed (docs/conversion.md).
+    MIDI -> ABC outputs get the input's key in their header's K: as `bytesim convert` writes
+    them (--model-key: the model's own K:).
     --bits-only skips the conversions (seconds instead of minutes). --outputs DIR keeps the
     generated files and a per-file record (finished or cut, valid and why not, note F1) to
     look at.
@@ -313,6 +340,7 @@ def eval_conversion_command(
                 generate=not bits_only,
                 seed=seed,
                 outputs=outputs,
+                input_key=not model_key,
             )
         except ConversionError as e:
             raise click.ClickException(str(e)) from None

@@ -1,9 +1,11 @@
 """Neural ABC <-> MIDI conversion: checks, generation limits, scoring, evaluation, CLI."""
 
+import io
 import json
 import re
 from pathlib import Path
 
+import mido
 import numpy as np
 import pytest
 import torch
@@ -1052,3 +1054,33 @@ def test_convert_check_says_an_invalid_midi_is_still_readable():
     text = console.export_text()
     assert "invalid output (mido reads it, notes below): track 0 states" in text
     assert "F1 100.00 %" in text
+
+
+def test_midi_to_abc_writes_the_input_key_into_the_header_and_the_model_the_rest(monkeypatch):
+    tune = "X:1\nL:1/8\nK:Bb\nB2 c2 d2 e2|[K:C] c4|\n"
+    midi = abc_to_midi(tune)
+    assert nc.input_key_name(midi) == "Bb"
+    wrong = tune.replace("K:Bb", "K:Dm", 1).encode()  # the key a model writes, not the input's
+
+    def written(model, jobs, *args):  # what the model wrote, whatever it reads
+        return [nc.Conversion(wrong, True, 9, 4, 512, 0.1, layout="interleaved") for _ in jobs]
+
+    monkeypatch.setattr(nc, "_generate_interleaved", written)
+    model = tiny(layout="interleaved")
+    conv = nc.convert_bytes(model, midi, "mid", "abc")
+    assert conv.data == tune.encode() and conv.key_from_input == "Bb"
+    assert conv.figures()["key_from_input"] == "Bb"
+    kept = nc.convert_bytes(model, midi, "mid", "abc", input_key=False)
+    assert kept.data == wrong and kept.key_from_input is None
+    [many, other] = nc.convert_many(model, [(midi, "mid", "abc"), (tune.encode(), "abc", "mid")])
+    assert many.data == tune.encode() and other.key_from_input is None
+
+
+def test_the_input_key_is_left_out_where_there_is_none_to_write():
+    assert nc.with_input_key(b"X:1\nL:1/8\nC|\n", "G") == b"X:1\nL:1/8\nC|\n"
+    assert nc.input_key_name(b"MThd\x00") is None
+    no_key = mido.MidiFile()
+    no_key.tracks.append(mido.MidiTrack([mido.Message("note_on", note=60, time=0)]))
+    buffer = io.BytesIO()
+    no_key.save(file=buffer)
+    assert nc.input_key_name(buffer.getvalue()) is None
