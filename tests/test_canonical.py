@@ -232,3 +232,58 @@ def test_the_quarter_note_run_features_mark_a_hornpipe_ending():
     midi = abc_to_midi("X:1\nM:C|\nL:1/8\nK:D\nFAdc d2 AG|FAdc d2 A2|BcdB cdec|d2 f2 d2 z2|\n")
     notes, _, m = read_notes(canonical_midi(midi))
     assert features(notes, m)[-4:].tolist() == [1.0, 1.0, 0.0, 0.0]  # d2 f2 | d2: two gaps
+
+
+@pytest.mark.parametrize(
+    ("gaps", "expected"),
+    [
+        ([96, 48, 96], [0, 0, 1, 0, 1, 0]),  # quarter, eighth, quarter: no run
+        ([96, 96, 96, 48], [8, 8, 0, 1, 1, 1]),  # a run that ends one gap before the end
+        ([96], [0, 0, 1, 0, 0, 0]),
+        ([48, 96], [0, 0, 1, 0, 0, 0]),
+        ([96, 48, 48, 48, 48], [0, 0, 0, 0, 0, 0]),
+        ([108], [0, 0, 1, 0, 0, 0]),  # a quarter within an eighth of an eighth (12 ticks)
+        ([109], [0, 0, 0, 0, 0, 0]),
+    ],
+)
+def test_quarter_runs_count_three_quarters_in_a_row_and_read_the_last_four_gaps(gaps, expected):
+    from convert.tune_features import _quarter_runs
+
+    assert _quarter_runs(gaps).tolist() == expected
+
+
+def test_the_feature_vector_of_a_small_tune_entry_by_entry():
+    import numpy as np
+
+    from convert.tune_features import features
+
+    # onsets 0, 48, 96 (a two-note chord), 192, 216; the melody 60 62 64 72 72
+    notes = [(0, 60, 48), (48, 62, 48), (96, 64, 96), (96, 55, 96), (192, 72, 24), (216, 72, 72)]
+    single = np.zeros(10)
+    single[[2, 5, 6, 7]] = [1, 2, 1, 2]  # durations in eighths 0.5, 1, 1.5, 2 -> buckets
+    pairs = np.zeros(100)
+    pairs[[55, 57, 72]] = 1  # gaps 1, 1, 2, 0.5 eighths: buckets 5 5 7 2
+    expected = np.concatenate(
+        [
+            [0, 1, 0, 0, 0],  # 9/8
+            single / 6,
+            pairs / 3,
+            np.array([3, 1, 1, 0]) / 5,  # onsets in the quarter: 0, 2/4, 0, 0, 1/4
+            np.array([1, 0, 2, 1, 1, 0]) / 5,  # in the dotted quarter: 0, 2, 4, 2, 3 sixths
+            [0.25, 0.5, 0, 0.25, 0.25, 0.5, 1.0],  # steps 2 2 8 0; range 12; 5 onsets a 240
+            [0, 0, 0, 1, 0, 0],  # gaps 48 48 96 24: the second last a quarter
+        ]
+    )
+    np.testing.assert_allclose(features(notes, (9, 8)), expected)
+    one = features([(0, 60, 48)], (5, 8))  # a single note: its length stands for the gap
+    shape = [1, 0, 0, 0, 0, 0, 1]  # no step, no range, one onset an eighth
+    assert one[:5].tolist() == [0, 0, 0, 0, 1] and one[10] == 1 and one[-13:-6].tolist() == shape
+
+
+def test_softmax_rows_sum_to_one_without_overflow():
+    import numpy as np
+
+    from convert.tune_features import _softmax
+
+    p = _softmax(np.array([[1000.0, 0.0], [0.0, np.log(3.0)]]))
+    np.testing.assert_allclose(p, [[1.0, 0.0], [0.25, 0.75]])

@@ -36,6 +36,7 @@ from convert.fields import (
 )
 from convert.midi import _meta, score_to_events, score_to_midi, score_to_midi_mido, to_ticks
 from convert.near_duplicates import histogram, similar_pairs, similar_to
+from convert.notes import midi_layout_error, restate_track_lengths, unreadable_reason
 from convert.notetext import (
     NoteTextError,
     abc_to_note_text,
@@ -563,3 +564,59 @@ def test_a_chord_comes_back_byte_for_byte_in_running_status():
     midi = abc_to_midi("X:1\nL:1/4\nK:C\n[CEG] [DF]2 [CEG]|\n")
     assert b"\x00\x40\x50\x00\x43\x50" in midi  # note-ons after the first without status
     assert note_text_to_midi(midi_to_note_text(midi)) == midi
+
+
+# --- notes: velocities, channels, unclosed notes, the chunk layout ---------------------------
+
+
+def test_midi_to_notes_reads_velocities_channels_and_notes_never_switched_off():
+    data = _midi_file(
+        [
+            mido.Message("note_on", note=60, velocity=1, time=0),
+            mido.Message("note_off", note=60, velocity=64, time=96),  # an off with a velocity
+            mido.Message("note_on", note=62, velocity=80, channel=3, time=0),
+            mido.Message("note_on", note=62, velocity=0, channel=3, time=48),
+            mido.Message("note_on", note=64, velocity=80, time=0),  # never switched off
+            mido.Message("program_change", program=3, time=0),
+            mido.MetaMessage("end_of_track", time=336),
+        ]
+    )
+    assert midi_to_notes(data) == [(0.0, 60, 0.2), (0.2, 62, 0.1), (0.3, 64, 0.7)]
+    assert midi_to_notes(data, channels=frozenset({3})) == [(0.2, 62, 0.1)]
+
+
+def _header(tracks: int) -> bytes:
+    return b"MThd" + (6).to_bytes(4, "big") + (1).to_bytes(2, "big") + tracks.to_bytes(2, "big")
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        (_header(0) + b"\x01\xe0", None),  # 14 bytes: a whole header, no track
+        (_header(256) + b"\x01\xe0", "track 0: no MTrk chunk at byte offset 14"),
+        (_header(1) + b"\x01\xe0XTrk\x00\x00\x00\x03\xff\x2f\x00", "track 0: no MTrk chunk"),
+        (_header(1) + b"\x01\xe0MTrk\x00\x00", "track 0: no MTrk chunk at byte offset 14"),
+        (_header(1) + b"\x01\xe0MTrk\x00\x00\x00\x00", "track 0 does not end with end-of-track"),
+        (_header(1) + b"\x01\xe0MTrk\x00\x00\x00\x03\xff\x2f\x00", None),
+        (_header(0) + b"\x01\xe0\x00\x00", "2 bytes after the header and its 0 tracks"),
+    ],
+)
+def test_midi_layout_error_at_the_edges_of_the_chunks(data, error):
+    found = midi_layout_error(data)
+    assert found == error if error is None else found.startswith(error)
+
+
+def test_a_file_of_only_a_header_is_read_for_its_layout_not_as_ending_early():
+    assert unreadable_reason(_header(1) + b"\x01\xe0") == (
+        "track 0: no MTrk chunk at byte offset 14"
+    )
+
+
+def test_restate_track_lengths_leaves_what_is_no_track_as_it_is():
+    midi = abc_to_midi("X:1\nL:1/4\nK:C\nCDEF|\n")
+    wrong = midi[:18] + (7).to_bytes(4, "big") + midi[22:]
+    assert restate_track_lengths(b"XThd" + wrong[4:]) == b"XThd" + wrong[4:]
+    two = midi[:10] + (2).to_bytes(2, "big") + midi[12:] + b"XTrk\x00\x00\x00\x07\x00\xff\x2f\x00"
+    assert restate_track_lengths(two) == two  # the second chunk is no MTrk: kept
+    cut = _header(1) + b"\x01\xe0MTrk\x00\x00"
+    assert restate_track_lengths(cut) == cut
