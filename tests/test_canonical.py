@@ -287,3 +287,66 @@ def test_softmax_rows_sum_to_one_without_overflow():
 
     p = _softmax(np.array([[1000.0, 0.0], [0.0, np.log(3.0)]]))
     np.testing.assert_allclose(p, [[1.0, 0.0], [0.25, 0.75]])
+
+
+def test_encode_writes_the_canonical_bytes_header_meter_running_status_and_end():
+    from convert.canonical import encode
+
+    expected = bytes.fromhex(
+        "4d546864 00000006 0000 0001 0060"  # MThd, format 0, one track, 96 per quarter
+        "4d54726b 00000019"  # MTrk, 25 bytes
+        "00 ff5804 02021808"  # 2/4, 24 clocks a beat, 8 32nds a quarter
+        "00 903c50 30 3c00 00 3e50 30 3e00"  # on 60; 48 later off 60 (velocity 0) then on 62
+        "00 ff2f00"
+    )
+    assert encode([(0, 60, 48), (48, 62, 48)], (2, 4)) == expected
+
+
+@pytest.mark.parametrize(
+    ("x", "rounded"),
+    [("1/2", 1), ("1/3", 0), ("2/3", 1), ("-1/3", 0), ("-1/2", -1), ("-2/3", -1), ("-3/2", -2)],
+)
+def test_round_takes_halves_away_from_zero(x, rounded):
+    from fractions import Fraction
+
+    from convert.canonical import _round
+
+    assert _round(Fraction(x)) == rounded
+
+
+def test_canonical_notes_scale_by_the_most_frequent_length_and_give_zero_lengths_a_tick():
+    from convert.canonical import CanonicalError
+
+    # the most frequent length (1 tick) becomes an eighth (48), however short
+    assert [d for _, _, d in canonical_notes([(0, 60, 1), (1, 62, 1), (2, 64, 2)])] == [48, 48, 96]
+    # the most frequent, not the shortest; zero lengths do not count and last one tick
+    notes = canonical_notes([(0, 60, 24), (24, 62, 48), (72, 64, 48), (120, 65, 0), (120, 67, 0)])
+    assert [(o, d) for o, _, d in notes] == [(0, 24), (24, 48), (72, 48), (120, 1), (120, 1)]
+    with pytest.raises(CanonicalError, match="^no notes$"):
+        canonical_notes([])
+    with pytest.raises(CanonicalError, match="^every note has zero length$"):
+        canonical_notes([(0, 60, 0)])
+
+
+@pytest.mark.parametrize("pitches", [[60, 65, 67, 72, 74], [48, 50, 65, 79, 81], [60, 62, 77]])
+def test_the_lower_middle_pitch_lands_in_the_median_range(pitches):
+    from convert.canonical import MEDIAN_RANGE
+
+    out = sorted(p for _, p, _ in canonical_notes([(48 * i, p, 48) for i, p in enumerate(pitches)]))
+    assert MEDIAN_RANGE[0] <= out[(len(out) - 1) // 2] <= MEDIAN_RANGE[1]
+
+
+def test_read_notes_velocity_one_unended_notes_and_the_default_meter():
+    track = mido.MidiTrack(
+        [
+            mido.Message("note_on", note=60, velocity=1, time=10),
+            mido.Message("note_off", note=60, velocity=0, time=20),
+            mido.Message("note_on", note=62, velocity=90, time=5),  # never ended
+            mido.MetaMessage("end_of_track", time=40),
+        ]
+    )
+    midi = mido.MidiFile(ticks_per_beat=96)
+    midi.tracks.append(track)
+    buffer = io.BytesIO()
+    midi.save(file=buffer)
+    assert read_notes(buffer.getvalue()) == ([(10, 60, 20), (35, 62, 40)], 96, (4, 4))
