@@ -427,7 +427,7 @@ def _make_in_processes(
     workers = min(workers, len(todo))
     processes, readers = [], []
     try:
-        with _sigint_ignored():  # children start with Ctrl-C ignored, with no gap
+        with _sigint_held():  # a Ctrl-C while the workers start is raised once they have
             for k in range(workers):
                 reader, writer = context.Pipe(duplex=False)
                 process = context.Process(
@@ -445,6 +445,7 @@ def _make_in_processes(
 
 def _worker(writer, make: Callable[[Shard], int], shards: list[Shard]) -> None:
     """Body of a worker process: make ``shards``, send each count (or the error) to the parent."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides (a Ctrl-C before: held)
     signal.signal(signal.SIGTERM, _exit_now)
     try:
         for shard in shards:
@@ -492,6 +493,23 @@ def _stop(out: Path, processes: list) -> None:
             process.kill()
             process.join()
         _tmp_path(out, process.pid).unlink(missing_ok=True)
+
+
+@contextmanager
+def _sigint_held() -> Iterator[None]:
+    """Hold Ctrl-C in the block and raise KeyboardInterrupt when it ends (a forked child keeps
+    the holding handler until it sets its own: a press there is held in the child, harmless)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pressed: list[int] = []
+    before = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+    if pressed:
+        raise KeyboardInterrupt
 
 
 @contextmanager

@@ -171,3 +171,21 @@ def test_bgpt_file_whose_write_fails_is_removed(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         write_bgpt(tmp_path, 3, 0, seed=1)
     assert list((tmp_path / "train").iterdir()) == []
+
+
+def test_a_ctrl_c_while_the_workers_start_is_held_then_raised():
+    import os
+    import signal
+
+    from cpu.dataset import _sigint_held
+
+    before = signal.getsignal(signal.SIGINT)
+    done = []
+    with pytest.raises(KeyboardInterrupt):
+        with _sigint_held():
+            os.kill(os.getpid(), signal.SIGINT)  # its handler runs at the next bytecode
+            done.append("the block went on")
+    assert done == ["the block went on"]
+    assert signal.getsignal(signal.SIGINT) is before
+    with _sigint_held():
+        pass  # no Ctrl-C: nothing raised
