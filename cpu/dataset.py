@@ -499,7 +499,8 @@ def _stop(out: Path, processes: list) -> None:
 def _sigint_held() -> Iterator[None]:
     """Hold Ctrl-C in the block and raise KeyboardInterrupt when it ends (a forked child keeps
     the holding handler until it sets its own: a press there is held in the child, harmless)."""
-    if threading.current_thread() is not threading.main_thread():
+    ignored = signal.getsignal(signal.SIGINT) == signal.SIG_IGN  # e.g. a background job
+    if ignored or threading.current_thread() is not threading.main_thread():
         yield
         return
     pressed: list[int] = []

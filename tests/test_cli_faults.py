@@ -243,13 +243,19 @@ def test_bgpt_layout_into_a_folder_of_unrecorded_bgpt_files_is_refused(tmp_path)
 # --- Ctrl-C of a multi-worker job -----------------------------------------------------------
 
 
+def _default_ctrl_c() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # a background shell starts jobs ignoring it
+
+
 @pytest.mark.parametrize("presses", [1, 2])
 def test_ctrl_c_stops_gen_cpu_dataset_at_once_and_a_rerun_resumes(tmp_path, presses):
     out = tmp_path / "data"
     counts = ["--train", 40_000, "--test", 0, "--shard-size", 1000]
     args = ["gen-cpu-dataset", out, *counts, "--workers", 2]
     command = [sys.executable, "-m", "cli.main", *map(str, args)]
-    process = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(  # Ctrl-C as in a terminal, even under a parent that ignores it
+        command, cwd=ROOT, stderr=subprocess.PIPE, text=True, preexec_fn=_default_ctrl_c
+    )
     deadline = time.monotonic() + 60
     while not list(out.glob("shard-*.tar")) and process.poll() is None:
         assert time.monotonic() < deadline, "no shard written in 60 s"

@@ -189,3 +189,17 @@ def test_a_ctrl_c_while_the_workers_start_is_held_then_raised():
     assert signal.getsignal(signal.SIGINT) is before
     with _sigint_held():
         pass  # no Ctrl-C: nothing raised
+
+
+def test_a_ctrl_c_ignored_by_the_caller_stays_ignored_while_the_workers_start():
+    import os
+    import signal
+
+    from cpu.dataset import _sigint_held
+
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as under nohup or `&`
+    try:
+        with _sigint_held():
+            os.kill(os.getpid(), signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGINT, before)
