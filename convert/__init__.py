@@ -95,9 +95,7 @@ def abc_to_midi(text: str | bytes) -> bytes:
     if not parsed.tunes:
         if parsed.errors:
             raise AbcError(parsed.errors[0].message, None, parsed.errors[0].line)
-        parsed = parse_abc("X:1\n" + text)
-        if not parsed.tunes:
-            raise AbcError("no tune found")
+        parsed = parse_abc("X:1\n" + text)  # no X: line: the text is one tune
     return convert_tune(parsed.tunes[0])
 
 

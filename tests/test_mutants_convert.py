@@ -15,7 +15,16 @@ import os
 import mido
 import pytest
 
-from convert import AbcError, abc_to_midi, compare, midi_to_notes, parse_abc, tune_to_score
+from convert import (
+    AbcError,
+    abc_to_midi,
+    compare,
+    convert_abc,
+    convert_to_dir,
+    midi_to_notes,
+    parse_abc,
+    tune_to_score,
+)
 from convert.compare import (
     abc2midi_available,
     abc2midi_notes,
@@ -620,3 +629,32 @@ def test_restate_track_lengths_leaves_what_is_no_track_as_it_is():
     assert restate_track_lengths(two) == two  # the second chunk is no MTrk: kept
     cut = _header(1) + b"\x01\xe0MTrk\x00\x00"
     assert restate_track_lengths(cut) == cut
+
+
+# --- convert/__init__: results, errors, file names -------------------------------------------
+
+
+def test_convert_abc_gives_each_tune_its_title_and_line_converted_or_not():
+    results = convert_abc("X:1\nT:Good\nK:C\nC|\n\nX:2\nT:Bad\nC|\n")
+    assert [(r.x, r.title, r.line, r.midi is None) for r in results] == [
+        (1, "Good", 1, False),
+        (2, "Bad", 6, True),
+    ]
+
+
+def test_abc_to_midi_names_the_line_of_a_bad_x_field():
+    with pytest.raises(AbcError) as caught:
+        abc_to_midi("T:x\nX:\nK:C\nC\n")
+    assert (caught.value.message, caught.value.line) == ("X: field '' is not a number", 2)
+    assert str(caught.value) == "line 2: X: field '' is not a number"
+
+
+def test_convert_to_dir_makes_nested_folders_and_numbers_repeated_x(tmp_path):
+    text = "".join(f"X:1\nT:t{i}\nK:C\nC|\n\n" for i in range(3))
+    results = convert_to_dir(text, tmp_path / "a" / "b", "tune")
+    assert [r.path.name for r in results] == ["tune-1.mid", "tune-1-2.mid", "tune-1-3.mid"]
+    assert sorted(p.name for p in (tmp_path / "a" / "b").iterdir()) == [
+        "tune-1-2.mid",
+        "tune-1-3.mid",
+        "tune-1.mid",
+    ]
