@@ -18,7 +18,7 @@ Features (``features``), each a share of the tune's notes or note pairs unless s
 - quarter-note runs: three onsets in a row a quarter apart, and the same followed by an onset
   that is not (the "three crotchets" that end a hornpipe's parts: ``d2 d2 d2``), each per 32
   notes; and whether each of the tune's last four gaps between onsets is a quarter. On the
-  default dataset's test split these take the regression from 79.9 % to 90.2 %, most of it
+  default dataset's test split these take the regression from 79.9 % to 89.1 %, most of it
   hornpipes named reels (``benchmarks/tune_type_features.py``).
 
 The model: features standardised by the training mean and deviation, weights fitted by full-
