@@ -89,6 +89,12 @@ def abc_to_midi(text: str | bytes) -> bytes:
 
     Raises AbcError, naming the tune and line, when the tune cannot be converted.
     """
+    return convert_tune(first_tune(text))
+
+
+def first_tune(text: str | bytes) -> Tune:
+    """The first parsed tune of ``text`` (a text without X: is one tune); AbcError naming the
+    line of an X: field that is not a number."""
     if isinstance(text, bytes):
         text = decode_abc(text)
     parsed = parse_abc(text)
@@ -96,7 +102,7 @@ def abc_to_midi(text: str | bytes) -> bytes:
         if parsed.errors:
             raise AbcError(parsed.errors[0].message, None, parsed.errors[0].line)
         parsed = parse_abc("X:1\n" + text)  # no X: line: the text is one tune
-    return convert_tune(parsed.tunes[0])
+    return parsed.tunes[0]
 
 
 def convert_to_dir(text: str | bytes, out_dir: str | os.PathLike, stem: str) -> list[TuneResult]:

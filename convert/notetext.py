@@ -31,7 +31,7 @@ import struct
 
 import mido
 
-from convert.abc_parser import parse_abc
+from convert import first_tune
 from convert.events import Score, tune_to_score
 from convert.midi import END_OF_TRACK, TICKS_PER_QUARTER, VELOCITY, _variable_int, to_ticks
 from convert.midi import _meta as _score_meta
@@ -215,7 +215,4 @@ def score_to_note_text(score: Score) -> str:
 def abc_to_note_text(text: str) -> str:
     """The note text of the first tune of an ABC text (as `convert.abc_to_midi` reads it);
     AbcError when it cannot be converted."""
-    parsed = parse_abc(text)
-    if not parsed.tunes:  # no X: line: the text is one tune
-        parsed = parse_abc("X:1\n" + text)
-    return score_to_note_text(tune_to_score(parsed.tunes[0]))
+    return score_to_note_text(tune_to_score(first_tune(text)))
