@@ -32,6 +32,10 @@ patch (config `layout`).
   fields they stand for (`as_field`: ``0 KG`` is fed as ``K:G``, ``0 M3/4`` as ``M:3/4``,
   ``0 T400000`` as ``Q:1/4=150``; a dt other than 0 follows after a space), so the header the
   model writes for MIDI -> ABC holds the same bytes at the same places as an input patch.
+- ``rests``: ``signature``, with the note text (input and output) holding a rest line wherever
+  no note sounds (`convert.notetext.with_rests`: ``480 z 240``), so an ABC rest has a line of
+  its own as a note has: MIDI -> ABC reads it instead of working it out from the next note's
+  dt and the last note's duration, and ABC -> MIDI writes it for its `z`.
 
 Worked example, ``notes`` layout: the ABC body line ``|:GA B2|`` is cut into the segments
 ``|:G``, ``A``, `` B2`` and ``|`` (the last one carries over to the next note), and the MIDI
@@ -49,18 +53,20 @@ from bytesim.model import EOP, INTERLEAVED, LAYOUTS, PATCH
 from convert.abc_parser import AbcError
 from convert.fields import Key, parse_key
 from convert.notes import MidiError
-from convert.notetext import abc_to_note_text, midi_to_note_text, note_text_to_midi
+from convert.notetext import abc_to_note_text, midi_to_note_text, note_text_to_midi, with_rests
 
 NOTE_TEXT = "notes"  # the header (extension) of MIDI given as note text
 MARK = 0  # interleaved layout: the byte after the last unit of an output group
 CONTEXT = 1  # context layouts: the byte between an input unit and its context
-CONTEXT_LAYOUTS = ("context", "signature", "fields")  # they give each ABC unit its context
-SIGNATURE_LAYOUTS = ("signature", "fields")  # they give the key as its signature
+CONTEXT_LAYOUTS = ("context", "signature", "fields", "rests")  # each ABC unit with its context
+SIGNATURE_LAYOUTS = ("signature", "fields", "rests")  # they give the key as its signature
+REST_LAYOUTS = ("rests",)  # their note text has rest lines
 _K_FIELD = re.compile(rb"(?:^|\[)K:([^\]\n%]*)", re.M)
 _L_FIELD = re.compile(rb"(?:^|\[)L:([^\]\n%]*)", re.M)
 
 _FIELD_LINE = re.compile(rb"[A-Za-z+]:|%")
 _META_LINE = re.compile(rb"\d+ [TMK]")
+_REST_LINE = re.compile(rb"\d+ z ")
 _META_PARTS = re.compile(rb"(\d+) ([TMK])(\S+)\n?")
 _CLOSING = {ord('"'): ord('"'), ord("!"): ord("!"), ord("+"): ord("+"), ord("{"): ord("}")}
 _NOTE_START = frozenset(b"^_=ABCDEFGabcdefgzZxX")
@@ -92,12 +98,14 @@ def model_patches(data: bytes, ext: str, layout: str) -> np.ndarray:
     return pad_segments(units(data, ext))
 
 
-def units(data: bytes, ext: str) -> list[bytes]:
-    """An abc or mid file's units: ABC segments (`abc_segments`), or MIDI note-text lines."""
+def units(data: bytes, ext: str, rests: bool = False) -> list[bytes]:
+    """An abc or mid file's units: ABC segments (`abc_segments`), or MIDI note-text lines (with
+    rest lines if `rests`)."""
     if ext == "abc":
         return abc_segments(data)
     try:
-        return midi_to_note_text(data).encode("ascii").splitlines(keepends=True)
+        text = midi_to_note_text(data)
+        return (with_rests(text) if rests else text).encode("ascii").splitlines(keepends=True)
     except MidiError as e:
         raise LayoutError(str(e)) from None
 
@@ -108,7 +116,7 @@ def input_units(data: bytes, ext: str, layout: str) -> list[bytes]:
     model writes; a context after every note line made MIDI -> ABC worse, docs/conversion.md)."""
     if layout not in INTERLEAVED:
         raise ValueError(f"layout {layout!r} does not feed its input by units")
-    found = units(data, ext)
+    found = units(data, ext, rests=layout in REST_LAYOUTS)
     if layout in CONTEXT_LAYOUTS and ext == "abc":
         return with_context(found, signature=layout in SIGNATURE_LAYOUTS)
     if layout == "fields" and ext == "mid":
@@ -297,40 +305,63 @@ def most_settled(segment: bytes) -> int | None:
 
 
 @functools.lru_cache(maxsize=4096)  # a pair is read in both directions, and again each epoch
-def align(abc: bytes, midi: bytes) -> tuple[list[bytes], list[list[bytes]]]:
+def align(abc: bytes, midi: bytes, rests: bool = False) -> tuple[list[bytes], list[list[bytes]]]:
     """The ABC segments of a tune and, for each, the note-text lines of its MIDI it settles.
 
     A line is settled by the first segment after which the tune's prefix converts (reference
     converter) to note text that agrees with the whole tune's up to that line: a note is
     settled once it is written out (a tied note when its tie ends, a repeat's second time
-    when its `:|` is read). The groups joined are the MIDI's note text.
+    when its `:|` is read). The groups joined are the MIDI's note text. With `rests` the note
+    text has rest lines (`with_rests`), and a rest line is settled once the prefix, followed by
+    a probe note, agrees with it: by the segment of its `z` (`z2 z2` makes one line, settled by
+    the second).
     """
     segments = abc_segments(abc)
-    final = units(midi, "mid")
+    final = units(midi, "mid", rests)
     groups: list[list[bytes]] = []
     settled, prefix = 0, b""
     for j, segment in enumerate(segments):
         prefix += segment
-        agree = len(final) if j == len(segments) - 1 else _agreeing(prefix, final)
+        agree = len(final) if j == len(segments) - 1 else _agreeing(prefix, final, rests)
         groups.append(final[settled : max(settled, agree)])
         settled = max(settled, agree)
     return segments, groups
 
 
-def _agreeing(prefix: bytes, final: list[bytes]) -> int:
+def _agreeing(prefix: bytes, final: list[bytes], rests: bool = False) -> int:
     """How many leading lines of `final` the note text of an ABC prefix agrees with.
 
-    A prefix without notes yet (the header) does not convert; its tempo, meter and key are
-    then those of the prefix and one probe note, whose own line never counts."""
+    A prefix without notes yet (the header) does not convert; its tempo, meter and key (and
+    with `rests` a rest before the first note) are then those of the prefix and one probe
+    note, whose own line never counts. With `rests`, a rest line next in `final` agrees when
+    the prefix and a probe note give it."""
+
+    def note_text(abc: str) -> list[bytes]:
+        found = abc_to_note_text(abc)
+        return (with_rests(found) if rests else found).encode().splitlines(keepends=True)
+
     text = prefix.decode("utf-8", errors="replace")
     try:
-        lines = abc_to_note_text(text).encode().splitlines(keepends=True)
+        n = _common(note_text(text), final)
     except AbcError:
         try:
-            lines = abc_to_note_text(text + "C\n").encode().splitlines(keepends=True)
+            lines = note_text(text + "C\n")
         except AbcError:
             return 0
-        lines = [line for line in lines if _META_LINE.match(line)]
+        kept = [x for x in lines if _META_LINE.match(x) or (rests and _REST_LINE.match(x))]
+        return _common(kept, final)
+    if rests and n < len(final) and _REST_LINE.match(final[n]):
+        try:
+            probed = _common(note_text(text + "C\n"), final)
+        except AbcError:
+            return n
+        while n < probed and _REST_LINE.match(final[n]):
+            n += 1
+    return n
+
+
+def _common(lines: list[bytes], final: list[bytes]) -> int:
+    """How many leading lines the two lists share."""
     n = 0
     for a, b in zip(lines, final, strict=False):
         if a != b:
@@ -350,9 +381,10 @@ def interleave(
     one, with the segments that settle nothing just before it (a rest is written with the note
     after it, whose dt shows it); segments after the last line go with the last line. In the
     context layouts each ABC segment is fed `with_context`; in `fields` each note-text line
-    `as_field`.
+    `as_field`; in `rests` the note text has rest lines (`align`), so a rest is written after
+    its own line.
     """
-    segments, groups = align(abc, midi)
+    segments, groups = align(abc, midi, layout in REST_LAYOUTS)
     if direction == "abc->mid":
         fed = (
             with_context(segments, signature=layout in SIGNATURE_LAYOUTS)

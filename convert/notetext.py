@@ -7,7 +7,9 @@ quarter, as the canonical file). Events:
 - a note: ``<pitch> <duration>`` (MIDI key number, ticks from its note-on to its note-off);
 - ``T<microseconds per quarter>`` (set_tempo), ``M<n>/<d>`` (time_signature), ``K<key>``
   (key_signature, mido's name: ``D``, ``Bm``, ``Eb``);
-- ``track`` (no dt): the next track begins, its time back at 0.
+- ``track`` (no dt): the next track begins, its time back at 0;
+- ``z <duration>``: a rest, where no note sounds (`with_rests` writes them; the MIDI file holds
+  nothing for it, and the next line's dt counts from its start).
 
 Notes are listed by onset, then pitch; a note's line comes after the meta events of its tick.
 The one-note file of ``convert.midi``'s docstring (``X:1 / L:1/4 / K:C / C``) reads::
@@ -94,6 +96,7 @@ def _meta_value(message) -> str:
 
 
 _NOTE = re.compile(r"(\d{1,5}) (\d{1,3}) (\d{1,6})")
+_REST = re.compile(r"(\d{1,5}) z (\d{1,6})")
 _META = re.compile(r"(\d{1,5}) ([TMK])(\S+)")
 
 
@@ -143,9 +146,12 @@ def _add_line(events: list, line: str, now: int) -> int:
         events.append((now, 2, pitch, (0x90, pitch, VELOCITY)))
         events.append((now + length, 1, pitch, (0x80, pitch, 0)))
         return now
+    rest = _REST.fullmatch(line)
+    if rest:
+        return now + int(rest.group(1))
     meta = _META.fullmatch(line)
     if not meta:
-        raise NoteTextError(f"{line!r} is neither a note, a meta event nor 'track'")
+        raise NoteTextError(f"{line!r} is neither a note, a rest, a meta event nor 'track'")
     message = _meta(meta.group(2), meta.group(3))
     now += int(meta.group(1))
     events.append((now, 0, len(events), message))
@@ -216,3 +222,46 @@ def abc_to_note_text(text: str) -> str:
     """The note text of the first tune of an ABC text (as `convert.abc_to_midi` reads it);
     AbcError when it cannot be converted."""
     return score_to_note_text(tune_to_score(first_tune(text)))
+
+
+
+def with_rests(text: str) -> str:
+    """Note text with a rest line (``<dt> z <duration>``) wherever no note sounds before the next
+    one starts: at the end of the notes so far (after the meta lines of that tick), lasting to
+    the next note's onset, which then counts its dt from the rest. A rest line stands for time
+    alone, so `note_text_to_midi` gives the same file with or without them; an ABC rest (``z2``)
+    then has a line of its own, as a note has. No rest ends a track (the file holds no time
+    after its last note). Rest lines already there are written anew; NoteTextError names a line
+    that is not note text.
+
+    >>> print(with_rests("0 KG\\n480 67 240\\n480 69 480\\n"), end="")
+    0 KG
+    0 z 480
+    480 67 240
+    240 z 240
+    240 69 480
+    """
+    out: list[str] = []
+    for number, track in enumerate(text.split("track\n")):
+        if number:
+            out.append("track")
+        events: list[tuple[int, int, int, str]] = []  # (tick, rank, order, event text)
+        now = end = 0
+        for order, line in enumerate(track.splitlines(), start=1):
+            if not line.strip():
+                continue
+            note, rest, meta = _NOTE.fullmatch(line), _REST.fullmatch(line), _META.fullmatch(line)
+            if not (note or rest or meta):
+                raise NoteTextError(f"{line!r} is neither a note, a rest, a meta event nor 'track'")
+            now += int(line.split(" ", 1)[0])
+            if note:
+                if now > end:
+                    events.append((end, 1, order, f"z {now - end}"))
+                end = max(end, now + int(note.group(3)))
+            if not rest:
+                events.append((now, 0, order, line.split(" ", 1)[1]))
+        tick = 0
+        for at, _, _, event in sorted(events):
+            out.append(f"{at - tick} {event}")
+            tick = at
+    return "".join(line + "\n" for line in out)

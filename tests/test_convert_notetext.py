@@ -9,7 +9,13 @@ from hypothesis import strategies as st
 
 from bytesim.abc_task import rich_tune
 from convert import abc_to_midi, midi_to_notes
-from convert.notetext import NoteTextError, midi_to_note_text, note_text_errors, note_text_to_midi
+from convert.notetext import (
+    NoteTextError,
+    midi_to_note_text,
+    note_text_errors,
+    note_text_to_midi,
+    with_rests,
+)
 
 
 def test_worked_example_from_the_docstring():
@@ -76,3 +82,45 @@ def test_a_bad_line_is_named(text, line):
 def test_lenient_drops_the_bad_lines_and_keeps_the_rest():
     midi = note_text_to_midi("0 60 480\n480 62 4x0\n0 64 480\n", lenient=True)
     assert midi_to_notes(midi) == [(0.0, 60, 1.0), (0.0, 64, 1.0)]
+
+
+def test_rest_lines_stand_where_no_note_sounds_and_only_there():
+    tune = "X:1\nL:1/8\nK:G\nz2 G2 [CE]2G2 z A | z2 z2 B2 [K:D] z c|\n"
+    text = with_rests(midi_to_note_text(abc_to_midi(tune)))
+    assert text.splitlines()[3:] == [
+        "0 z 480",  # a rest before the first note, after the metas of tick 0
+        "480 67 480",
+        "480 60 480",
+        "0 64 480",
+        "480 67 480",
+        "480 z 240",
+        "240 69 240",
+        "240 z 960",  # z2 z2: one rest
+        "960 71 480",
+        "480 KD",  # the key change at the tick the rest starts, before the rest
+        "0 z 240",
+        "240 73 240",
+    ]
+
+
+def test_a_rest_line_is_time_alone_and_each_track_has_its_own():
+    assert note_text_to_midi("0 z 480\n480 60 240\n") == note_text_to_midi("480 60 240\n")
+    assert note_text_errors("7 z 480\n") == []
+    held = "0 60 960\n480 64 240\n480 67 240\n"  # the 60 sounds on under the 64: no rest
+    assert with_rests(held) == held
+    text = with_rests("0 60 240\ntrack\n480 62 240\n")
+    assert text == "0 60 240\ntrack\n0 z 480\n480 62 240\n"
+    with pytest.raises(NoteTextError, match="'0 60' is neither"):
+        with_rests("0 60\n")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32), st.integers(1, 40))
+def test_rest_lines_lose_nothing_and_are_written_once(seed, notes):
+    import random
+
+    midi = abc_to_midi(rich_tune(random.Random(seed), notes)[0])
+    text = with_rests(midi_to_note_text(midi))
+    assert note_text_to_midi(text) == midi
+    assert with_rests(text) == text
+    assert max(len(line) + 1 for line in text.splitlines()) <= 16

@@ -25,7 +25,7 @@ from bytesim.layout import (
 )
 from convert import abc_to_midi
 from convert.fields import parse_key
-from convert.notetext import midi_to_note_text
+from convert.notetext import midi_to_note_text, with_rests
 
 
 def unpad(values: np.ndarray) -> bytes:
@@ -237,6 +237,43 @@ def test_the_fields_layout_feeds_note_text_metas_as_the_abc_fields_they_stand_fo
     assert key == fed[2] + bytes([0])  # the key written holds the bytes of an input patch
     assert interleave(tune, midi, "abc->mid", "fields") == interleave(
         tune, midi, "abc->mid", "signature"
+    )
+
+
+def test_the_rests_layout_gives_a_rest_its_own_line_written_for_its_own_z():
+    midi = abc_to_midi(TIED_REPEAT)
+    segments, groups = align(TIED_REPEAT, midi, rests=True)
+    by_segment = dict(zip(segments, groups, strict=True))
+    assert by_segment[b"|z"] == [b"720 z 240\n"]  # where interleaved writes nothing
+    assert by_segment[b" c>"] == []  # its length waits for the d, as without rests
+    assert b"".join(line for group in groups for line in group) == with_rests(
+        midi_to_note_text(midi)
+    ).encode()
+    order = interleave(TIED_REPEAT, midi, "mid->abc", "rests")
+    at = order.index((b"720 z 240\n", False))
+    assert order[at + 1] == (b"|z\x00", True)  # the rest's line, then its segment alone
+    assert [u for u, w in order if not w] == input_units(midi, "mid", "rests")
+    fed = interleave(TIED_REPEAT, midi, "abc->mid", "rests")
+    assert (b"|z\x01^FC,1/8", False) in fed  # ABC units with their signature, as `signature`
+    assert fed[fed.index((b"|z\x01^FC,1/8", False)) + 1] == (b"720 z 240\n\x00", True)
+
+
+def test_in_the_rests_layout_two_rests_make_one_line_and_a_leading_rest_is_settled_by_its_z():
+    tune = b"X:1\nL:1/8\nK:C\nz2 C z2 z2 D|\n"
+    segments, groups = align(tune, abc_to_midi(tune), rests=True)
+    assert groups[segments.index(b"z2")] == [b"0 z 480\n"]
+    assert groups[segments.index(b" z2")] == []  # the rest goes on
+    assert groups[segments.index(b" z2", segments.index(b" z2") + 1)] == [b"240 z 960\n"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32), st.integers(1, 24))
+def test_in_the_rests_layout_the_groups_joined_are_the_note_text_with_rests(seed, notes):
+    abc = rich_tune(random.Random(seed), notes)[0].encode()
+    midi = abc_to_midi(abc)
+    _, groups = align(abc, midi, rests=True)
+    assert b"".join(line for group in groups for line in group).decode() == (
+        with_rests(midi_to_note_text(midi))
     )
 
 
