@@ -224,7 +224,6 @@ def abc_to_note_text(text: str) -> str:
     return score_to_note_text(tune_to_score(first_tune(text)))
 
 
-
 def with_rests(text: str) -> str:
     """Note text with a rest line (``<dt> z <duration>``) wherever no note sounds before the next
     one starts: at the end of the notes so far (after the meta lines of that tick), lasting to

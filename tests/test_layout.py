@@ -246,9 +246,10 @@ def test_the_rests_layout_gives_a_rest_its_own_line_written_for_its_own_z():
     by_segment = dict(zip(segments, groups, strict=True))
     assert by_segment[b"|z"] == [b"720 z 240\n"]  # where interleaved writes nothing
     assert by_segment[b" c>"] == []  # its length waits for the d, as without rests
-    assert b"".join(line for group in groups for line in group) == with_rests(
-        midi_to_note_text(midi)
-    ).encode()
+    assert (
+        b"".join(line for group in groups for line in group)
+        == with_rests(midi_to_note_text(midi)).encode()
+    )
     order = interleave(TIED_REPEAT, midi, "mid->abc", "rests")
     at = order.index((b"720 z 240\n", False))
     assert order[at + 1] == (b"|z\x00", True)  # the rest's line, then its segment alone
