@@ -36,6 +36,9 @@ patch (config `layout`).
   no note sounds (`convert.notetext.with_rests`: ``480 z 240``), so an ABC rest has a line of
   its own as a note has: MIDI -> ABC reads it instead of working it out from the next note's
   dt and the last note's duration, and ABC -> MIDI writes it for its `z`.
+- ``ticks``: ``rests``, with the unit length in the context given as the ticks it lasts
+  (`with_context(ticks=True)`: ``L:1/16`` is ``120``, no `L:` the header meter's default, as
+  the reference converter reads them), the number a note's length multiplies.
 
 Worked example, ``notes`` layout: the ABC body line ``|:GA B2|`` is cut into the segments
 ``|:G``, ``A``, `` B2`` and ``|`` (the last one carries over to the next note), and the MIDI
@@ -44,6 +47,7 @@ note ``240 67 240`` takes one patch: ``b"240 67 240\\n"`` and five <eop>.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 
@@ -51,18 +55,20 @@ import numpy as np
 
 from bytesim.model import EOP, INTERLEAVED, LAYOUTS, PATCH
 from convert.abc_parser import AbcError
-from convert.fields import Key, parse_key
+from convert.fields import Key, Meter, parse_key, parse_meter, parse_unit
+from convert.midi import TICKS_PER_QUARTER
 from convert.notes import MidiError
 from convert.notetext import abc_to_note_text, midi_to_note_text, note_text_to_midi, with_rests
 
 NOTE_TEXT = "notes"  # the header (extension) of MIDI given as note text
 MARK = 0  # interleaved layout: the byte after the last unit of an output group
 CONTEXT = 1  # context layouts: the byte between an input unit and its context
-CONTEXT_LAYOUTS = ("context", "signature", "fields", "rests")  # each ABC unit with its context
-SIGNATURE_LAYOUTS = ("signature", "fields", "rests")  # they give the key as its signature
-REST_LAYOUTS = ("rests",)  # their note text has rest lines
+CONTEXT_LAYOUTS = ("context", "signature", "fields", "rests", "ticks")  # ABC units with context
+SIGNATURE_LAYOUTS = ("signature", "fields", "rests", "ticks")  # the key as its signature
+REST_LAYOUTS = ("rests", "ticks")  # their note text has rest lines
 _K_FIELD = re.compile(rb"(?:^|\[)K:([^\]\n%]*)", re.M)
 _L_FIELD = re.compile(rb"(?:^|\[)L:([^\]\n%]*)", re.M)
+_M_FIELD = re.compile(rb"(?:^|\[)M:([^\]\n%]*)", re.M)
 
 _FIELD_LINE = re.compile(rb"[A-Za-z+]:|%")
 _META_LINE = re.compile(rb"\d+ [TMK]")
@@ -118,7 +124,7 @@ def input_units(data: bytes, ext: str, layout: str) -> list[bytes]:
         raise ValueError(f"layout {layout!r} does not feed its input by units")
     found = units(data, ext, rests=layout in REST_LAYOUTS)
     if layout in CONTEXT_LAYOUTS and ext == "abc":
-        return with_context(found, signature=layout in SIGNATURE_LAYOUTS)
+        return with_context(found, layout in SIGNATURE_LAYOUTS, ticks=layout == "ticks")
     if layout == "fields" and ext == "mid":
         return [as_field(line) for line in found]
     return found
@@ -142,7 +148,9 @@ def as_field(line: bytes) -> bytes:
     return field + (b"" if dt == b"0" else b" " + dt) + b"\n"
 
 
-def with_context(segments: list[bytes], signature: bool = False) -> list[bytes]:
+def with_context(
+    segments: list[bytes], signature: bool = False, ticks: bool = False
+) -> list[bytes]:
     r"""ABC segments each followed by CONTEXT and `key,unit`, the fields in force once it is read,
     copied as text from the segments so far (not interpreted): the last `K:` and `L:` values
     (line or inline fields; the key's spaces dropped, its first 5 bytes; the unit's first 4),
@@ -153,21 +161,45 @@ def with_context(segments: list[bytes], signature: bool = False) -> list[bytes]:
     [b'L:1/8\n\x01,1/8', b'K:A mix\n\x01Amix,1/8', b'B2\x01Amix,1/8', b'[K:D]c\x01D,1/8']
     >>> with_context([b"K:A mix\n", b"B2", b"[K:Bb]c"], signature=True)
     [b'K:A mix\n\x01^FC,', b'B2\x01^FC,', b'[K:Bb]c\x01_BE,']
+
+    With `ticks`, the unit is the ticks it lasts (480 per quarter): the last `L:`, else the
+    default of the header's meter (1/16 below 3/4, else 1/8; no `M:` is 4/4), as the reference
+    converter reads them; a field it cannot read keeps the unit before it.
+
+    >>> with_context([b"M:2/4\n", b"K:G\n", b"B2", b"[L:1/4]c"], ticks=True)
+    [b'M:2/4\n\x01,120', b'K:G\n\x01G,120', b'B2\x01G,120', b'[L:1/4]c\x01G,480']
     """
     key, unit = b"", b""
     previous: Key | None = None
+    meter, length, in_body = Meter(4, 4), None, False
+    if ticks:
+        unit = _ticks(meter.default_unit)
     out = []
     for u in segments:
+        if ticks:
+            for m in [] if in_body else _M_FIELD.finditer(u):
+                with contextlib.suppress(ValueError):
+                    meter = parse_meter(m.group(1).decode("latin-1"))
+            for m in _L_FIELD.finditer(u):
+                with contextlib.suppress(ValueError):
+                    length = parse_unit(m.group(1).decode("latin-1"))
+            unit = _ticks(length or meter.default_unit)
+            in_body = in_body or bool(_K_FIELD.search(u))
         for m in _K_FIELD.finditer(u):
             if signature:
                 previous = parse_key(m.group(1).decode("latin-1"), previous, [])
                 key = key_signature(previous)
             else:
                 key = re.sub(rb"\s+", b"", m.group(1))[:5]
-        for m in _L_FIELD.finditer(u):
+        for m in [] if ticks else _L_FIELD.finditer(u):
             unit = m.group(1).strip()[:4]
         out.append(u + bytes([CONTEXT]) + key + b"," + unit)
     return out
+
+
+def _ticks(unit: tuple[int, int]) -> bytes:
+    """The ticks a unit length lasts (480 per quarter), rounded: (1, 16) is b"120"."""
+    return b"%d" % round(4 * TICKS_PER_QUARTER * unit[0] / unit[1])
 
 
 def key_signature(key: Key) -> bytes:
@@ -387,7 +419,7 @@ def interleave(
     segments, groups = align(abc, midi, layout in REST_LAYOUTS)
     if direction == "abc->mid":
         fed = (
-            with_context(segments, signature=layout in SIGNATURE_LAYOUTS)
+            with_context(segments, layout in SIGNATURE_LAYOUTS, ticks=layout == "ticks")
             if layout in CONTEXT_LAYOUTS
             else segments
         )

@@ -183,9 +183,9 @@ class Decoder(nn.Module):
 
 PREV_PATCH_MODES = ("none", "add", "prefix")
 # how files are cut into patches (bytesim.layout)
-LAYOUTS = ("paper", "notes", "interleaved", "context", "signature", "fields", "rests")
+LAYOUTS = ("paper", "notes", "interleaved", "context", "signature", "fields", "rests", "ticks")
 # the layouts that feed the input one unit at a time
-INTERLEAVED = ("interleaved", "context", "signature", "fields", "rests")
+INTERLEAVED = ("interleaved", "context", "signature", "fields", "rests", "ticks")
 
 
 INPUT_FORMS = ("bytes", "canonical-tune")

@@ -267,6 +267,32 @@ def test_in_the_rests_layout_two_rests_make_one_line_and_a_leading_rest_is_settl
     assert groups[segments.index(b" z2", segments.index(b" z2") + 1)] == [b"240 z 960\n"]
 
 
+def test_the_ticks_layout_gives_the_unit_as_the_ticks_it_lasts_and_writes_as_rests():
+    tune = b"X:1\nM:3/8\nK:D\nA2 z|[L:1/4]B [M:2/4] c|\nL:1/2 % half notes\nd|[L:x]e|\n"
+    fed = input_units(tune, "abc", "ticks")
+    assert [u.split(bytes([CONTEXT]))[1] for u in fed] == [
+        b",240",  # no M: yet: 4/4, whose default unit is 1/8
+        b",120",  # 3/8 is below 3/4: 1/16
+        b"^FC,120",
+        b"^FC,120",
+        b"^FC,120",
+        b"^FC,480",  # [L:1/4]
+        b"^FC,480",  # a meter in the body does not change the unit
+        b"^FC,480",
+        b"^FC,960",  # an L: line, its comment dropped
+        b"^FC,960",
+        b"^FC,960",  # an unreadable L: keeps the unit
+        b"^FC,960",
+    ]
+    assert [u.split(bytes([CONTEXT]))[0] for u in fed] == abc_segments(tune)
+    midi = abc_to_midi(TIED_REPEAT)
+    for direction in ("abc->mid", "mid->abc"):
+        ticks = interleave(TIED_REPEAT, midi, direction, "ticks")
+        rests = interleave(TIED_REPEAT, midi, direction, "rests")
+        assert [u for u, w in ticks if w] == [u for u, w in rests if w]
+    assert interleave(TIED_REPEAT, midi, "mid->abc", "ticks") == rests
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.integers(0, 2**32), st.integers(1, 24))
 def test_in_the_rests_layout_the_groups_joined_are_the_note_text_with_rests(seed, notes):
