@@ -134,3 +134,65 @@ def _save(midi: mido.MidiFile) -> bytes:
     buffer = io.BytesIO()
     midi.save(file=buffer)
     return buffer.getvalue()
+
+
+def _file(*tracks: bytes) -> bytes:
+    """A MIDI file of the given track data (each an MTrk chunk stating its true length)."""
+    head = b"MThd\x00\x00\x00\x06\x00\x01" + len(tracks).to_bytes(2, "big") + b"\x00\x60"
+    return head + b"".join(b"MTrk" + len(t).to_bytes(4, "big") + t for t in tracks)
+
+
+TRACK_HEAD = ["header"] * 18 + ["track length"] * 4
+
+
+@pytest.mark.parametrize("data", [b"X" * 20, b"MThd\x00\x00\x00\x06\x00\x00"])
+def test_a_file_not_starting_with_a_whole_mthd_chunk_is_all_other(data):
+    assert midi_byte_roles(data) == ["other"] * len(data)
+
+
+def test_events_of_every_channel_and_size_are_walked_to_the_chunks_end():
+    track = (
+        b"\x00\xf0\x02\x01\xf7"  # sysex F0, its length, data
+        + b"\x00\xf7\x01\x90"  # an F7 escape, length 1
+        + b"\x00\xef\x00\x40"  # pitch bend on channel 15 (status EF)
+        + b"\x00\xc1\x05"  # program change on channel 1: one data byte
+        + b"\x00\xd0\x40"  # channel pressure: one data byte
+        + b"\x80\x00\x91\x3c\x40"  # a two-byte zero delta, note-on on channel 1
+        + b"\x00\xff\x01\x81\x00"  # a text meta 128 bytes long (two-byte length)
+        + b"a" * 128
+        + b"\x00\x81\x3c\x00"  # note-off on channel 1, ending exactly at the chunk's end
+    )
+    expected = (
+        ["delta"] + ["other"] * 4
+        + ["delta"] + ["other"] * 3
+        + ["delta"] + ["other"] * 3
+        + ["delta"] + ["other"] * 2
+        + ["delta"] + ["other"] * 2
+        + ["delta"] * 2 + ["status", "pitch", "velocity"]
+        + ["delta"] + ["meta"] * (4 + 128)
+        + ["delta", "status", "off pitch", "velocity"]
+    )  # fmt: skip
+    assert midi_byte_roles(_file(track)) == TRACK_HEAD + expected
+
+
+def test_an_empty_last_track_and_bad_event_starts_are_named_as_far_as_they_parse():
+    assert midi_byte_roles(_file(b"")) == TRACK_HEAD  # MTrk and a zero length, nothing after
+    # a data byte with no status before it, a delta five bytes long: other from there on
+    assert midi_byte_roles(_file(b"\x00\x40\x40")) == TRACK_HEAD + ["delta", "other", "other"]
+    assert midi_byte_roles(_file(b"\x80\x80\x80\x80\x00\x90\x3c\x40")) == TRACK_HEAD + ["other"] * 8
+
+
+@pytest.mark.parametrize(
+    ("text", "roles"),
+    [
+        (b"A\x0c\n", ["note", "other", "space"]),  # only a line end is stripped as the ending
+        (b"BX\n", ["note", "other", "space"]),
+        (b'"C"A"G"', ["other"] * 3 + ["note"] + ["other"] * 3),  # each quote closes its own
+        (b'""A', ["other", "other", "note"]),
+        (b"[CE]", ["structure", "note", "note", "structure"]),  # a chord, not a field
+        (b"[CE][K:G]A", ["structure", "note", "note", "structure"] + ["field"] * 5 + ["note"]),
+        (b"A[K:G", ["note"] + ["field"] * 4),  # an inline field left open runs to the line end
+    ],
+)
+def test_abc_quotes_chords_and_inline_fields_end_where_they_close(text, roles):
+    assert abc_byte_roles(text) == roles
