@@ -350,3 +350,59 @@ def test_read_notes_velocity_one_unended_notes_and_the_default_meter():
     buffer = io.BytesIO()
     midi.save(file=buffer)
     assert read_notes(buffer.getvalue()) == ([(10, 60, 20), (35, 62, 40)], 96, (4, 4))
+
+
+def test_the_melody_steps_are_counted_in_their_bands_edges_included():
+    from convert.tune_features import features
+
+    pitches = [60, 60, 61, 63, 66, 73, 81]  # steps 0, 1, 2, 3, 7, 8
+    notes = [(48 * i, p, 48) for i, p in enumerate(pitches)]
+    shape = features(notes, (2, 4))[-13:-6]
+    assert shape[:4].tolist() == [1 / 6, 2 / 6, 2 / 6, 1 / 6]
+    two = features([(0, 60, 48), (48, 65, 48)], (2, 4))[-13:-6]
+    assert two[:4].tolist() == [0, 0, 1, 0]  # one step of 5: the middle band
+
+
+def test_gap_pairs_count_every_pair_and_a_chord_alone_has_one_gap():
+    import numpy as np
+
+    from convert.tune_features import features
+
+    pairs = slice(5 + 10, 5 + 10 + 100)
+    even = features([(48 * i, 60 + i, 48) for i in range(5)], (2, 4))[pairs]
+    assert even[55] == 1.0 and even.sum() == 1.0  # four eighths: 3 pairs (1, 1) of 3
+    three = features([(0, 60, 48), (48, 62, 48), (96, 64, 96)], (2, 4))[pairs]
+    assert three[55] == 1.0  # two gaps, one pair, divided by 1
+    chord = features([(0, 60, 48), (0, 64, 96)], (2, 4))
+    np.testing.assert_array_equal(chord[pairs], np.zeros(100))
+    assert chord[-4:].tolist() == [0, 0, 0, 0]  # its gap is the first note's length, an eighth
+
+
+def test_onsets_off_the_eighth_grid_fall_in_their_quarter_and_dotted_quarter_bins():
+    from convert.tune_features import features
+
+    row = features([(0, 60, 84), (84, 62, 12)], (6, 8))
+    quarter, dotted = row[115:119], row[119:125]
+    assert quarter.tolist() == [0.5, 0, 0, 0.5]  # 84 of 96 ticks: the last quarter
+    assert dotted.tolist() == [0.5, 0, 0, 0.5, 0, 0]  # 84 of 144: the fourth sixth
+    tiny = features([(0, 60, 1)], (2, 4))
+    assert tiny[-7] == 48  # one onset in 1 tick: 48 onsets an eighth
+
+
+def test_the_baseline_learns_the_class_prior_and_standardises_each_feature():
+    import numpy as np
+
+    from convert.tune_features import LogisticBaseline, _softmax
+
+    # uninformative features: the more frequent label wins (sorted first is the other one),
+    # and the fitted bias gives the labels' shares
+    prior = LogisticBaseline(np.zeros((5, 2)), ["a", "a", "b", "b", "b"])
+    assert prior.predict(np.zeros((2, 2))) == ["b", "b"]
+    np.testing.assert_allclose(_softmax(prior.b[None, :])[0], [0.4, 0.6], atol=1e-3)
+    # a label told by a tiny feature beside a large one: each is scaled by its own deviation,
+    # at fitting and at prediction, so the tiny one outweighs the prior of the larger class
+    tiny = [0, 0, 0] + [1e-3] * 5
+    large = [1e3, -1e3, 1e3, -1e3, 1e3, -1e3, 1e3, -1e3]
+    model = LogisticBaseline(np.array([tiny, large]).T, ["a"] * 3 + ["b"] * 5)
+    test = np.array([[0, 1e3], [1e-3, 1e3], [0, -1e3], [1e-3, -1e3]])
+    assert model.predict(test) == ["a", "b", "a", "b"]
