@@ -419,19 +419,19 @@ def test_note_text_limits_of_pitch_and_duration():
 
 
 def test_the_messages_name_what_is_wrong():
-    with pytest.raises(NoteTextError, match="^line 1: 'x' is neither a note, a meta event nor"):
+    with pytest.raises(NoteTextError, match="^line 1: 'x' is neither a note, a rest, a meta event nor"):
         note_text_to_midi("x\n")
     with pytest.raises(NoteTextError, match="^line 1: T4x:"):
         note_text_to_midi("0 T4x\n")
     assert note_text_errors("x\n0 60 480\ny\n") == [
-        "line 1: 'x' is neither a note, a meta event nor 'track'",
-        "line 3: 'y' is neither a note, a meta event nor 'track'",
+        "line 1: 'x' is neither a note, a rest, a meta event nor 'track'",
+        "line 3: 'y' is neither a note, a rest, a meta event nor 'track'",
     ]
 
 
 def test_bytes_are_read_as_ascii_each_bad_byte_replaced():
     assert note_text_errors(b"0 60 480\n\xc3\xa9\n") == [
-        "line 2: '\ufffd\ufffd' is neither a note, a meta event nor 'track'"
+        "line 2: '\ufffd\ufffd' is neither a note, a rest, a meta event nor 'track'"
     ]
     assert note_text_to_midi(b"0 60 480\n") == note_text_to_midi("0 60 480\n")
 
