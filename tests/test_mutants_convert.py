@@ -419,7 +419,9 @@ def test_note_text_limits_of_pitch_and_duration():
 
 
 def test_the_messages_name_what_is_wrong():
-    with pytest.raises(NoteTextError, match="^line 1: 'x' is neither a note, a rest, a meta event nor"):
+    with pytest.raises(
+        NoteTextError, match="^line 1: 'x' is neither a note, a rest, a meta event nor"
+    ):
         note_text_to_midi("x\n")
     with pytest.raises(NoteTextError, match="^line 1: T4x:"):
         note_text_to_midi("0 T4x\n")
