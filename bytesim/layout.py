@@ -117,17 +117,25 @@ def units(data: bytes, ext: str, rests: bool = False) -> list[bytes]:
 
 
 def input_units(data: bytes, ext: str, layout: str) -> list[bytes]:
-    """An input file's units as an interleaved layout feeds them: ABC `with_context` in
-    `context`; note text as it is (its key and meter events stand just before the header the
-    model writes; a context after every note line made MIDI -> ABC worse, docs/conversion.md)."""
+    """An input file's units as an interleaved layout feeds them: ABC `with_context` in the
+    context layouts; note text as it is (with rest lines in `rests` and `ticks`, its key and meter
+    events just before the header the model writes; a context after every note line made
+    MIDI -> ABC worse, docs/conversion.md)."""
     if layout not in INTERLEAVED:
         raise ValueError(f"layout {layout!r} does not feed its input by units")
     found = units(data, ext, rests=layout in REST_LAYOUTS)
-    if layout in CONTEXT_LAYOUTS and ext == "abc":
-        return with_context(found, layout in SIGNATURE_LAYOUTS, ticks=layout == "ticks")
-    if layout == "fields" and ext == "mid":
+    if ext == "abc":
+        return _abc_as_fed(found, layout)
+    if layout == "fields":
         return [as_field(line) for line in found]
     return found
+
+
+def _abc_as_fed(segments: list[bytes], layout: str) -> list[bytes]:
+    """ABC segments as an interleaved layout feeds them: `with_context` in the context layouts."""
+    if layout not in CONTEXT_LAYOUTS:
+        return segments
+    return with_context(segments, layout in SIGNATURE_LAYOUTS, ticks=layout == "ticks")
 
 
 def as_field(line: bytes) -> bytes:
@@ -418,11 +426,7 @@ def interleave(
     """
     segments, groups = align(abc, midi, layout in REST_LAYOUTS)
     if direction == "abc->mid":
-        fed = (
-            with_context(segments, layout in SIGNATURE_LAYOUTS, ticks=layout == "ticks")
-            if layout in CONTEXT_LAYOUTS
-            else segments
-        )
+        fed = _abc_as_fed(segments, layout)
         out: list[tuple[bytes, bool]] = []
         for segment, group in zip(fed, groups, strict=True):
             out.append((segment, False))
