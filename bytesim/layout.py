@@ -39,6 +39,12 @@ patch (config `layout`).
 - ``ticks``: ``rests``, with the unit length in the context given as the ticks it lasts
   (`with_context(ticks=True)`: ``L:1/16`` is ``120``, no `L:` the header meter's default, as
   the reference converter reads them), the number a note's length multiplies.
+- ``repeats``: ``rests``, with a repeat's second time written, ABC -> MIDI, as one replay line
+  ``dt @ a b`` instead of the lines played again (`with_replays`): "again what the units
+  numbered a up to b settled", dt the first replayed line's. The units that may start or end a
+  repeated span (bar lines, repeat signs, endings, the first note after a field) carry their
+  number after the context (`replay_labels`: ``|:A\x01^F,1/8,2``). The model finds the span and
+  writes its numbers; the program writes the lines they name (`expand_replays`).
 
 Worked example, ``notes`` layout: the ABC body line ``|:GA B2|`` is cut into the segments
 ``|:G``, ``A``, `` B2`` and ``|`` (the last one carries over to the next note), and the MIDI
@@ -63,9 +69,11 @@ from convert.notetext import abc_to_note_text, midi_to_note_text, note_text_to_m
 NOTE_TEXT = "notes"  # the header (extension) of MIDI given as note text
 MARK = 0  # interleaved layout: the byte after the last unit of an output group
 CONTEXT = 1  # context layouts: the byte between an input unit and its context
-CONTEXT_LAYOUTS = ("context", "signature", "fields", "rests", "ticks")  # ABC units with context
-SIGNATURE_LAYOUTS = ("signature", "fields", "rests", "ticks")  # the key as its signature
-REST_LAYOUTS = ("rests", "ticks")  # their note text has rest lines
+# ABC units with context
+CONTEXT_LAYOUTS = ("context", "signature", "fields", "rests", "ticks", "repeats")
+SIGNATURE_LAYOUTS = ("signature", "fields", "rests", "ticks", "repeats")  # the key as its signature
+REST_LAYOUTS = ("rests", "ticks", "repeats")  # their note text has rest lines
+REPLAY_LAYOUTS = ("repeats",)  # ABC -> MIDI writes a repeat's second time as a replay line
 _K_FIELD = re.compile(rb"(?:^|\[)K:([^\]\n%]*)", re.M)
 _L_FIELD = re.compile(rb"(?:^|\[)L:([^\]\n%]*)", re.M)
 _M_FIELD = re.compile(rb"(?:^|\[)M:([^\]\n%]*)", re.M)
@@ -132,10 +140,15 @@ def input_units(data: bytes, ext: str, layout: str) -> list[bytes]:
 
 
 def _abc_as_fed(segments: list[bytes], layout: str) -> list[bytes]:
-    """ABC segments as an interleaved layout feeds them: `with_context` in the context layouts."""
+    """ABC segments as an interleaved layout feeds them: `with_context` in the context layouts,
+    in `repeats` with each numbered segment's number after a comma (`replay_labels`)."""
     if layout not in CONTEXT_LAYOUTS:
         return segments
-    return with_context(segments, layout in SIGNATURE_LAYOUTS, ticks=layout == "ticks")
+    fed = with_context(segments, layout in SIGNATURE_LAYOUTS, ticks=layout == "ticks")
+    if layout in REPLAY_LAYOUTS:
+        labels = replay_labels(segments)
+        fed = [u if n is None else u + b",%d" % n for u, n in zip(fed, labels, strict=True)]
+    return fed
 
 
 def as_field(line: bytes) -> bytes:
@@ -427,6 +440,8 @@ def interleave(
     segments, groups = align(abc, midi, layout in REST_LAYOUTS)
     if direction == "abc->mid":
         fed = _abc_as_fed(segments, layout)
+        if layout in REPLAY_LAYOUTS:
+            groups = with_replays(segments, groups, replay_labels(segments))
         out: list[tuple[bytes, bool]] = []
         for segment, group in zip(fed, groups, strict=True):
             out.append((segment, False))
@@ -471,3 +486,138 @@ def written_bytes(values) -> tuple[bytes, int]:
     """The bytes of written patches with padding and MARK dropped, and how many MARKs."""
     kept = [int(v) for v in values if v != EOP]
     return bytes(v for v in kept if v != MARK), kept.count(MARK)
+
+
+# ----------------------------------------------------------------------------- replays
+
+_REPLAY_LINE = re.compile(rb"(\d+) @ (\d+) (\d+)\n?")
+_BAR_SIGN = re.compile(rb"[|:]|\[\d")  # a bar line, repeat sign or ending
+
+
+def replay_labels(segments: list[bytes]) -> list[int | None]:
+    """The number the `repeats` layout gives an ABC segment, or None: the segments that may
+    start or end a repeated span are numbered 1, 2, ... in order. Those are the segments with
+    a bar line, repeat sign or ending (`|`, `:`, `[1`) outside annotations, and the first
+    segment with a note after a field line (the start of the tune or of a part).
+
+    >>> replay_labels([b"K:G\\n", b"G", b"A", b" |:B", b'"A:m"c', b" :|d"])
+    [None, 1, None, 2, None, 3]
+    """
+    labels: list[int | None] = []
+    count, after_field = 0, True
+    for segment in segments:
+        if _FIELD_LINE.match(segment) or not segment.strip():
+            labels.append(None)
+            after_field = True
+            continue
+        text = _NOT_NOTES.sub(b"", segment)
+        if _BAR_SIGN.search(text) or after_field:
+            count += 1
+            labels.append(count)
+        else:
+            labels.append(None)
+        after_field = False
+    return labels
+
+
+def _event(line: bytes) -> bytes:
+    """A note-text line without its dt."""
+    return line.split(b" ", 1)[-1]
+
+
+def with_replays(
+    segments: list[bytes], groups: list[list[bytes]], labels: list[int | None]
+) -> list[list[bytes]]:
+    """`align`'s groups with each repeat's second time written as a replay line: where the
+    group of a segment that may replay (`most_settled` None) holds again the lines of the
+    groups of segments labelled a up to (not with) the segment labelled b, those lines become
+    ``dt @ a b``: dt the first replayed line's, the rest of them as written before. The
+    longest such span is taken first; spans of one line stay as they are. `expand_replays`
+    gives the groups back.
+
+    >>> segments = [b"K:C\\n", b"|:C", b"D", b" :|E"]
+    >>> groups = [[b"0 KC\\n"], [b"0 60 240\\n"], [b"240 62 240\\n"],
+    ...           [b"240 60 240\\n", b"240 62 240\\n", b"240 64 240\\n"]]
+    >>> with_replays(segments, groups, replay_labels(segments))[3]
+    [b'240 @ 1 2\\n', b'240 64 240\\n']
+    """
+    starts, flat = [], []
+    for group in groups:
+        starts.append(len(flat))
+        flat += group
+    starts.append(len(flat))
+    out: list[list[bytes]] = []
+    for j, (segment, group) in enumerate(zip(segments, groups, strict=True)):
+        if most_settled(segment) is not None or len(group) < 2:
+            out.append(group)
+            continue
+        spans = [i for i in range(j + 1) if i == j or labels[i] is not None]
+        new: list[bytes] = []
+        i = 0
+        while i < len(group):
+            best = None  # (length, a, b)
+            for a in spans[:-1]:
+                start = starts[a]
+                if start >= starts[j] or _event(flat[start]) != _event(group[i]):
+                    continue
+                n = 1
+                while (
+                    i + n < len(group) and start + n < starts[j] and group[i + n] == flat[start + n]
+                ):
+                    n += 1
+                for b in spans:
+                    length = starts[b] - start
+                    if b > a and 1 < length <= n and (best is None or length > best[0]):
+                        best = (length, a, b)
+            if best is None:
+                new.append(group[i])
+                i += 1
+                continue
+            length, a, b = best
+            label_b = labels[b] if b < j else labels[j]
+            if label_b is None:
+                new.append(group[i])
+                i += 1
+                continue
+            dt = group[i].split(b" ", 1)[0]
+            new.append(b"%s @ %d %d\n" % (dt, labels[a], label_b))
+            i += length
+        out.append(new)
+    return out
+
+
+def expand_replays(
+    groups: list[list[bytes]], labels: list[int | None]
+) -> tuple[list[list[bytes]], int]:
+    """The groups of a `repeats` output with every replay line ``dt @ a b`` replaced by the
+    lines of the groups from the segment labelled a up to the one labelled b (as they stand
+    expanded; the first given dt), and how many replay lines named no span before them: those
+    stay as they are (not note text, which `note_text_to_midi(lenient=True)` drops and
+    `note_text_errors` names). Group k is the group of segment k.
+
+    >>> labels = [None, 1, None, 2]
+    >>> groups = [[b"0 KC\\n"], [b"0 60 240\\n"], [b"240 62 240\\n"],
+    ...           [b"240 @ 1 2\\n", b"240 64 240\\n"]]
+    >>> expand_replays(groups, labels)[0][3]
+    [b'240 60 240\\n', b'240 62 240\\n', b'240 64 240\\n']
+    """
+    where = {label: k for k, label in enumerate(labels) if label is not None}
+    done: list[list[bytes]] = []
+    dropped = 0
+    for j, group in enumerate(groups):
+        lines: list[bytes] = []
+        for line in group:
+            m = _REPLAY_LINE.fullmatch(line)
+            if m is None:
+                lines.append(line)
+                continue
+            a, b = where.get(int(m.group(2))), where.get(int(m.group(3)))
+            span = [] if a is None or b is None or not a < b <= j else done[a:b]
+            span = [x for lines_k in span for x in lines_k]
+            if not span:
+                dropped += 1
+                lines.append(line)
+                continue
+            lines += [m.group(1) + b" " + _event(span[0]), *span[1:]]
+        done.append(lines)
+    return done, dropped

@@ -183,9 +183,19 @@ class Decoder(nn.Module):
 
 PREV_PATCH_MODES = ("none", "add", "prefix")
 # how files are cut into patches (bytesim.layout)
-LAYOUTS = ("paper", "notes", "interleaved", "context", "signature", "fields", "rests", "ticks")
+LAYOUTS = (
+    "paper",
+    "notes",
+    "interleaved",
+    "context",
+    "signature",
+    "fields",
+    "rests",
+    "ticks",
+    "repeats",
+)
 # the layouts that feed the input one unit at a time
-INTERLEAVED = ("interleaved", "context", "signature", "fields", "rests", "ticks")
+INTERLEAVED = LAYOUTS[2:]
 
 
 INPUT_FORMS = ("bytes", "canonical-tune")

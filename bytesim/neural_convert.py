@@ -40,12 +40,16 @@ from bytesim.generate import build_prompt, decode
 from bytesim.layout import (
     CONTEXT,
     MARK,
+    REPLAY_LAYOUTS,
     LayoutError,
+    expand_replays,
     file_bytes,
     input_units,
     model_ext,
     most_settled,
     pad_segments,
+    replay_labels,
+    units,
     written_bytes,
 )
 from bytesim.model import INTERLEAVED
@@ -416,6 +420,7 @@ class InterleavedJob:
     units: list[np.ndarray]  # each input unit padded to whole patches
     dst: str  # the output's file type
     most: list[int | None] | None = None  # the most patches each unit's group may take
+    labels: list[int | None] | None = None  # `repeats` ABC -> MIDI: the units' replay labels
 
     def __len__(self) -> int:  # batching order: by input size
         return sum(len(u) for u in self.units)
@@ -452,11 +457,13 @@ def interleaved_job(model, data: bytes, src: str, dst: str, name: str = "input")
                 f"{most} patches (a quarter of its patch_length {model.config.patch_length})"
             )
     src_header, dst_header = (header_patch(model_ext(e, "interleaved")) for e in (src, dst))
-    most = None
+    most = labels = None
     if src == "abc":  # a unit's lines, and the patch that may hold MARK alone
         bounds = (most_settled(u.split(bytes([CONTEXT]))[0]) for u in pieces if u)
         most = [None if n is None else n + 1 for n in bounds]
-    return InterleavedJob(np.concatenate([src_header, dst_header]), padded, dst, most)
+        if model.config.layout in REPLAY_LAYOUTS:
+            labels = replay_labels([u for u in units(data, "abc") if u])
+    return InterleavedJob(np.concatenate([src_header, dst_header]), padded, dst, most, labels)
 
 
 def _generate_interleaved(model, jobs, temperature=0.0, seed=0, top_k=None, top_p=None):
@@ -498,13 +505,24 @@ def _generate_interleaved(model, jobs, temperature=0.0, seed=0, top_k=None, top_
     seconds = (time.perf_counter() - started) / len(jobs)
     out = []
     for r, job in enumerate(jobs):
-        written, _ = written_bytes(np.concatenate(feed.written[r]) if feed.written[r] else [])
+        if job.labels is None:
+            written, _ = written_bytes(np.concatenate(feed.written[r]) if feed.written[r] else [])
+        else:
+            written = _replayed(feed.groups(r), job.labels)
         prompt_patches = (len(job.headers) + len(job)) // PATCH
         sizes = (patches[r], prompt_patches, limit, seconds)
         conv = _conversion(model, written, job.dst, feed.ended[r], *sizes)
         conv.pieces, conv.groups_ended = pieces[r], feed.groups_ended[r]
         out.append(conv)
     return out
+
+
+def _replayed(groups: list[list[np.ndarray]], labels: list[int | None]) -> bytes:
+    """The note text of a `repeats` output, its groups' patches given: each replay line
+    expanded (`layout.expand_replays`)."""
+    lines = [written_bytes(np.concatenate(g) if g else [])[0] for g in groups]
+    expanded, _ = expand_replays([x.splitlines(keepends=True) for x in lines], labels)
+    return b"".join(line for group in expanded for line in group)
 
 
 class _Feed:
@@ -534,6 +552,7 @@ class _Feed:
         self.before = [0] * len(jobs)  # patches written in the row's earlier groups
         self.group = [0] * len(jobs)  # patches written in its current group
         self.groups_ended = [0] * len(jobs)  # groups ended for the model (see above)
+        self.bounds: list[list[int]] = [[] for _ in jobs]  # written patches at each group's end
 
     def start(self, rows: list[int], prompt_patches: list[int]) -> None:
         self.rows = rows
@@ -575,6 +594,7 @@ class _Feed:
                 if ends:
                     self.before[r] += self.group[r]
                     self.group[r] = 0
+                    self.bounds[r].append(len(self.written[r]))
                 if ends and self.unit[r] + 1 < len(self.jobs[r].units):
                     self.unit[r] += 1
                     self.queue[r] = list(self.jobs[r].units[self.unit[r]].reshape(-1, PATCH))
@@ -587,6 +607,12 @@ class _Feed:
             if self.pending[r] is not None:
                 forced[k] = torch.from_numpy(self.pending[r])
         return forced
+
+    def groups(self, r: int) -> list[list[np.ndarray]]:
+        """Row r's written patches, one list per output group (the last maybe unended)."""
+        cuts = [0, *self.bounds[r], len(self.written[r])]
+        found = [self.written[r][a:b] for a, b in zip(cuts, cuts[1:], strict=False)]
+        return found if found[-1] else found[:-1]
 
     def resume(self, r: int, seq: np.ndarray, window: int) -> np.ndarray | None:
         """The prompt of row r's next piece, or None when its last piece read no new unit."""

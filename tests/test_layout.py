@@ -8,12 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bytesim.abc_task import rich_tune
+from bytesim.abc_task import add_structure, rich_tune
 from bytesim.data import EOP, PATCH, DataError, encode_pair
 from bytesim.layout import (
     CONTEXT,
     abc_segments,
     align,
+    expand_replays,
     file_bytes,
     input_units,
     interleave,
@@ -21,6 +22,8 @@ from bytesim.layout import (
     model_ext,
     model_patches,
     pad_segments,
+    replay_labels,
+    with_replays,
     written_bytes,
 )
 from convert import abc_to_midi
@@ -316,3 +319,59 @@ def test_a_key_signature_names_every_letter_the_key_changes_and_no_other(key):
             found[letter] = {"^": 1, "_": -1, "^^": 2, "__": -2}[mark]
     assert "".join(re.findall(r"(?:\^\^|__|\^|_)[A-G]+", sig)) == sig
     assert found == {k: v for k, v in parse_key(key).accidentals.items() if v}
+
+
+ENDINGS = b"X:1\nL:1/8\nK:G\nG2|:AB c2|[1 d2:|[2 e2|]\n"  # G A B c d A B c e
+
+
+def test_the_repeats_layout_writes_a_repeat_played_again_as_one_replay_line():
+    midi = abc_to_midi(ENDINGS)
+    fed = interleave(ENDINGS, midi, "abc->mid", "repeats")
+    rests = interleave(ENDINGS, midi, "abc->mid", "rests")
+    # the units that may start or end a span carry their number after the context
+    assert [u for u, w in fed if not w] == input_units(ENDINGS, "abc", "repeats")
+    numbered = [u.rsplit(b",", 1)[1] for u, w in fed if not w and u.count(b",") == 2]
+    assert numbered == [b"1", b"2", b"3", b"4", b"5"]  # G2, |:A, |[1 d2, :|[2 e2, |]
+    assert [u for u, w in fed if not w] == [
+        u + (b",%d" % n if n else b"")
+        for (u, w), n in zip(
+            [x for x in rests if not x[1]], replay_labels(abc_segments(ENDINGS)), strict=True
+        )
+    ]
+    # the second time through A B c is "again from unit 2 up to unit 3", then e
+    at = [u for u, w in fed].index(b":|[2 e2\x01^F,1/8,4")
+    assert fed[at + 1 : at + 3] == [(b"480 @ 2 3\n", True), (b"480 76 480\n\x00", True)]
+    assert [u for u, w in fed if w] != [u for u, w in rests if w]
+    # MIDI -> ABC reads the whole note text, as in rests
+    assert interleave(ENDINGS, midi, "mid->abc", "repeats") == interleave(
+        ENDINGS, midi, "mid->abc", "rests"
+    )
+
+
+def test_replay_lines_expand_to_what_they_name_and_a_bad_one_is_kept_and_counted():
+    segments, groups = align(ENDINGS, abc_to_midi(ENDINGS), rests=True)
+    labels = replay_labels(segments)
+    back, bad = expand_replays(with_replays(segments, groups, labels), labels)
+    assert (back, bad) == (groups, 0)
+    model = [list(g) for g in groups]
+    model[-2] = [b"480 @ 2 9\n", b"1 @ 3 2\n", b"2 @ 4 4\n", b"480 @ 1 2\n"]
+    back, bad = expand_replays(model, labels)
+    assert bad == 3 and back[-2][:3] == model[-2][:3]  # no unit 9, an empty span, backwards
+    assert back[-2][3:] == [b"480 67 480\n"]  # from G2 up to |:A: the G again
+    model[-1] = [b"0 @ 1 5\n"]  # a span up to the unit being read: its own group is not in it
+    assert expand_replays(model, labels)[0][-1][0] == b"0 67 480\n"
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32), st.integers(1, 24))
+def test_in_the_repeats_layout_replays_lose_nothing(seed, notes):
+    rng = random.Random(seed)
+    abc = add_structure(rng, rich_tune(rng, notes)[0]).encode()
+    midi = abc_to_midi(abc)
+    segments, groups = align(abc, midi, rests=True)
+    labels = replay_labels(segments)
+    replayed = with_replays(segments, groups, labels)
+    assert expand_replays(replayed, labels) == (groups, 0)
+    for segment, before, after in zip(segments, groups, replayed, strict=True):
+        if before != after:  # only a repeat sign replays, in fewer lines
+            assert b":" in segment and len(after) < len(before)

@@ -232,6 +232,7 @@ def test_in_the_notes_layout_the_limit_is_in_patches_and_midi_is_written_by_the_
     assert conv.dropped_lines == 0
 
 
+ENDINGS = "X:1\nL:1/8\nK:G\nG2|:AB c2|[1 d2:|[2 e2|]\n"  # G A B c d A B c e
 VARIED_TUNE = (
     "X:1\nT:Long\nL:1/8\nK:G\n"
     + "|".join(  # no two windows of it alike
@@ -283,17 +284,57 @@ def test_a_looping_model_is_stopped_at_the_notes_a_unit_can_settle():
     assert nc.interleaved_job(model, SCALE_MIDI, "mid", "abc").most is None
 
 
+@pytest.mark.parametrize("layout", ["interleaved", "repeats"])
 @pytest.mark.parametrize("direction", nc.DIRECTIONS)
-def test_a_repeat_that_plays_everything_again_is_no_loop(direction):
+def test_a_repeat_that_plays_everything_again_is_no_loop(direction, layout):
     tune = VARIED_TUNE.replace("K:G\n", "K:G\n|:").replace("|]", ":|")
     midi = abc_to_midi(tune)
     assert len(midi_to_notes(midi)) == 2 * len(midi_to_notes(abc_to_midi(VARIED_TUNE)))
     src, dst = direction.split("->")
     data, answer = (tune.encode(), midi) if src == "abc" else (midi, tune.encode())
-    oracle = OracleModel({data: answer}, patch_length=512, layout="interleaved")
+    oracle = OracleModel({data: answer}, patch_length=512, layout=layout)
     conv = nc.convert_bytes(oracle, data, src, dst)
     assert conv.finished and conv.groups_ended == 0 and conv.pieces == 1
     assert (conv.data if dst == "mid" else abc_to_midi(conv.data.decode())) == midi
+    assert conv.dropped_lines == 0
+
+
+@pytest.mark.parametrize("patch_length", [64, 512])
+def test_in_the_repeats_layout_a_replay_line_is_written_out_whole_even_across_pieces(
+    patch_length,
+):
+    tune = VARIED_TUNE.replace("K:G\n", "K:G\n|:").replace("|]", ":|").encode()
+    midi = abc_to_midi(tune)
+    oracle = OracleModel({tune: midi}, patch_length=patch_length, layout="repeats")
+    conv = nc.convert_bytes(oracle, tune, "abc", "mid")
+    assert conv.data == midi and conv.finished and conv.dropped_lines == 0
+    assert (conv.pieces > 1) == (patch_length == 64)
+    rests = OracleModel({tune: midi}, patch_length=patch_length, layout="rests")
+    looped = nc.convert_bytes(rests, tune, "abc", "mid")
+    again = len(midi_to_notes(midi)) // 2  # the notes played again: 77 lines in one group
+    if patch_length == 64:  # which cannot fit a piece of 32 patches
+        assert not looped.finished and len(midi_to_notes(looped.data)) < 2 * again
+    else:  # the same file, the notes played again in one line (the numbers take a few patches)
+        assert again == 77 and looped.data == midi and conv.patches < looped.patches - 60
+
+
+def test_the_job_numbers_its_units_and_a_replay_line_naming_no_span_is_kept_as_written():
+    model = constant_model(ord("A"), layout="repeats", patch_length=256)
+    job = nc.interleaved_job(model, ENDINGS.encode(), "abc", "mid")
+    assert job.labels == [None, None, None, 1, 2, None, None, 3, 4, 5]
+    assert nc.interleaved_job(model, ENDINGS.encode(), "abc", "mid").most is not None
+    assert nc.interleaved_job(model, abc_to_midi(ENDINGS), "mid", "abc").labels is None
+
+    def patch(text: bytes) -> np.ndarray:
+        return np.array(list(text) + [EOP] * (PATCH - len(text)) + [0] * 0)
+
+    groups = [[patch(b"0 KG\n\x00")], [patch(b"0 67 480\n\x00")],
+              [patch(b"480 @ 1 2\n"), patch(b"0 @ 7 8\n\x00")]]  # fmt: skip
+    assert nc._replayed(groups, [None, 1, 2]) == b"0 KG\n0 67 480\n480 67 480\n0 @ 7 8\n"
+    conv = nc._conversion(model, nc._replayed(groups, [None, 1, 2]), "mid", True, 1, 1, 1, 0)
+    assert conv.dropped_lines == 1 and midi_to_notes(conv.data) == midi_to_notes(
+        abc_to_midi("X:1\nL:1/8\nK:G\nG2G2\n")
+    )
 
 
 def test_an_interleaved_unit_too_long_for_a_piece_is_refused_naming_it():
