@@ -183,6 +183,7 @@ class DirectionTally:
     cut: int = 0
     in_pieces: int = 0  # interleaved layout: converted in more than one piece
     groups_ended: int = 0  # interleaved layout: output groups ended for a looping model
+    replays: int = 0  # repeats layout: replay lines written that named a span
     matched: int = 0
     count_out: int = 0
     count_ref: int = 0
@@ -206,6 +207,7 @@ class DirectionTally:
         self.valid_finished += score.valid and conv.finished
         self.in_pieces += conv.pieces > 1
         self.groups_ended += conv.groups_ended
+        self.replays += conv.replays
         if score.valid_restated is not None:
             self.valid_restated = (self.valid_restated or 0) + score.valid_restated
         if score.notes_restated is not None and score.melody_restated is not None:
@@ -277,6 +279,7 @@ class DirectionTally:
             "cut_at_limit": self.cut,
             "converted_in_pieces": self.in_pieces,
             "groups_ended_for_the_model": self.groups_ended,
+            "replays": self.replays,
             "seconds": self.seconds,
             "files_per_second": k / self.seconds if self.seconds else None,
             "output_bytes_per_second": self.output_bytes / self.seconds if self.seconds else None,

@@ -490,7 +490,7 @@ def written_bytes(values) -> tuple[bytes, int]:
 
 # ----------------------------------------------------------------------------- replays
 
-_REPLAY_LINE = re.compile(rb"(\d+) @ (\d+) (\d+)\n?")
+REPLAY_LINE = re.compile(rb"(\d+) @ (\d+) (\d+)\n?")
 _BAR_SIGN = re.compile(rb"[|:]|\[\d")  # a bar line, repeat sign or ending
 
 
@@ -607,7 +607,7 @@ def expand_replays(
     for j, group in enumerate(groups):
         lines: list[bytes] = []
         for line in group:
-            m = _REPLAY_LINE.fullmatch(line)
+            m = REPLAY_LINE.fullmatch(line)
             if m is None:
                 lines.append(line)
                 continue

@@ -41,6 +41,7 @@ from bytesim.layout import (
     CONTEXT,
     MARK,
     REPLAY_LAYOUTS,
+    REPLAY_LINE,
     LayoutError,
     expand_replays,
     file_bytes,
@@ -227,6 +228,7 @@ class Conversion:
     dropped_lines: int = 0  # notes layout: lines of the model's note text that were not note text
     pieces: int = 1  # interleaved layout: the sequences it took (a long tune goes on in pieces)
     groups_ended: int = 0  # interleaved layout: output groups ended for a looping model (_Feed)
+    replays: int = 0  # repeats layout: replay lines written that named a span (written out)
     layout: str = "paper"  # the model's layout
     key_from_input: str | None = None  # MIDI -> ABC: the K: value the program wrote, if any
 
@@ -239,6 +241,7 @@ class Conversion:
             "patch_length": self.limit,
             "pieces": self.pieces,
             "groups_ended": self.groups_ended,
+            "replays": self.replays,
             "seconds": round(self.seconds, 3),
             "dropped_lines": self.dropped_lines,
             "key_from_input": self.key_from_input,
@@ -505,24 +508,27 @@ def _generate_interleaved(model, jobs, temperature=0.0, seed=0, top_k=None, top_
     seconds = (time.perf_counter() - started) / len(jobs)
     out = []
     for r, job in enumerate(jobs):
+        replays = 0
         if job.labels is None:
             written, _ = written_bytes(np.concatenate(feed.written[r]) if feed.written[r] else [])
         else:
-            written = _replayed(feed.groups(r), job.labels)
+            written, replays = _replayed(feed.groups(r), job.labels)
         prompt_patches = (len(job.headers) + len(job)) // PATCH
         sizes = (patches[r], prompt_patches, limit, seconds)
         conv = _conversion(model, written, job.dst, feed.ended[r], *sizes)
         conv.pieces, conv.groups_ended = pieces[r], feed.groups_ended[r]
+        conv.replays = replays
         out.append(conv)
     return out
 
 
-def _replayed(groups: list[list[np.ndarray]], labels: list[int | None]) -> bytes:
-    """The note text of a `repeats` output, its groups' patches given: each replay line
-    expanded (`layout.expand_replays`)."""
-    lines = [written_bytes(np.concatenate(g) if g else [])[0] for g in groups]
-    expanded, _ = expand_replays([x.splitlines(keepends=True) for x in lines], labels)
-    return b"".join(line for group in expanded for line in group)
+def _replayed(groups: list[list[np.ndarray]], labels: list[int | None]) -> tuple[bytes, int]:
+    """The note text of a `repeats` output, its groups' patches given, with each replay line
+    expanded (`layout.expand_replays`), and how many replay lines were expanded."""
+    lines = [written_bytes(np.concatenate(g) if g else [])[0].splitlines(True) for g in groups]
+    expanded, bad = expand_replays(lines, labels)
+    replays = sum(1 for group in lines for line in group if REPLAY_LINE.fullmatch(line)) - bad
+    return b"".join(line for group in expanded for line in group), replays
 
 
 class _Feed:

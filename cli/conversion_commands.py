@@ -384,6 +384,7 @@ ROWS = (
     ("cut at the length limit", "cut_at_limit", _fmt),
     ("converted in pieces (interleaved layout)", "converted_in_pieces", _fmt),
     ("output groups ended for a looping model", "groups_ended_for_the_model", _fmt),
+    ("replay lines written out (repeats layout)", "replays", _fmt),
     ("bits per target byte", "bits_per_target_byte", _fmt),
     ("files / s", "files_per_second", _rate),
     ("output bytes / s", "output_bytes_per_second", _rate),

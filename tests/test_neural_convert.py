@@ -308,7 +308,7 @@ def test_in_the_repeats_layout_a_replay_line_is_written_out_whole_even_across_pi
     oracle = OracleModel({tune: midi}, patch_length=patch_length, layout="repeats")
     conv = nc.convert_bytes(oracle, tune, "abc", "mid")
     assert conv.data == midi and conv.finished and conv.dropped_lines == 0
-    assert (conv.pieces > 1) == (patch_length == 64)
+    assert (conv.pieces > 1) == (patch_length == 64) and conv.replays == 1
     rests = OracleModel({tune: midi}, patch_length=patch_length, layout="rests")
     looped = nc.convert_bytes(rests, tune, "abc", "mid")
     again = len(midi_to_notes(midi)) // 2  # the notes played again: 77 lines in one group
@@ -330,8 +330,14 @@ def test_the_job_numbers_its_units_and_a_replay_line_naming_no_span_is_kept_as_w
 
     groups = [[patch(b"0 KG\n\x00")], [patch(b"0 67 480\n\x00")],
               [patch(b"480 @ 1 2\n"), patch(b"0 @ 7 8\n\x00")]]  # fmt: skip
-    assert nc._replayed(groups, [None, 1, 2]) == b"0 KG\n0 67 480\n480 67 480\n0 @ 7 8\n"
-    conv = nc._conversion(model, nc._replayed(groups, [None, 1, 2]), "mid", True, 1, 1, 1, 0)
+    text, replays = nc._replayed(groups, [None, 1, 2])
+    assert (text, replays) == (b"0 KG\n0 67 480\n480 67 480\n0 @ 7 8\n", 1)
+    conv = nc._conversion(model, text, "mid", True, 1, 1, 1, 0)
+    conv.replays = replays
+    tally = ce.DirectionTally(files=2)
+    for name in "ab":
+        tally.add(name, conv, ce.score_output(conv.data, "mid", conv.data, []))
+    assert tally.summary()["replays"] == 2 and conv.figures()["replays"] == 1
     assert conv.dropped_lines == 1 and midi_to_notes(conv.data) == midi_to_notes(
         abc_to_midi("X:1\nL:1/8\nK:G\nG2G2\n")
     )
