@@ -1,0 +1,47 @@
+"""benchmarks/replay_lines.py: how likely a repeats-layout model finds its replay lines."""
+
+import importlib.util
+from pathlib import Path
+
+import torch
+
+from bytesim.checkpoint import save_model
+from bytesim.layout import align, replay_labels, with_replays
+from bytesim.model import BGPT, PRESETS
+from convert import abc_to_midi
+
+_PATH = Path(__file__).resolve().parent.parent / "benchmarks" / "replay_lines.py"
+_SPEC = importlib.util.spec_from_file_location("replay_lines", _PATH)
+replay_lines = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(replay_lines)
+
+TUNE = b"X:1\nL:1/8\nK:G\n|:GA Bc|1 d2:|2 e2|]\n|:fg ab:|\n"  # two replays
+
+
+def tiny(layout: str) -> BGPT:
+    torch.manual_seed(0)
+    return BGPT(PRESETS["tiny"].with_overrides(layout=layout, patch_length=128)).eval()
+
+
+def test_every_replay_line_of_the_target_is_scored_with_probabilities():
+    midi = abc_to_midi(TUNE)
+    segments, groups = align(TUNE, midi, rests=True)
+    replayed = with_replays(segments, groups, replay_labels(segments))
+    lines = [x for g in replayed for x in g if b" @ " in x]
+    found = replay_lines.replay_probabilities(tiny("repeats"), TUNE, midi)
+    assert len(found) == len(lines) == 2
+    for at, top, first, second in found:
+        assert 0 < at < 1 and isinstance(top, bool) and 0 < first < 1 and 0 < second < 1
+
+
+def test_the_cli_prints_one_line_and_refuses_a_model_of_another_layout(tmp_path, capsys):
+    (tmp_path / "a.abc").write_bytes(TUNE)
+    (tmp_path / "a.mid").write_bytes(abc_to_midi(TUNE))
+    (tmp_path / "b.abc").write_bytes(b"X:1\nK:G\nGAB|\n")  # no :|, not scored
+    (tmp_path / "b.mid").write_bytes(abc_to_midi(b"X:1\nK:G\nGAB|\n"))
+    model = save_model(tiny("repeats"), tmp_path / "m")
+    assert replay_lines.main([str(model), str(tmp_path)]) == 0
+    assert capsys.readouterr().out.startswith("2 replay lines in 1 tunes: @ the most likely")
+    other = save_model(tiny("rests"), tmp_path / "r")
+    assert replay_lines.main([str(other), str(tmp_path)]) == 1
+    assert "writes no replay lines" in capsys.readouterr().err
