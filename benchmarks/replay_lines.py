@@ -1,7 +1,8 @@
 """How well a `repeats`-layout model has learned its replay lines, teacher-forced: on the
 ABC -> MIDI pairs of DATA whose tune has a `:|`, every replay line ``dt @ a b`` of the target
 (`bytesim.layout.with_replays`), the probability the model gives its `@`, then its first number
-given the `@`, then its second number given the first.
+given the `@`, then the rest of the line given the first (`` b`` and the line end, or the line
+end alone where the span ends at the unit being read).
 
     python benchmarks/replay_lines.py runs/c12 data/abc/test [--pairs 8]
 
@@ -41,7 +42,7 @@ def replay_probabilities(model, abc: bytes, midi: bytes) -> list[tuple[float, bo
         if b" @ " not in line or not line.endswith(b"\n"):
             continue
         at = line.index(b"@")
-        space = line.index(b" ", at + 2)
+        end = next(k for k in range(at + 2, len(line)) if line[k] in b" \n")  # after a
 
         def chance(start: int, end: int, p: int = p, row: list[int] = row) -> float:
             return float(np.prod([float(probs[p, j, row[j]]) for j in range(start, end)]))
@@ -50,8 +51,8 @@ def replay_probabilities(model, abc: bytes, midi: bytes) -> list[tuple[float, bo
             (
                 float(probs[p, at, ord("@")]),
                 int(probs[p, at].argmax()) == ord("@"),
-                chance(at + 1, space),
-                chance(space, len(line) - 1),
+                chance(at + 1, end),
+                chance(end, len(line)),
             )
         )
     return found
@@ -85,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{len(found)} replay lines in {min(args.pairs, len(tunes))} tunes: @ the most likely "
         f"byte at {sum(top)}; median P(@) {np.median(at):.3f}, P(a | @) {np.median(first):.3f}, "
-        f"P(b | a) {np.median(second):.3f}"
+        f"P(rest | a) {np.median(second):.3f}"
     )
     return 0
 

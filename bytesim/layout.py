@@ -490,7 +490,7 @@ def written_bytes(values) -> tuple[bytes, int]:
 
 # ----------------------------------------------------------------------------- replays
 
-REPLAY_LINE = re.compile(rb"(\d+) @ (\d+) (\d+)\n?")
+REPLAY_LINE = re.compile(rb"(\d+) @ (\d+)(?: (\d+))?\n?")
 _BAR_SIGN = re.compile(rb"[|:]|\[\d")  # a bar line, repeat sign or ending
 
 
@@ -531,15 +531,16 @@ def with_replays(
     """`align`'s groups with each repeat's second time written as a replay line: where the
     group of a segment that may replay (`most_settled` None) holds again the lines of the
     groups of segments labelled a up to (not with) the segment labelled b, those lines become
-    ``dt @ a b``: dt the first replayed line's, the rest of them as written before. The
-    longest such span is taken first; spans of one line stay as they are. `expand_replays`
-    gives the groups back.
+    ``dt @ a b``: dt the first replayed line's, the rest of them as written before; ``dt @ a``
+    when the span ends at the segment being read (most repeats: a first ending ends it
+    sooner). The longest such span is taken first; spans of one line stay as they are.
+    `expand_replays` gives the groups back.
 
     >>> segments = [b"K:C\\n", b"|:C", b"D", b" :|E"]
     >>> groups = [[b"0 KC\\n"], [b"0 60 240\\n"], [b"240 62 240\\n"],
     ...           [b"240 60 240\\n", b"240 62 240\\n", b"240 64 240\\n"]]
     >>> with_replays(segments, groups, replay_labels(segments))[3]
-    [b'240 @ 1 2\\n', b'240 64 240\\n']
+    [b'240 @ 1\\n', b'240 64 240\\n']
     """
     starts, flat = [], []
     for group in groups:
@@ -574,13 +575,9 @@ def with_replays(
                 i += 1
                 continue
             length, a, b = best
-            label_b = labels[b] if b < j else labels[j]
-            if label_b is None:
-                new.append(group[i])
-                i += 1
-                continue
             dt = group[i].split(b" ", 1)[0]
-            new.append(b"%s @ %d %d\n" % (dt, labels[a], label_b))
+            end = b"" if b == j else b" %d" % labels[b]
+            new.append(b"%s @ %d%s\n" % (dt, labels[a], end))
             i += length
         out.append(new)
     return out
@@ -590,8 +587,9 @@ def expand_replays(
     groups: list[list[bytes]], labels: list[int | None]
 ) -> tuple[list[list[bytes]], int]:
     """The groups of a `repeats` output with every replay line ``dt @ a b`` replaced by the
-    lines of the groups from the segment labelled a up to the one labelled b (as they stand
-    expanded; the first given dt), and how many replay lines named no span before them: those
+    lines of the groups from the segment labelled a up to the one labelled b (``dt @ a``: up to
+    the group's own segment; the lines as they stand expanded, the first with the given dt),
+    and how many replay lines named no span before them: those
     stay as they are (not note text, which `note_text_to_midi(lenient=True)` drops and
     `note_text_errors` names). Group k is the group of segment k.
 
@@ -611,7 +609,8 @@ def expand_replays(
             if m is None:
                 lines.append(line)
                 continue
-            a, b = where.get(int(m.group(2))), where.get(int(m.group(3)))
+            a = where.get(int(m.group(2)))
+            b = j if m.group(3) is None else where.get(int(m.group(3)))
             span = [] if a is None or b is None or not a < b <= j else done[a:b]
             span = [x for lines_k in span for x in lines_k]
             if not span:

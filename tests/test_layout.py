@@ -338,10 +338,14 @@ def test_the_repeats_layout_writes_a_repeat_played_again_as_one_replay_line():
             [x for x in rests if not x[1]], replay_labels(abc_segments(ENDINGS)), strict=True
         )
     ]
-    # the second time through A B c is "again from unit 2 up to unit 3", then e
+    # the second time through A B c is "again from unit 2 up to unit 3", then e (a span up to
+    # the unit being read leaves its end out: `dt @ a`)
     at = [u for u, w in fed].index(b":|[2 e2\x01^F,1/8,4")
     assert fed[at + 1 : at + 3] == [(b"480 @ 2 3\n", True), (b"480 76 480\n\x00", True)]
     assert [u for u, w in fed if w] != [u for u, w in rests if w]
+    plain = b"X:1\nL:1/8\nK:G\n|:AB c2:|d2|]\n"  # no ending: the span ends where it is read
+    written = [u for u, w in interleave(plain, abc_to_midi(plain), "abc->mid", "repeats") if w]
+    assert b"480 @ 1\n" in written
     # MIDI -> ABC reads the whole note text, as in rests
     assert interleave(ENDINGS, midi, "mid->abc", "repeats") == interleave(
         ENDINGS, midi, "mid->abc", "rests"
@@ -360,6 +364,13 @@ def test_replay_lines_expand_to_what_they_name_and_a_bad_one_is_kept_and_counted
     assert back[-2][3:] == [b"480 67 480\n"]  # from G2 up to |:A: the G again
     model[-1] = [b"0 @ 1 5\n"]  # a span up to the unit being read: its own group is not in it
     assert expand_replays(model, labels)[0][-1][0] == b"0 67 480\n"
+    short = [*groups[:-1], [b"0 @ 4\n"]]  # the short form: up to the unit being read
+    assert expand_replays(short, labels)[0][-1] == [
+        b"0 69 240\n",
+        b"240 71 240\n",
+        b"240 72 480\n",
+        b"480 76 480\n",
+    ]
 
 
 @settings(max_examples=40, deadline=None)
