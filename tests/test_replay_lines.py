@@ -45,3 +45,25 @@ def test_the_cli_prints_one_line_and_refuses_a_model_of_another_layout(tmp_path,
     other = save_model(tiny("rests"), tmp_path / "r")
     assert replay_lines.main([str(other), str(tmp_path)]) == 1
     assert "writes no replay lines" in capsys.readouterr().err
+
+
+_COV = Path(__file__).resolve().parent.parent / "benchmarks" / "replay_coverage.py"
+_COV_SPEC = importlib.util.spec_from_file_location("replay_coverage", _COV)
+replay_coverage = importlib.util.module_from_spec(_COV_SPEC)
+_COV_SPEC.loader.exec_module(replay_coverage)
+
+
+def test_coverage_counts_the_tunes_that_replay_and_their_lines(tmp_path, capsys):
+    plain = b"X:1\nL:1/8\nK:G\nGABc|d2|]\n"
+    pairs = [(TUNE, abc_to_midi(TUNE)), (plain, abc_to_midi(plain)), (b"K:G\nA", b"MThd")]
+    found = replay_coverage.coverage(pairs)
+    assert found["tunes"] == 2 and found["skipped"] == 1
+    assert found["replaying"] == found["with_lines"] == 1 and found["lossy"] == 0
+    assert found["lines"] == 2 and found["short"] == 1  # |1 ends the first span, :| the second
+    assert found["after"] == found["before"] - 6  # G A B c and f g a b again, in 2 lines
+    for name, (abc, midi) in zip("ab", pairs[:2], strict=True):
+        (tmp_path / f"{name}.abc").write_bytes(abc)
+        (tmp_path / f"{name}.mid").write_bytes(midi)
+    assert replay_coverage.main([str(tmp_path)]) == 0
+    assert capsys.readouterr().out.startswith("2 tunes (0 skipped): 1 play a part again")
+    assert replay_coverage.main([str(tmp_path / "none")]) == 1
