@@ -23,25 +23,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bytesim.layout import (  # noqa: E402
-    _NOT_NOTES as NOT_NOTES,
-)
-from bytesim.layout import (
     REPLAY_LINE,
     LayoutError,
     align,
     expand_replays,
     most_settled,
+    own_notes,
     replay_labels,
     with_replays,
 )
 from convert import AbcError  # noqa: E402
 
 FIELD = re.compile(rb"[A-Za-z+]:")  # a field line (K:, P:, ...), never counted as replaying
-
-
-def _own_notes(segment: bytes) -> int:
-    """The note letters of a segment outside annotations, decorations and grace notes."""
-    return len(re.findall(rb"[A-Ga-g]", NOT_NOTES.sub(b"", segment)))
 
 
 def coverage(pairs: list[tuple[bytes, bytes]]) -> dict[str, int]:
@@ -71,7 +64,7 @@ def coverage(pairs: list[tuple[bytes, bytes]]) -> dict[str, int]:
         lines = [x for g in replayed for x in g if REPLAY_LINE.fullmatch(x)]
         found["tunes"] += 1
         found["replaying"] += any(
-            most_settled(s) is None and not FIELD.match(s) and len(g) > _own_notes(s) + 2
+            most_settled(s) is None and not FIELD.match(s) and len(g) > own_notes(s) + 2
             for s, g in zip(segments, groups, strict=True)
         )
         found["with_lines"] += bool(lines)

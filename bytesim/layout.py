@@ -351,10 +351,19 @@ def most_settled(segment: bytes) -> int | None:
     >>> most_settled(b" [CEG]2"), most_settled(b'"Am"{g}A>'), most_settled(b"|:G")
     (5, 3, None)
     """
-    text = _NOT_NOTES.sub(b"", segment)
-    if _MAY_REPLAY.search(text):
+    if _MAY_REPLAY.search(_NOT_NOTES.sub(b"", segment)):
         return None
-    return len(re.findall(rb"[A-Ga-g]", text)) + 2
+    return own_notes(segment) + 2
+
+
+def own_notes(segment: bytes) -> int:
+    """The note letters of an ABC segment outside annotations, decorations, grace notes and
+    inline fields.
+
+    >>> own_notes(b'"Am"{g}A>B'), own_notes(b" :|[CEG]2")
+    (2, 3)
+    """
+    return len(re.findall(rb"[A-Ga-g]", _NOT_NOTES.sub(b"", segment)))
 
 
 @functools.lru_cache(maxsize=4096)  # a pair is read in both directions, and again each epoch
