@@ -78,6 +78,7 @@ def max_file_bytes(model: BGPT) -> int:
 class _Input:
     name: str
     windows: list[bytes]
+    midi: bytes = b""  # the whole tune's MIDI (canonical-tune form), for a feature head
 
 
 def read_inputs(model: BGPT, path: str | Path) -> list[_Input]:
@@ -102,7 +103,7 @@ def read_inputs(model: BGPT, path: str | Path) -> list[_Input]:
 
     if extension(str(path)).lower() != "abc":
         try:
-            return [_Input(str(path), canonical_windows(data, limit))]
+            return [_Input(str(path), canonical_windows(data, limit), data)]
         except CanonicalError as e:
             raise ClassifyError(f"{path}: {e}") from None
     try:
@@ -114,14 +115,23 @@ def read_inputs(model: BGPT, path: str | Path) -> list[_Input]:
     out = []
     for tune in tunes:
         try:
-            out.append(
-                _Input(
-                    f"{path}#{tune.x}", canonical_windows(score_to_midi(tune_to_score(tune)), limit)
-                )
-            )
+            midi = score_to_midi(tune_to_score(tune))
+            out.append(_Input(f"{path}#{tune.x}", canonical_windows(midi, limit), midi))
         except (AbcError, CanonicalError) as e:
             raise ClassifyError(f"{path}: tune X:{tune.x} (line {tune.line}): {e}") from None
     return out
+
+
+def _features(model: BGPT, x: _Input) -> torch.Tensor | None:
+    """The feature head's features of a whole tune (None for a model without a head)."""
+    if model.feature_head is None:
+        return None
+    from bytesim.features import FeatureError, midi_features
+
+    try:
+        return torch.from_numpy(midi_features(x.name, x.midi))
+    except FeatureError as e:
+        raise ClassifyError(str(e)) from None
 
 
 def classify_files(
@@ -138,9 +148,12 @@ def classify_files(
     check_classifier(model)
     names = list(model.labels) or [str(i) for i in range(model.config.num_labels)]
     inputs: list[_Input] = []
+    features: list = []  # per input: its feature head's features, or None
     for path in paths:
         try:
-            inputs.extend(read_inputs(model, path))
+            read = read_inputs(model, path)
+            features.extend(_features(model, x) for x in read)
+            inputs.extend(read)
         except ClassifyError as e:
             if on_error is None:
                 raise
@@ -159,8 +172,10 @@ def classify_files(
             for i, w in chunk
         ]
         ids, _, _ = (t.to(device) for t in collate(batch))
+        rows = [features[i] for i, _ in chunk]
+        extra = torch.stack(rows) if model.feature_head is not None else None
         with torch.no_grad():
-            logits, _ = model.classify(ids, None, patch_mask_for(batch, ids.size(1), device))
+            logits, _ = model.classify(ids, None, patch_mask_for(batch, ids.size(1), device), extra)
         probs = torch.softmax(logits.float(), dim=-1).cpu().double()
         for (i, w), p in zip(chunk, probs, strict=True):
             total[i] += len(w) * p

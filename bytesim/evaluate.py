@@ -159,6 +159,8 @@ def classification_accuracy(
     training stores in the checkpoint config), else from the evaluated examples' own labels
     (`baseline_from` says which). `confusion[true][predicted]` counts examples (zeros left out).
     """
+    from bytesim.features import example_features
+
     if model.config.num_labels < 1:
         raise ValueError("this model has no classification head (num_labels = 0)")
     model.eval()
@@ -168,21 +170,24 @@ def classification_accuracy(
     confusion = torch.zeros(n, n, dtype=torch.int64)
     nats = 0.0
     batch: list[Example] = []
+    whole: list[Example] = []  # the same examples uncut: a feature head reads whole files
 
     def run(b):
         nonlocal nats
         ids, _, _ = (t.to(device) for t in collate(b))
         labels = torch.tensor([e.label for e in b], device=device)
-        logits, loss = model.classify(ids, labels, patch_mask_for(b, ids.size(1), device))
+        mask = patch_mask_for(b, ids.size(1), device)
+        logits, loss = model.classify(ids, labels, mask, example_features(model, whole))
         pairs = labels.cpu() * n + logits.argmax(-1).cpu()
         confusion.view(-1).add_(torch.bincount(pairs, minlength=n * n))
         nats += float(loss) * len(b)
 
     for e in examples:
         batch.append(fit(e, model.config.patch_length))
+        whole.append(e)
         if len(batch) == batch_size:
             run(batch)
-            batch = []
+            batch, whole = [], []
     if batch:
         run(batch)
     total = int(confusion.sum())

@@ -198,6 +198,10 @@ LAYOUTS = (
 INTERLEAVED = LAYOUTS[2:]
 
 
+FEATURE_SETS = {"": 0, "rhythm": 138}
+"""Feature heads a classifier may carry (name -> features per file): "rhythm" is
+convert.tune_features.features of the file's canonical notes (bytesim/features.py)."""
+
 INPUT_FORMS = ("bytes", "canonical-tune")
 """How `bytesim classify` reads a file for a model: its bytes as they are, or (canonical-tune)
 a MIDI or ABC tune in convert.canonical's form, in windows when long (bytesim/classify.py)."""
@@ -220,6 +224,7 @@ class ModelConfig:
     layout: str = "paper"  # one of LAYOUTS: how files become patches (layout.py)
     num_labels: int = 0  # classification labels (0 = no classification head)
     input_form: str = "bytes"  # what `classify` feeds a file as: "bytes" | "canonical-tune"
+    features: str = ""  # a feature head beside the classifier: "" (none) | "rhythm"
     vocab_size: int = 257  # byte values 0..255 and <eop> (fixed)
 
     def __post_init__(self):
@@ -233,6 +238,11 @@ class ModelConfig:
             raise ValueError(f"layout must be one of {LAYOUTS}, not {self.layout!r}")
         if self.input_form not in INPUT_FORMS:
             raise ValueError(f"input_form must be one of {INPUT_FORMS}, not {self.input_form!r}")
+        if self.features not in FEATURE_SETS:
+            names = ", ".join(repr(f) for f in FEATURE_SETS)
+            raise ValueError(f"features must be one of {names}, not {self.features!r}")
+        if self.features and self.input_form != "canonical-tune":
+            raise ValueError("features read MIDI notes: they need input_form=canonical-tune")
         if not isinstance(self.retrieve, bool):
             raise ValueError(f"retrieve must be true or false, not {self.retrieve!r}")
         if not isinstance(self.bit_features, bool):
@@ -292,6 +302,37 @@ def _changed_weighted_loss(logits, targets, prev, mask, weight: float) -> torch.
     return (nats * weights).sum() / weights.sum().clamp(min=1e-12)
 
 
+class FeatureHead(nn.Module):
+    """A multinomial logistic regression on hand-made features of a file, mixed with the
+    byte model's probabilities: p = (1 - mix) * softmax(logits) + mix * softmax(z @ weight +
+    bias), z the features standardised by `mean` and `scale`. All buffers: fitted after
+    training (bytesim/features.py), never by gradient; `mix` < 0 means not fitted yet (the
+    byte model alone)."""
+
+    def __init__(self, n_features: int, n_labels: int):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(n_features))
+        self.register_buffer("scale", torch.ones(n_features))
+        self.register_buffer("weight", torch.zeros(n_features, n_labels))
+        self.register_buffer("bias", torch.zeros(n_labels))
+        self.register_buffer("mix", torch.tensor(-1.0))
+
+    @property
+    def fitted(self) -> bool:
+        return float(self.mix) >= 0
+
+    def probabilities(self, features: torch.Tensor) -> torch.Tensor:
+        z = (features.double() - self.mean.double()) / self.scale.double()
+        return torch.softmax(z @ self.weight.double() + self.bias.double(), dim=-1)
+
+    def mix_logits(self, logits: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        mix = float(self.mix)
+        p = (1 - mix) * torch.softmax(logits.double(), dim=-1) + mix * self.probabilities(
+            features.to(logits.device)
+        )
+        return torch.log(p.clamp(min=1e-300)).float()
+
+
 class BGPT(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -319,6 +360,11 @@ class BGPT(nn.Module):
             self.bit_out = nn.Linear(Hb, 8, bias=False)
             self.register_buffer("_bits", _bit_signs(), persistent=False)
         self.classifier = nn.Linear(H, c.num_labels) if c.num_labels else None
+        self.feature_head = (
+            FeatureHead(FEATURE_SETS[c.features], c.num_labels)
+            if c.features and c.num_labels
+            else None
+        )
         self.labels: list[str] = []  # classification label names (set by training or loading)
         self.label_counts: dict[str, int] = {}  # training examples per label (the majority)
         self.register_buffer("_offsets", torch.arange(PATCH) * VOCAB, persistent=False)
@@ -502,10 +548,12 @@ class BGPT(nn.Module):
         finally:
             self.train(was_training)
 
-    def classify(self, ids, labels=None, patch_mask=None):
+    def classify(self, ids, labels=None, patch_mask=None, file_features=None):
         """ids (B, T) -> (logits (B, num_labels), loss or None): mean feature over patches.
 
-        patch_mask (B, P) bool selects the patches averaged (default: all).
+        patch_mask (B, P) bool selects the patches averaged (default: all). With a fitted
+        feature head and `file_features` (B, F) of the same files, the logits are the log of the
+        mixture of the two models' probabilities (FeatureHead).
         """
         if self.classifier is None:
             raise ValueError("this model has no classification head (num_labels = 0)")
@@ -516,6 +564,9 @@ class BGPT(nn.Module):
             w = patch_mask.to(features.dtype).unsqueeze(-1)
             pooled = (features * w).sum(1) / w.sum(1).clamp(min=1)
         logits = self.classifier(pooled)
+        head = self.feature_head
+        if file_features is not None and head is not None and head.fitted:
+            logits = head.mix_logits(logits, file_features)
         loss = F.cross_entropy(logits, labels) if labels is not None else None
         return logits, loss
 

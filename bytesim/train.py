@@ -293,7 +293,7 @@ def with_classifier(model: BGPT, labels: list[str], seed: int) -> BGPT:
     new = BGPT(config)
     state = {k: v for k, v in model.state_dict().items() if not k.startswith("classifier.")}
     missing, unexpected = new.load_state_dict(state, strict=False)
-    assert not unexpected and all(k.startswith("classifier.") for k in missing)
+    assert not unexpected and all(k.startswith(("classifier.", "feature_head.")) for k in missing)
     new.labels = list(labels)
     return new
 
@@ -477,6 +477,11 @@ def _train(cfg: TrainConfig, on_event: Callable[[dict], None] | None, stop: _Sto
         if halt:
             stopped = halt
             break
+    if rank == 0 and step == total and _wants_feature_head(model, step > start):
+        with stop.abandoned_by_ctrl_c():
+            fitted = _fit_features(model, stream, train_idx, evals, cfg)
+            emit({"event": "feature_head", "step": step, **fitted})
+            save_checkpoint(run, model, opt, step, cfg, {"total_steps": total})
     if world > 1:
         dist.barrier()
     return {
@@ -624,6 +629,21 @@ class _null:
 
     def __exit__(self, *a):
         return False
+
+
+def _wants_feature_head(model: BGPT, trained_now: bool) -> bool:
+    """A classifier with a feature head fits it when its training ends: after steps run now,
+    or on a resume of a finished run whose head was never fitted."""
+    head = model.feature_head
+    return head is not None and (trained_now or not head.fitted)
+
+
+def _fit_features(model, stream, train_idx, evals, cfg) -> dict:
+    from bytesim.features import fit_feature_head
+
+    indices = train_idx if train_idx is not None else range(len(stream))
+    train_examples = [stream.files.example(i) for i in indices]
+    return fit_feature_head(model, train_examples, evals, cfg.batch_size)
 
 
 def _run_eval(model, cfg, evals, precision) -> dict:

@@ -235,6 +235,17 @@ class _TrainProgress:
         elif event == "eval":
             shown = {k: round(v, 4) for k, v in r.items() if isinstance(v, float)}
             self.console.log(f"step {r['step']} eval {shown}")
+        elif event == "feature_head":
+            self.console.log(
+                f"feature head ({r['features']}) fitted on {r['train_files']} files: mix "
+                f"{r['mix']:.2f} ({r['chosen_by']}"
+                + (
+                    f"; held-out accuracy: model {r['held_accuracy_model']:.1%}, features "
+                    f"{r['held_accuracy_features']:.1%}, mixed {r['held_accuracy_mixed']:.1%})"
+                    if r["held_out"]
+                    else ")"
+                )
+            )
 
 
 # ----------------------------------------------------------------------------- eval

@@ -96,7 +96,7 @@ TUNE_TYPES: dict[str, str] = {
     "hop jig": "slip-jig",
     "hornpipe": "hornpipe",
     "strathspey": "strathspey",
-    "clog": "clog",  # Ryan's clog dances: kept apart from hornpipe, as the source labels them
+    "clog": "hornpipe",  # Ryan's clog dances are hornpipes in rhythm; O'Neill has none
     "air": "air",
     "slow air": "air",
     "highland fling": "fling",
@@ -120,6 +120,24 @@ TUNE_TYPES: dict[str, str] = {
 }
 """Normalised spelling -> tune type. Types never contain '_' (the label is the file-name prefix
 up to the first '_'). Anything else is not a tune type and is counted as unrecognised."""
+
+
+METER_TYPES: dict[tuple[str, str], str] = {("jig", "9/8"): "slip-jig"}
+"""(type from `R:`, the tune's `M:`) -> the type it is: a slip jig is the jig in 9/8, and
+Ryan's Mammoth collection labels 24 tunes in 9/8 plain "jig" (``relabelled`` in the report)."""
+
+
+def tune_type(rhythm: str, meter: str | None) -> str | None:
+    """The tune type of an `R:` value and an `M:` value (``normalise_rhythm``, then
+    ``METER_TYPES``), or None when the `R:` value names none.
+
+    >>> tune_type("Jig", "6/8"), tune_type("Jig", " 9/8 "), tune_type("Reel", "9/8")
+    ('jig', 'slip-jig', 'reel')
+    """
+    kind = normalise_rhythm(rhythm)
+    if kind is None or meter is None:
+        return kind
+    return METER_TYPES.get((kind, re.sub(r"\s+", "", meter)), kind)
 
 
 def _key(value: str) -> str:
@@ -239,6 +257,7 @@ class TuneTypeReport:
     held_out_near_duplicates: int = 0  # other tunes dropped: near-duplicates of held-out tunes
     held_out_unseen: dict[str, int] = field(default_factory=dict)  # held-out types not in train
     text_events_stripped: int = 0
+    relabelled: Counter = field(default_factory=Counter)  # "jig in 9/8" -> tunes (METER_TYPES)
     train_only: int = 0  # tunes kept out of test (their MIDI is under exclude_from)
     pretrain: int = 0  # files written to pretrain/
     pretrain_near_test: int = 0  # pretraining tunes left out: near-duplicates of test tunes
@@ -273,6 +292,7 @@ class TuneTypeReport:
             "recognised_values": {
                 v: n for v, n in sorted(self.recognised.items(), key=lambda x: (-x[1], x[0]))
             },
+            "relabelled": dict(sorted(self.relabelled.items())),
             "failed": len(self.failed),
             "too_long": self.too_long,
             "windowed": self.windowed,
@@ -604,7 +624,9 @@ def _read_file(
     for tune in parse_abc(text).tunes:
         report.tunes += 1
         rhythm = tune.field("R")
-        kind = normalise_rhythm(rhythm) if rhythm is not None else None
+        kind = tune_type(rhythm, tune.field("M")) if rhythm is not None else None
+        if kind is not None and kind != normalise_rhythm(rhythm):
+            report.relabelled[f"{normalise_rhythm(rhythm)} in {tune.field('M').strip()}"] += 1
         if rhythm is None:
             report.without_rhythm += 1
         elif kind is None:

@@ -29,6 +29,7 @@ from convert.tune_types import (
     strip_meta,
     strip_text_meta,
     time_signature,
+    tune_type,
 )
 
 # ----------------------------------------------------------------------------- the mapping
@@ -48,7 +49,7 @@ CORPUS_SPELLINGS = [
     ("slip jig", "slip-jig"),
     ("strathspey", "strathspey"),
     ("Strathspey", "strathspey"),
-    ("clog", "clog"),
+    ("clog", "hornpipe"),
     ("air", "air"),
     ("highland fling", "fling"),
     ("fling", "fling"),
@@ -70,6 +71,35 @@ CORPUS_SPELLINGS = [
 @pytest.mark.parametrize(("value", "kind"), CORPUS_SPELLINGS)
 def test_corpus_rhythm_spellings_normalise_to_their_type(value, kind):
     assert normalise_rhythm(value) == kind
+
+
+@pytest.mark.parametrize(
+    ("rhythm", "meter", "kind"),
+    [
+        ("Jig", "9/8", "slip-jig"),
+        ("double jig", " 9/8", "slip-jig"),
+        ("Jig", "6/8", "jig"),
+        ("jig", None, "jig"),
+        ("Reel", "9/8", "reel"),
+        ("slip jig", "9/8", "slip-jig"),
+        ("Liebes - Lied", "9/8", None),
+    ],
+)
+def test_a_jig_in_9_8_is_a_slip_jig(rhythm, meter, kind):
+    assert tune_type(rhythm, meter) == kind
+
+
+def test_the_report_counts_the_jigs_relabelled_by_their_meter(tmp_path):
+    folder = tmp_path / "abc"
+    folder.mkdir()
+    text = "".join(
+        f"X:{i}\nT:t\nR:jig\nM:{m}\nL:1/8\nK:D\n{b}\n\n"
+        for i, (m, b) in enumerate([("9/8", "FAd fed cBA|"), ("6/8", "FAd fed|")], 1)
+    )
+    (folder / "t.abc").write_text(text)
+    report = generate_tune_types(tmp_path / "out", [folder], min_count=1, test_fraction=0.0)
+    assert report.to_json()["relabelled"] == {"jig in 9/8": 1}
+    assert report.classes["train"] == {"jig": 1, "slip-jig": 1}
 
 
 @pytest.mark.parametrize(
@@ -280,6 +310,7 @@ def test_dataset_writes_type_prefixed_midi_and_counts_every_dropped_tune(abc_fol
     assert data["without_rhythm"] == 1
     assert data["unrecognised"] == 1 and data["unrecognised_values"] == {"Liebes - Lied": 1}
     assert data["recognised_values"] == {"jig": 6, "reel": 3, "reels": 3, "Reel": 2, "hornpipe": 1}
+    assert data["relabelled"] == {}
     assert data["failed"] == 1
     assert data["too_long"] == 1
     assert data["duplicates"] == 1 and data["conflicting_duplicates"] == 2
