@@ -26,6 +26,10 @@ Options (all optional), e.g. ``gen:abc?min=4&max=48&direction=both&curriculum=20
   other options never write (`add_structure`): a title and other header fields, a tempo in
   another beat, repeats (``|:`` ... ``:|``), first and second endings, chords, ties, grace
   notes and decorations;
+- ``naturals``: the share of notes (default 0) whose letter the key signature alters (F and C
+  in D major) written with an explicit accidental (`add_naturals`): ``=`` two times in three,
+  else the key's own sign. Real tunes write naturals against the key (the Essen songs often);
+  random tunes, whose accidentals fall on any letter, seldom do;
 - ``pairs``, ``real``: a folder of real pairs (``x.abc`` + ``x.mid``, as ``bytesim
   gen-abc-dataset`` writes) and the share of examples drawn from it instead (default 0.5 when
   ``pairs`` is given), in the same direction(s), so a run can learn to read the input without
@@ -207,6 +211,43 @@ def add_structure(rng: random.Random, text: str) -> str:
     return "\n".join([*header, lines[k], music]) + "\n"
 
 
+_NOT_A_NOTE = r'"[^"]*"|![^!]*!|\+[^+\n]*\+|\[[A-Za-z]:[^\]]*\]|%.*'
+_BODY_NOTE = re.compile(_NOT_A_NOTE + r"|(?P<sign>[\^_=]*)(?P<letter>[A-Ga-g])")
+_FIELD_LINE = re.compile(r"[A-Za-z+]:")
+
+
+def add_naturals(rng: random.Random, text: str, share: float) -> str:
+    """`text` with `share` of the notes whose letter the header's key alters written with an
+    accidental: ``=`` (two times in three) or the key's own sign. Only notes without a sign of
+    their own, outside chord symbols, decorations, inline fields and comments; field lines
+    are left alone. The reference converter plays the result (a sign holds to the bar's end).
+
+    >>> add_naturals(random.Random(0), "X:1\\nL:1/8\\nK:D\\nFGAB cdef|\\n", 1.0)
+    'X:1\\nL:1/8\\nK:D\\n^FGAB =cde=f|\\n'
+    """
+    from convert.fields import parse_key
+
+    lines = text.split("\n")
+    k = next(i for i, line in enumerate(lines) if line.startswith("K:"))
+    altered = parse_key(lines[k][2:]).accidentals
+    if not altered:
+        return text
+
+    def dress(m: re.Match) -> str:
+        letter = m.group("letter")
+        if letter is None or m.group("sign") or letter.upper() not in altered:
+            return m.group(0)
+        if rng.random() >= share:
+            return m.group(0)
+        own = "^" if altered[letter.upper()] > 0 else "_"
+        return ("=" if rng.random() < 2 / 3 else own) + letter
+
+    body = [
+        line if _FIELD_LINE.match(line) else _BODY_NOTE.sub(dress, line) for line in lines[k + 1 :]
+    ]
+    return "\n".join([*lines[: k + 1], *body])
+
+
 def _other_beat(rng: random.Random, line: str) -> str:
     """Q:1/4=N written as the same tempo in another beat, now and then."""
     quarters = int(line.split("=")[1])
@@ -258,6 +299,7 @@ class AbcSource:
     direction: str = "both"
     lengths: str = "plain"  # how note lengths are written (LENGTH_STYLES)
     structure: float = 0.0  # share of tunes given repeats, chords, ... (`add_structure`)
+    naturals: float = 0.0  # share of key-altered notes written with an accidental (`add_naturals`)
     pairs: str = ""  # a folder of real pairs to mix in
     real: float = -1.0  # share of real pairs (-1: 0.5 with pairs, else 0)
     layout: str = "paper"  # how pairs are cut into patches: the model's (bytesim.layout)
@@ -279,6 +321,10 @@ class AbcSource:
         if not 0.0 <= self.structure <= 1.0:
             raise DataError(
                 f"gen:abc structure must be a share between 0 and 1, not {self.structure}"
+            )
+        if not 0.0 <= self.naturals <= 1.0:
+            raise DataError(
+                f"gen:abc naturals must be a share between 0 and 1, not {self.naturals}"
             )
         real = self.real if self.real >= 0 else (0.5 if self.pairs else 0.0)
         if not 0.0 <= real <= 1.0:
@@ -304,6 +350,7 @@ class AbcSource:
             "direction": ("direction", str),
             "lengths": ("lengths", str),
             "structure": ("structure", float),
+            "naturals": ("naturals", float),
             "pairs": ("pairs", str),
             "real": ("real", float),
         }
@@ -329,6 +376,8 @@ class AbcSource:
         text = random_tune(draw, draw.randint(self.min_notes, most), self.lengths)
         if self.structure and draw.random() < self.structure:
             text = add_structure(draw, text)
+        if self.naturals:
+            text = add_naturals(draw, text, self.naturals)
         return text.encode(), abc_to_midi(text)
 
     def sample(self, rng: np.random.Generator, step: int) -> Example:

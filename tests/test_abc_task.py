@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bytesim.abc_task import AbcSource, add_structure, random_tune, rich_tune
+from bytesim.abc_task import AbcSource, add_naturals, add_structure, random_tune, rich_tune
 from bytesim.data import PATCH, DataError, generated_source
 from bytesim.layout import interleave
 from cli.main import cli
@@ -194,3 +194,40 @@ def test_train_runs_on_gen_abc(tmp_path):
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert (tmp_path / "run" / "latest").exists()
+
+
+# ----------------------------------------------------------------------------- naturals
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10**6), st.integers(4, 40))
+def test_naturals_add_only_signs_and_the_tune_still_plays(seed, notes):
+    rng = random.Random(seed)
+    text = add_structure(rng, random_tune(rng, notes, "rich"))
+    dressed = add_naturals(random.Random(seed), text, 1.0)
+    head, _ = dressed.split("\nK:", 1)
+    assert head == text.split("\nK:", 1)[0]  # the header is left alone
+    signs = re.compile(r"[\^_=]+(?=[A-Ga-g])")
+    assert signs.sub("", dressed) == signs.sub("", text)  # only signs were added
+    assert midi_to_notes(abc_to_midi(dressed))  # the reference converter plays it
+
+
+def test_naturals_at_share_one_sign_every_key_altered_note_and_none_other():
+    text = 'X:1\nT:F sharp\nL:1/8\nK:D\n"F"FG !f!c {c}d [FA]2 % F\nw: F c\nFc|]\n'
+    out = add_naturals(random.Random(3), text, 1.0)
+    lines = out.split("\n")
+    assert lines[:4] == text.split("\n")[:4] and lines[5] == "w: F c"
+    # every F and c of the music signed, the chord symbol, decoration and comment not
+    assert lines[4] == '"F"=FG !f!=c {=c}d [^FA]2 % F' and lines[6] == "=F=c|]"
+    assert add_naturals(random.Random(3), text.replace("K:D", "K:C"), 1.0) == text.replace(
+        "K:D", "K:C"
+    )
+
+
+def test_naturals_is_an_option_of_the_source_with_its_bounds():
+    source = generated_source("gen:abc?naturals=0.5&min=4&max=8")
+    assert source.naturals == 0.5
+    with pytest.raises(DataError, match="naturals must be a share"):
+        generated_source("gen:abc?naturals=2")
+    plain = generated_source("gen:abc?min=4&max=8")
+    assert plain.random_pair(random.Random(5)) == plain.random_pair(random.Random(5))
