@@ -30,6 +30,10 @@ Options (all optional), e.g. ``gen:abc?min=4&max=48&direction=both&curriculum=20
   in D major) written with an explicit accidental (`add_naturals`): ``=`` two times in three,
   else the key's own sign. Real tunes write naturals against the key (the Essen songs often);
   random tunes, whose accidentals fall on any letter, seldom do;
+- ``units``: the share of tunes (default 0) written in another unit length (`relength`): L:1/2,
+  1/4, 1/8, 1/16, 1/32 or no L: line at all (the meter's default unit), every length rewritten
+  so that the tune plays the same. The corpus writes all of these (Essen's L:1/32 and L:1/2,
+  O'Neill's tunes without L:); the other options write L:1/8, 1/16 and 1/4 only;
 - ``pairs``, ``real``: a folder of real pairs (``x.abc`` + ``x.mid``, as ``bytesim
   gen-abc-dataset`` writes) and the share of examples drawn from it instead (default 0.5 when
   ``pairs`` is given), in the same direction(s), so a run can learn to read the input without
@@ -248,6 +252,72 @@ def add_naturals(rng: random.Random, text: str, share: float) -> str:
     return "\n".join([*lines[: k + 1], *body])
 
 
+UNITS = (Fraction(1, 2), Fraction(1, 4), Fraction(1, 8), Fraction(1, 16), Fraction(1, 32), None)
+_LENGTHED = re.compile(
+    _NOT_A_NOTE
+    + r"|\{[^}]*\}|(?P<chord>\[(?![A-Za-z]:)[^\]]*\])(?P<chord_length>\d*/*\d*)"
+    + r"|(?P<note>[\^_=]*[A-Ga-gz][,']*)(?P<length>\d*/*\d*)"
+)
+
+
+def relength(rng: random.Random, text: str) -> str:
+    """`text` written in another unit length, drawn from `UNITS` (None: no L: line, the
+    meter's default unit, 1/16 below 3/4 and 1/8 from it), every note's, rest's and chord's
+    length multiplied so that each plays as long as before. Grace notes keep their text.
+    A tune without an L: line comes back as it is.
+
+    >>> relength(random.Random(1), "X:1\\nM:6/8\\nL:1/8\\nK:G\\nG2A B>c d/e/|[GB]3 z3|]\\n")
+    'X:1\\nM:6/8\\nL:1/4\\nK:G\\nGA/ B/>c/ d/4e/4|[GB]3/2 z3/2|]\\n'
+    """
+    lines = text.split("\n")
+    k = next(i for i, line in enumerate(lines) if line.startswith("K:"))
+    at = next((i for i in range(k) if lines[i].startswith("L:")), None)
+    if at is None:
+        return text
+    old = Fraction(lines[at][2:].strip())
+    meter = next((line[2:].strip() for line in lines[:k] if line.startswith("M:")), "4/4")
+    meter = {"C": "4/4", "C|": "2/2"}.get(meter, meter)
+    new = rng.choice(UNITS)
+    header = lines[:k]
+    if new is None:
+        new = Fraction(1, 16) if Fraction(meter) < Fraction(3, 4) else Fraction(1, 8)
+        del header[at]
+    else:
+        header[at] = f"L:{new}"
+    ratio = old / new
+
+    def scaled(m: re.Match) -> str:
+        if m.group("chord") is not None:
+            return m.group("chord") + _length_text(_length_value(m.group("chord_length")) * ratio)
+        if m.group("note") is None:
+            return m.group(0)
+        return m.group("note") + _length_text(_length_value(m.group("length")) * ratio)
+
+    body = [
+        line if _FIELD_LINE.match(line) else _LENGTHED.sub(scaled, line) for line in lines[k + 1 :]
+    ]
+    return "\n".join([*header, lines[k], *body])
+
+
+def _length_value(text: str) -> Fraction:
+    """An ABC length in units: '' 1, '3' 3, '/' 1/2, '//' 1/4, '/4' 1/4, '3/' 3/2, '3/2' 3/2."""
+    head, slashes, tail = re.fullmatch(r"(\d*)(/*)(\d*)", text).groups()
+    value = Fraction(int(head) if head else 1)
+    if tail:
+        return value / int(tail)
+    return value / 2 ** len(slashes)
+
+
+def _length_text(value: Fraction) -> str:
+    if value == 1:
+        return ""
+    if value.denominator == 1:
+        return str(value.numerator)
+    if value.numerator == 1:
+        return "/" if value.denominator == 2 else f"/{value.denominator}"
+    return f"{value.numerator}/{value.denominator}"
+
+
 def _other_beat(rng: random.Random, line: str) -> str:
     """Q:1/4=N written as the same tempo in another beat, now and then."""
     quarters = int(line.split("=")[1])
@@ -299,6 +369,7 @@ class AbcSource:
     direction: str = "both"
     lengths: str = "plain"  # how note lengths are written (LENGTH_STYLES)
     structure: float = 0.0  # share of tunes given repeats, chords, ... (`add_structure`)
+    units: float = 0.0  # share of tunes written in another unit length (`relength`)
     naturals: float = 0.0  # share of key-altered notes written with an accidental (`add_naturals`)
     pairs: str = ""  # a folder of real pairs to mix in
     real: float = -1.0  # share of real pairs (-1: 0.5 with pairs, else 0)
@@ -322,6 +393,8 @@ class AbcSource:
             raise DataError(
                 f"gen:abc structure must be a share between 0 and 1, not {self.structure}"
             )
+        if not 0.0 <= self.units <= 1.0:
+            raise DataError(f"gen:abc units must be a share between 0 and 1, not {self.units}")
         if not 0.0 <= self.naturals <= 1.0:
             raise DataError(
                 f"gen:abc naturals must be a share between 0 and 1, not {self.naturals}"
@@ -351,6 +424,7 @@ class AbcSource:
             "lengths": ("lengths", str),
             "structure": ("structure", float),
             "naturals": ("naturals", float),
+            "units": ("units", float),
             "pairs": ("pairs", str),
             "real": ("real", float),
         }
@@ -378,6 +452,8 @@ class AbcSource:
             text = add_structure(draw, text)
         if self.naturals:
             text = add_naturals(draw, text, self.naturals)
+        if self.units and draw.random() < self.units:
+            text = relength(draw, text)
         return text.encode(), abc_to_midi(text)
 
     def sample(self, rng: np.random.Generator, step: int) -> Example:

@@ -10,7 +10,14 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bytesim.abc_task import AbcSource, add_naturals, add_structure, random_tune, rich_tune
+from bytesim.abc_task import (
+    AbcSource,
+    add_naturals,
+    add_structure,
+    random_tune,
+    relength,
+    rich_tune,
+)
 from bytesim.data import PATCH, DataError, generated_source
 from bytesim.layout import interleave
 from cli.main import cli
@@ -231,3 +238,38 @@ def test_naturals_is_an_option_of_the_source_with_its_bounds():
         generated_source("gen:abc?naturals=2")
     plain = generated_source("gen:abc?min=4&max=8")
     assert plain.random_pair(random.Random(5)) == plain.random_pair(random.Random(5))
+
+
+# ----------------------------------------------------------------------------- units
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10**6), st.integers(4, 40), st.booleans())
+def test_a_tune_in_another_unit_length_plays_the_same_notes(seed, notes, structured):
+    rng = random.Random(seed)
+    text = random_tune(rng, notes, "rich")
+    if structured:
+        text = add_structure(rng, text)
+    other = relength(random.Random(seed + 1), text)
+    assert midi_to_notes(abc_to_midi(other)) == midi_to_notes(abc_to_midi(text))
+
+
+def test_every_unit_and_no_l_field_are_drawn():
+    text = "X:1\nM:2/4\nL:1/8\nK:D\nA2 B/c/ [DF]4|]\n"
+    heads = {relength(random.Random(seed), text).split("\nK:")[0] for seed in range(60)}
+    units = {h.split("L:")[1] if "L:" in h else None for h in heads}
+    assert units == {"1/2", "1/4", "1/8", "1/16", "1/32", None}
+    # no L: in 2/4 is 1/16: the lengths double
+    without = next(
+        relength(random.Random(s), text)
+        for s in range(60)
+        if "L:" not in relength(random.Random(s), text)
+    )
+    assert without == "X:1\nM:2/4\nK:D\nA4 Bc [DF]8|]\n"
+    assert relength(random.Random(0), text.replace("L:1/8\n", "")) == text.replace("L:1/8\n", "")
+
+
+def test_units_is_an_option_of_the_source_with_its_bounds():
+    assert generated_source("gen:abc?units=0.25").units == 0.25
+    with pytest.raises(DataError, match="units must be a share"):
+        generated_source("gen:abc?units=-1")
