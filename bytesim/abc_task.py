@@ -29,11 +29,13 @@ Options (all optional), e.g. ``gen:abc?min=4&max=48&direction=both&curriculum=20
 - ``naturals``: the share of notes (default 0) whose letter the key signature alters (F and C
   in D major) written with an explicit accidental (`add_naturals`): ``=`` two times in three,
   else the key's own sign. Real tunes write naturals against the key (the Essen songs often);
-  random tunes, whose accidentals fall on any letter, seldom do;
+  random tunes, whose accidentals fall on any letter, seldom do. ABC -> MIDI examples only
+  (as with ``units``): as a MIDI -> ABC target the choice would be noise the MIDI cannot tell;
 - ``units``: the share of tunes (default 0) written in another unit length (`relength`): L:1/2,
   1/4, 1/8, 1/16, 1/32 or no L: line at all (the meter's default unit), every length rewritten
   so that the tune plays the same. The corpus writes all of these (Essen's L:1/32 and L:1/2,
-  O'Neill's tunes without L:); the other options write L:1/8, 1/16 and 1/4 only;
+  O'Neill's tunes without L:); the other options write L:1/8, 1/16 and 1/4 only. ABC -> MIDI
+  examples only;
 - ``pairs``, ``real``: a folder of real pairs (``x.abc`` + ``x.mid``, as ``bytesim
   gen-abc-dataset`` writes) and the share of examples drawn from it instead (default 0.5 when
   ``pairs`` is given), in the same direction(s), so a run can learn to read the input without
@@ -443,16 +445,19 @@ class AbcSource:
             step, self.min_notes, self.max_notes, self.curriculum, self.curriculum_start
         )
 
-    def random_pair(self, draw: random.Random, step: int | None = None) -> tuple[bytes, bytes]:
+    def random_pair(
+        self, draw: random.Random, step: int | None = None, dress: bool = True
+    ) -> tuple[bytes, bytes]:
         """A random tune's (ABC, reference MIDI) bytes, as long as the curriculum allows at
-        `step` (None: its end, up to `max` notes)."""
+        `step` (None: its end, up to `max` notes); `dress` False leaves out `naturals` and
+        `units`."""
         most = self.max_notes if step is None else self.upper_bound(step)
         text = random_tune(draw, draw.randint(self.min_notes, most), self.lengths)
         if self.structure and draw.random() < self.structure:
             text = add_structure(draw, text)
-        if self.naturals:
+        if dress and self.naturals:
             text = add_naturals(draw, text, self.naturals)
-        if self.units and draw.random() < self.units:
+        if dress and self.units and draw.random() < self.units:
             text = relength(draw, text)
         return text.encode(), abc_to_midi(text)
 
@@ -460,8 +465,13 @@ class AbcSource:
         draw = random.Random(int(rng.integers(2**63)))
         if self._real_source is not None and draw.random() < self.real:
             return self._real_source.example(draw.randrange(len(self._real_source)))
-        abc, mid = self.random_pair(draw, step)
-        direction = self.direction if self.direction != "both" else draw.choice(DIRECTIONS)
+        if self.naturals or self.units:
+            # spellings the MIDI cannot tell: for ABC -> MIDI only, not as a target to write
+            direction = self.direction if self.direction != "both" else draw.choice(DIRECTIONS)
+            abc, mid = self.random_pair(draw, step, dress=direction == "abc->mid")
+        else:
+            abc, mid = self.random_pair(draw, step)
+            direction = self.direction if self.direction != "both" else draw.choice(DIRECTIONS)
         if direction == "abc->mid":
             return encode_pair(abc, "abc", mid, "mid", "target", "random.abc", self.layout)
         return encode_pair(mid, "mid", abc, "abc", "target", "random.mid", self.layout)

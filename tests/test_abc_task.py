@@ -273,3 +273,23 @@ def test_units_is_an_option_of_the_source_with_its_bounds():
     assert generated_source("gen:abc?units=0.25").units == 0.25
     with pytest.raises(DataError, match="units must be a share"):
         generated_source("gen:abc?units=-1")
+
+
+def test_naturals_and_units_dress_the_abc_only_where_it_is_the_input():
+    plain = generated_source("gen:abc?min=6&max=12&direction=mid->abc")
+    dressed = generated_source("gen:abc?min=6&max=12&direction=mid->abc&naturals=1&units=1")
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        assert np.array_equal(
+            plain.sample(rng, 0).ids, dressed.sample(np.random.default_rng(seed), 0).ids
+        )
+    forward = generated_source("gen:abc?min=6&max=12&direction=abc->mid&naturals=1&units=1")
+    undressed = generated_source("gen:abc?min=6&max=12&direction=abc->mid")
+    differ = [
+        not np.array_equal(
+            forward.sample(np.random.default_rng(s), 0).ids,
+            undressed.sample(np.random.default_rng(s), 0).ids,
+        )
+        for s in range(10)
+    ]
+    assert any(differ)
