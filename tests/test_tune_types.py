@@ -582,3 +582,86 @@ def test_crops_are_runs_of_a_training_tunes_notes_in_train_only(collections, tmp
     assert {p.name: p.read_bytes() for p in (again / "train").glob("*.mid")} == {
         p.name: p.read_bytes() for p in (out / "train").glob("*.mid")
     }
+
+
+def test_the_report_json_names_every_count_as_documented():
+    from convert.tune_types import TuneTypeReport
+
+    report = TuneTypeReport(
+        settings={"seed": 3},
+        tunes=40,
+        without_rhythm=5,
+        unrecognised=Counter({"Lied": 2, "Tanz": 7}),
+        recognised=Counter({"reel": 4, "Jig": 4, "air": 9}),
+        failed=[{"source": "a.abc", "x": 1, "line": 2, "error": "bad"}],
+        too_long=6,
+        windowed=7,
+        windows=15,
+        crops=8,
+        duplicates=9,
+        conflicting_duplicates=10,
+        near_duplicate_pairs=11,
+        near_duplicate_groups=12,
+        near_duplicate_tunes=13,
+        mixed_type_groups=14,
+        held_out=16,
+        held_out_near_duplicates=17,
+        held_out_unseen={"air": 18},
+        text_events_stripped=19,
+        relabelled=Counter({"jig in 9/8": 20}),
+        train_only=21,
+        pretrain=22,
+        pretrain_near_test=23,
+        rare={"waltz": 2, "march": 1},
+        classes={"train": {"reel": 3, "jig": 2}, "test": {"jig": 2, "reel": 2}},
+        meters={"jig": {"6/8": 4}},
+        meter_baseline=0.25,
+        feature_baseline=0.75,
+        feature_confusion={"jig": {"jig": 2}},
+    )
+    assert report.to_json() == {
+        "settings": {"seed": 3},
+        "tunes": 40,
+        "without_rhythm": 5,
+        "unrecognised": 9,
+        "unrecognised_values": {"Tanz": 7, "Lied": 2},
+        "recognised_values": {"air": 9, "Jig": 4, "reel": 4},
+        "relabelled": {"jig in 9/8": 20},
+        "failed": 1,
+        "too_long": 6,
+        "windowed": 7,
+        "windows": 15,
+        "crops": 8,
+        "duplicates": 9,
+        "conflicting_duplicates": 10,
+        "near_duplicate_pairs": 11,
+        "near_duplicate_groups": 12,
+        "near_duplicate_tunes": 13,
+        "mixed_type_groups": 14,
+        "held_out": 16,
+        "held_out_near_duplicates": 17,
+        "held_out_unseen_types": {"air": 18},
+        "text_events_stripped": 19,
+        "train_only": 21,
+        "pretrain": 22,
+        "pretrain_near_test": 23,
+        "rare_types": {"waltz": 2, "march": 1},
+        "rare": 3,
+        "train": 5,
+        "test": 4,
+        "classes": {"train": {"reel": 3, "jig": 2}, "test": {"jig": 2, "reel": 2}},
+        "test_majority_type": "jig",  # a tie goes to the first name
+        "test_majority_share": 0.5,
+        "meters": {"jig": {"6/8": 4}},
+        "test_meter_baseline": 0.25,
+        "test_feature_baseline": 0.75,
+        "feature_baseline_confusion": {"jig": {"jig": 2}},
+        "failures": [{"source": "a.abc", "x": 1, "line": 2, "error": "bad"}],
+    }
+    assert list(report.to_json()["unrecognised_values"]) == ["Tanz", "Lied"]
+    assert list(report.to_json()["recognised_values"]) == ["air", "Jig", "reel"]
+    empty = TuneTypeReport().to_json()
+    assert empty["test_majority_type"] is None and empty["test_majority_share"] is None
+    many = TuneTypeReport(unrecognised=Counter({f"song {i}": 100 - i for i in range(31)}))
+    listed = many.to_json()["unrecognised_values"]
+    assert len(listed) == 30 and "song 30" not in listed and many.to_json()["unrecognised"] == 2635
