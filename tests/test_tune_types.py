@@ -665,3 +665,38 @@ def test_the_report_json_names_every_count_as_documented():
     many = TuneTypeReport(unrecognised=Counter({f"song {i}": 100 - i for i in range(31)}))
     listed = many.to_json()["unrecognised_values"]
     assert len(listed) == 30 and "song 30" not in listed and many.to_json()["unrecognised"] == 2635
+
+
+def test_the_feature_baseline_is_the_regression_fitted_on_train_and_scored_on_test(
+    abc_folder, tmp_path
+):
+    import numpy as np
+
+    from convert.canonical import canonical_meter, canonical_notes, read_notes
+    from convert.tune_features import LogisticBaseline, features
+
+    out = tmp_path / "out"
+    report = generate_tune_types(out, [abc_folder], min_count=2, test_fraction=0.25, seed=0)
+
+    def rows(split):
+        paths = sorted((out / split).glob("*.mid"))
+        x = []
+        for p in paths:
+            notes, _, meter = read_notes(p.read_bytes())
+            x.append(features(canonical_notes(notes), canonical_meter(*meter)))
+        return np.array(x), [p.name.split("_", 1)[0] for p in paths]
+
+    x, y = rows("train")
+    xt, yt = rows("test")
+    guess = LogisticBaseline(x, y).predict(xt)
+    confusion: dict = {}
+    for truth, g in zip(yt, guess, strict=True):
+        confusion.setdefault(truth, {}).setdefault(g, 0)
+        confusion[truth][g] += 1
+    assert report.feature_baseline == sum(a == b for a, b in zip(yt, guess, strict=True)) / len(yt)
+    assert report.feature_confusion == {
+        k: dict(sorted(v.items())) for k, v in sorted(confusion.items())
+    }
+    assert json.loads((out / "report.json").read_text())["test_feature_baseline"] == (
+        report.feature_baseline
+    )
