@@ -700,3 +700,34 @@ def test_the_feature_baseline_is_the_regression_fitted_on_train_and_scored_on_te
     assert json.loads((out / "report.json").read_text())["test_feature_baseline"] == (
         report.feature_baseline
     )
+
+
+def test_pretraining_leaves_out_near_duplicates_of_test_tunes_and_cuts_long_tunes(tmp_path):
+    from convert.canonical import canonical_windows
+
+    melodies = [
+        "ABcd efge|dcBA GABc|dBGB dBGB|ABcd e2d2|",
+        "cegc' bgec|dfaf gfed|cBAG FEDC|E2G2 c4|",
+        "FAdA FAdA|GBdB GBdB|Acec Acec|d2f2 a4|",
+        "gfed cBAG|FGAB cdef|gage fdec|B2A2 G4|",
+    ]
+    text = ""
+    for i, m in enumerate(melodies):
+        text += f"X:{i + 1}\nT:t\nR:reel\nM:4/4\nL:1/8\nK:C\n{m * 2}\n\n"
+        near = m[:-3] + "^F2|"  # the same tune with its last note changed, no R:
+        text += f"X:{i + 11}\nT:t\nM:4/4\nL:1/8\nK:C\n{m}{near}\n\n"
+    text += "X:30\nT:t\nM:6/8\nL:1/8\nK:C\n" + "cde gfe|" * 400 + "\n"  # long, no R:
+    folder = tmp_path / "abc"
+    folder.mkdir()
+    (folder / "t.abc").write_text(text)
+    out = tmp_path / "out"
+    report = generate_tune_types(out, [folder], min_count=1, test_fraction=0.5, pretrain=True)
+    files = sorted((out / "pretrain").glob("*.mid"))
+    test_tunes = len(list((out / "test").glob("*.mid")))
+    assert test_tunes == 2
+    assert report.pretrain_near_test == test_tunes  # each test reel's near copy left out
+    assert len(files) == report.pretrain == 2 + 2 + 1  # train reels, their copies, the long one
+    assert all(len(p.read_bytes()) <= DEFAULT_MAX_BYTES for p in files)
+    long = next(p for p in files if p.stem.endswith("-30"))
+    whole = abc_to_midi("X:30\nT:t\nM:6/8\nL:1/8\nK:C\n" + "cde gfe|" * 400 + "\n")
+    assert long.read_bytes() == canonical_windows(canonical_midi(whole), DEFAULT_MAX_BYTES)[0]
