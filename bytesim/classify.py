@@ -123,10 +123,11 @@ def read_inputs(model: BGPT, path: str | Path) -> list[_Input]:
 
 
 def _features(model: BGPT, x: _Input) -> torch.Tensor | None:
-    """The feature head's features of a whole tune (None for a model without a head)."""
-    if model.feature_head is None:
+    """The feature head's features of a whole tune (None for a model without a fitted head)."""
+    from bytesim.features import FeatureError, midi_features, uses_features
+
+    if not uses_features(model):
         return None
-    from bytesim.features import FeatureError, midi_features
 
     try:
         return torch.from_numpy(midi_features(x.name, x.midi))
@@ -173,7 +174,7 @@ def classify_files(
         ]
         ids, _, _ = (t.to(device) for t in collate(batch))
         rows = [features[i] for i, _ in chunk]
-        extra = torch.stack(rows) if model.feature_head is not None else None
+        extra = None if rows[0] is None else torch.stack(rows)
         with torch.no_grad():
             logits, _ = model.classify(ids, None, patch_mask_for(batch, ids.size(1), device), extra)
         probs = torch.softmax(logits.float(), dim=-1).cpu().double()

@@ -58,10 +58,18 @@ def file_bytes(example: Example) -> bytes:
     return bytes(example.ids[example.file_mask].astype(np.uint8))
 
 
+def uses_features(model: BGPT) -> bool:
+    """Whether the model answers with a fitted feature head (its inputs need features)."""
+    return model.feature_head is not None and model.feature_head.fitted
+
+
 def example_features(model: BGPT, examples: Sequence[Example]) -> torch.Tensor | None:
-    """(B, F) features of the examples' files for the model's feature head; None without one."""
-    if model.feature_head is None:
-        return None
+    """(B, F) features of the examples' files for the model's fitted feature head; None for a
+    model without one (nothing is read)."""
+    return _features(examples) if uses_features(model) else None
+
+
+def _features(examples: Sequence[Example]) -> torch.Tensor:
     rows = [midi_features(e.name or "file", file_bytes(e)) for e in examples]
     return torch.tensor(np.stack(rows), dtype=torch.float64)
 
@@ -95,7 +103,7 @@ def fit_feature_head(
     if not train:
         raise ValueError("no training examples to fit the feature head on")
     names = list(model.labels) or [str(i) for i in range(model.config.num_labels)]
-    x = example_features(model, train).numpy()
+    x = _features(train).numpy()
     regression = LogisticBaseline(x, [names[e.label] for e in train])
     weight = np.zeros((x.shape[1], len(names)))
     bias = np.full(len(names), ABSENT)
@@ -112,7 +120,7 @@ def fit_feature_head(
         return {**result, "mix": 0.5, "held_out": 0, "chosen_by": "default (no held-out files)"}
     labels = torch.tensor([e.label for e in held])
     p_model = model_probabilities(model, held, batch_size)
-    p_feat = head.probabilities(example_features(model, held))
+    p_feat = head.probabilities(_features(held))
 
     def nats(mix: float) -> float:
         p = (1 - mix) * p_model + mix * p_feat
