@@ -291,7 +291,11 @@ def with_classifier(model: BGPT, labels: list[str], seed: int) -> BGPT:
     config = model.config.with_overrides(num_labels=len(labels))
     torch.manual_seed(seed)
     new = BGPT(config)
-    state = {k: v for k, v in model.state_dict().items() if not k.startswith("classifier.")}
+    state = {
+        k: v
+        for k, v in model.state_dict().items()
+        if not k.startswith(("classifier.", "feature_head."))  # both are per label
+    }
     missing, unexpected = new.load_state_dict(state, strict=False)
     assert not unexpected and all(k.startswith(("classifier.", "feature_head.")) for k in missing)
     new.labels = list(labels)

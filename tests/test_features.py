@@ -160,3 +160,15 @@ def test_eval_reads_the_mixture_too():
     fit_feature_head(model, examples, [])
     model.feature_head.mix.fill_(1.0)  # the features alone: they separate these tunes
     assert classification_accuracy(model, examples)["accuracy"] == 1.0 != before
+
+
+def test_a_new_head_for_other_labels_gets_a_new_unfitted_feature_head():
+    from bytesim.train import with_classifier
+
+    model = tiny_tune_classifier()
+    fit_feature_head(model, [example(k, i) for k in ("jig", "reel") for i in range(3)], [])
+    again = with_classifier(model, ["jig", "reel"], seed=0)
+    assert again is model and again.feature_head.fitted  # the same labels: kept
+    other = with_classifier(model, ["jig", "reel", "air"], seed=0)
+    assert other.feature_head.weight.shape == (FEATURE_SETS["rhythm"], 3)
+    assert not other.feature_head.fitted
