@@ -465,13 +465,17 @@ class AbcSource:
         draw = random.Random(int(rng.integers(2**63)))
         if self._real_source is not None and draw.random() < self.real:
             return self._real_source.example(draw.randrange(len(self._real_source)))
+
+        def direction_drawn() -> str:
+            return self.direction if self.direction != "both" else draw.choice(DIRECTIONS)
+
         if self.naturals or self.units:
             # spellings the MIDI cannot tell: for ABC -> MIDI only, not as a target to write
-            direction = self.direction if self.direction != "both" else draw.choice(DIRECTIONS)
+            direction = direction_drawn()
             abc, mid = self.random_pair(draw, step, dress=direction == "abc->mid")
-        else:
+        else:  # the draws in the order of runs made before these options
             abc, mid = self.random_pair(draw, step)
-            direction = self.direction if self.direction != "both" else draw.choice(DIRECTIONS)
+            direction = direction_drawn()
         if direction == "abc->mid":
             return encode_pair(abc, "abc", mid, "mid", "target", "random.abc", self.layout)
         return encode_pair(mid, "mid", abc, "abc", "target", "random.mid", self.layout)

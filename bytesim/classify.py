@@ -128,7 +128,6 @@ def _features(model: BGPT, x: _Input) -> torch.Tensor | None:
 
     if not uses_features(model):
         return None
-
     try:
         return torch.from_numpy(midi_features(x.name, x.midi))
     except FeatureError as e:

@@ -134,7 +134,11 @@ def tune_type(rhythm: str, meter: str | None) -> str | None:
     >>> tune_type("Jig", "6/8"), tune_type("Jig", " 9/8 "), tune_type("Reel", "9/8")
     ('jig', 'slip-jig', 'reel')
     """
-    kind = normalise_rhythm(rhythm)
+    return _meter_type(normalise_rhythm(rhythm), meter)
+
+
+def _meter_type(kind: str | None, meter: str | None) -> str | None:
+    """A type named by `R:` (or None), as `METER_TYPES` changes it for the tune's `M:`."""
     if kind is None or meter is None:
         return kind
     return METER_TYPES.get((kind, re.sub(r"\s+", "", meter)), kind)
@@ -623,10 +627,11 @@ def _read_file(
     taken: set[str] = set()
     for tune in parse_abc(text).tunes:
         report.tunes += 1
-        rhythm = tune.field("R")
-        kind = tune_type(rhythm, tune.field("M")) if rhythm is not None else None
-        if kind is not None and kind != normalise_rhythm(rhythm):
-            report.relabelled[f"{normalise_rhythm(rhythm)} in {tune.field('M').strip()}"] += 1
+        rhythm, meter = tune.field("R"), tune.field("M")
+        named = normalise_rhythm(rhythm) if rhythm is not None else None
+        kind = _meter_type(named, meter)
+        if kind != named:
+            report.relabelled[f"{named} in {meter.strip()}"] += 1
         if rhythm is None:
             report.without_rhythm += 1
         elif kind is None:
