@@ -45,6 +45,13 @@ patch (config `layout`).
   repeated span (bar lines, repeat signs, endings, the first note after a field) carry their
   number after the context (`replay_labels`: ``|:A\x01^F,1/8,2``). The model finds the span and
   writes its numbers; the program writes the lines they name (`expand_replays`).
+- ``accidentals``: ``repeats``, with the signature in the context the accidentals in force once
+  the unit is read (`with_context(in_force=True)`, `bar_accidentals`): the key's, changed by
+  the signs written in the bar so far, the unit's own among them (``=F`` under `K:D` gives
+  ``^C``, and so does every F after it up to the bar line), so the context alone gives each
+  note's accidental. Exceptions: a note tied over a bar line keeps its sign in the reference
+  converter (the context gives the new bar's), and a chord that holds one letter twice, once
+  with a sign, gives the sign to both.
 
 Worked example, ``notes`` layout: the ABC body line ``|:GA B2|`` is cut into the segments
 ``|:G``, ``A``, `` B2`` and ``|`` (the last one carries over to the next note), and the MIDI
@@ -70,10 +77,12 @@ NOTE_TEXT = "notes"  # the header (extension) of MIDI given as note text
 MARK = 0  # interleaved layout: the byte after the last unit of an output group
 CONTEXT = 1  # context layouts: the byte between an input unit and its context
 # ABC units with context
-CONTEXT_LAYOUTS = ("context", "signature", "fields", "rests", "ticks", "repeats")
-SIGNATURE_LAYOUTS = ("signature", "fields", "rests", "ticks", "repeats")  # the key as its signature
-REST_LAYOUTS = ("rests", "ticks", "repeats")  # their note text has rest lines
-REPLAY_LAYOUTS = ("repeats",)  # ABC -> MIDI writes a repeat's second time as a replay line
+CONTEXT_LAYOUTS = ("context", "signature", "fields", "rests", "ticks", "repeats", "accidentals")
+# the key as its signature
+SIGNATURE_LAYOUTS = ("signature", "fields", "rests", "ticks", "repeats", "accidentals")
+REST_LAYOUTS = ("rests", "ticks", "repeats", "accidentals")  # their note text has rest lines
+# ABC -> MIDI writes a repeat's second time as a replay line
+REPLAY_LAYOUTS = ("repeats", "accidentals")
 _K_FIELD = re.compile(rb"(?:^|\[)K:([^\]\n%]*)", re.M)
 _L_FIELD = re.compile(rb"(?:^|\[)L:([^\]\n%]*)", re.M)
 _M_FIELD = re.compile(rb"(?:^|\[)M:([^\]\n%]*)", re.M)
@@ -144,7 +153,12 @@ def _abc_as_fed(segments: list[bytes], layout: str) -> list[bytes]:
     in `repeats` with each numbered segment's number after a comma (`replay_labels`)."""
     if layout not in CONTEXT_LAYOUTS:
         return segments
-    fed = with_context(segments, layout in SIGNATURE_LAYOUTS, ticks=layout == "ticks")
+    fed = with_context(
+        segments,
+        layout in SIGNATURE_LAYOUTS,
+        ticks=layout == "ticks",
+        in_force=layout == "accidentals",
+    )
     if layout in REPLAY_LAYOUTS:
         labels = replay_labels(segments)
         fed = [u if n is None else u + b",%d" % n for u, n in zip(fed, labels, strict=True)]
@@ -170,7 +184,7 @@ def as_field(line: bytes) -> bytes:
 
 
 def with_context(
-    segments: list[bytes], signature: bool = False, ticks: bool = False
+    segments: list[bytes], signature: bool = False, ticks: bool = False, in_force: bool = False
 ) -> list[bytes]:
     r"""ABC segments each followed by CONTEXT and `key,unit`, the fields in force once it is read,
     copied as text from the segments so far (not interpreted): the last `K:` and `L:` values
@@ -189,9 +203,17 @@ def with_context(
 
     >>> with_context([b"M:2/4\n", b"K:G\n", b"B2", b"[L:1/4]c"], ticks=True)
     [b'M:2/4\n\x01,120', b'K:G\n\x01G,120', b'B2\x01G,120', b'[L:1/4]c\x01G,480']
+
+    With `in_force` (and `signature`), the signature is the accidentals in force once the unit
+    is read: the key's, changed by those written in the bar so far, the unit's own among them
+    (`bar_accidentals`), so the context alone gives each note's accidental.
+
+    >>> with_context([b"K:D\n", b"=F", b"f", b"|f", b"^G"], signature=True, in_force=True)
+    [b'K:D\n\x01^FC,', b'=F\x01^C,', b'f\x01^C,', b'|f\x01^FC,', b'^G\x01^FCG,']
     """
     key, unit = b"", b""
     previous: Key | None = None
+    bar: dict[str, int] = {}
     meter, length, in_body = Meter(4, 4), None, False
     if ticks:
         unit = _ticks(meter.default_unit)
@@ -214,6 +236,9 @@ def with_context(
                 key = re.sub(rb"\s+", b"", m.group(1))[:5]
         for m in [] if ticks else _L_FIELD.finditer(u):
             unit = m.group(1).strip()[:4]
+        if in_force and signature:
+            bar_accidentals(u, bar)
+            key = _signature_of({**(previous.accidentals if previous else {}), **bar})
         out.append(u + bytes([CONTEXT]) + key + b"," + unit)
     return out
 
@@ -233,13 +258,100 @@ def key_signature(key: Key) -> bytes:
     >>> key_signature(parse_key("G =f ^g _b"))
     b'^G_B'
     """
+    return _signature_of(key.accidentals)
+
+
+def _signature_of(accidentals: dict[str, int]) -> bytes:
+    """`key_signature` of letters and their semitones (0, a natural, is left out)."""
     groups = []
     for value, mark in ((1, "^"), (-1, "_"), (2, "^^"), (-2, "__")):
         order = "FCGDAEB" if value > 0 else "BEADGCF"
-        letters = "".join(x for x in order if key.accidentals.get(x) == value)
+        letters = "".join(x for x in order if accidentals.get(x) == value)
         if letters:
             groups.append(mark + letters)
     return "".join(groups).encode("ascii")[:10]
+
+
+_ACCIDENTAL = re.compile(rb"(\^\^|__|\^|_|=)([A-Ga-g])")
+_SEMITONES = {b"^^": 2, b"__": -2, b"^": 1, b"_": -1, b"=": 0}
+_INLINE_FIELD = re.compile(rb"\[[A-Za-z]:")
+
+
+def bar_accidentals(segment: bytes, bar: dict[str, int]) -> None:
+    """Update `bar`, the accidentals written in the bar so far (upper-case letter -> semitones),
+    with an ABC segment read in order, as the reference converter keeps them: a bar line or a
+    key field clears them; a note marked ``^ ^^ _ __ =`` sets its letter, in every octave.
+    Chord symbols, decorations, grace notes, comments and other fields are skipped.
+
+    >>> bar = {}
+    >>> bar_accidentals(b'"Am"=F{^g}_B|^c', bar), bar
+    (None, {'C': 1})
+    >>> bar_accidentals(b"[=E^G]", bar), bar
+    (None, {'C': 1, 'E': 0, 'G': 1})
+    >>> bar_accidentals(b"[K:D]F", bar), bar
+    (None, {})
+    """
+    if _FIELD_LINE.match(segment):
+        if segment.startswith(b"K:"):
+            bar.clear()
+        return
+    i, n = 0, len(segment)
+    while i < n:
+        byte = segment[i]
+        if byte == ord("%"):
+            return
+        if byte in _CLOSING:
+            close = segment.find(bytes([_CLOSING[byte]]), i + 1)
+            i = n if close < 0 else close + 1
+            continue
+        if _INLINE_FIELD.match(segment, i):
+            if segment[i + 1] == ord("K"):
+                bar.clear()
+            close = segment.find(b"]", i + 1)
+            i = n if close < 0 else close + 1
+            continue
+        if byte == ord("|") or segment.startswith(b"::", i):
+            bar.clear()
+            i += 1
+            continue
+        mark = _ACCIDENTAL.match(segment, i)
+        if mark:
+            bar[mark.group(2).decode().upper()] = _SEMITONES[mark.group(1)]
+            i = mark.end()
+            continue
+        i += 1
+
+
+_SKIPPED = rb'"[^"]*"|![^!]*!|\+[^+]*\+|\{[^}]*\}|\[[A-Za-z]:[^\]]*\]|%.*'
+_MARKED_NOTE = re.compile(rb"(" + _SKIPPED + rb")|(\^\^|__|\^|_|=)?([A-Ga-g])")
+_SIGNATURE_GROUP = re.compile(rb"(\^\^|__|\^|_)([A-G]+)")
+
+
+def explicit_accidentals(tune: bytes) -> bytes:
+    r"""The tune with every note that has no sign of its own given the one the `accidentals`
+    layout's context names for it (``=`` where none): a check of that context, since where it
+    is right the reference converter plays both alike.
+
+    >>> explicit_accidentals(b"X:1\nK:D\nF=F f|c\n")
+    b'X:1\nK:D\n^F=F =f|^c\n'
+    """
+    out = []
+    for fed in input_units(tune, "abc", "accidentals"):
+        segment, context = fed.split(bytes([CONTEXT]), 1)
+        if _FIELD_LINE.match(segment):
+            out.append(segment)
+            continue
+        marks = {}
+        for mark, letters in _SIGNATURE_GROUP.findall(context.split(b",")[0]):
+            marks.update({chr(x): mark for x in letters})
+
+        def marked(m: re.Match, marks=marks) -> bytes:
+            if m.group(1) is not None or m.group(2):  # a skipped part, or a note with its sign
+                return m.group(0)
+            return marks.get(m.group(3).decode().upper(), b"=") + m.group(3)
+
+        out.append(_MARKED_NOTE.sub(marked, segment))
+    return b"".join(out)
 
 
 def file_bytes(data: bytes, ext: str, layout: str) -> bytes:

@@ -193,6 +193,7 @@ LAYOUTS = (
     "rests",
     "ticks",
     "repeats",
+    "accidentals",
 )
 # the layouts that feed the input one unit at a time
 INTERLEAVED = LAYOUTS[2:]

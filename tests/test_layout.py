@@ -5,16 +5,17 @@ import re
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from bytesim.abc_task import add_structure, rich_tune
+from bytesim.abc_task import add_naturals, add_structure, rich_tune
 from bytesim.data import EOP, PATCH, DataError, encode_pair
 from bytesim.layout import (
     CONTEXT,
     abc_segments,
     align,
     expand_replays,
+    explicit_accidentals,
     file_bytes,
     input_units,
     interleave,
@@ -386,3 +387,53 @@ def test_in_the_repeats_layout_replays_lose_nothing(seed, notes):
     for segment, before, after in zip(segments, groups, replayed, strict=True):
         if before != after:  # only a repeat sign replays, in fewer lines
             assert b":" in segment and len(after) < len(before)
+
+
+def _letter_twice(chord: bytes) -> bool:
+    letters = [x.upper() for x in re.findall(rb"[A-Ga-g]", chord)]
+    return len(letters) != len(set(letters)) and bool(re.search(rb"[_^=][A-Ga-g]", chord))
+
+
+ACCIDENTALS_TUNE = (
+    b'X:1\nL:1/8\nK:D\n"D"=F2 f{^g}f|F=cc [=E^GB]e|[K:Bb]B=B b|\nK:Ador\n^cc !trill!c::c|]\n'
+)
+
+
+def test_the_accidentals_layout_gives_each_unit_the_accidentals_in_force():
+    fed = input_units(ACCIDENTALS_TUNE, "abc", "accidentals")
+    body = [u for u in fed if u[:1] not in b"XLK"]
+    contexts = [u.split(bytes([CONTEXT]))[1].split(b",")[0] for u in body]
+    assert contexts[:8] == [b"^C", b"^C", b"^C", b"^FC", b"^F", b"^F", b"^FG", b"^FG"]
+    assert contexts[8:12] == [b"_BE", b"_E", b"_E", b"_BE"]  # a key change clears, =B sets B
+    assert contexts[12:] == [b"^FC", b"^FC", b"^FC", b"^F", b"^F"]  # so does :: (and K:)
+    assert abc_to_midi(explicit_accidentals(ACCIDENTALS_TUNE)) == abc_to_midi(ACCIDENTALS_TUNE)
+    assert explicit_accidentals(ACCIDENTALS_TUNE) != ACCIDENTALS_TUNE
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32), st.integers(1, 32))
+def test_a_tune_with_every_accidental_its_context_names_plays_the_same(seed, notes):
+    rng = random.Random(seed)
+    abc = add_naturals(rng, add_structure(rng, rich_tune(rng, notes)[0]), 0.5).encode()
+    # the context is the state once a unit is read: a chord that holds a letter twice, once
+    # with a sign, gives the sign to both (the reference plays the one before the sign without)
+    assume(not any(_letter_twice(chord) for chord in re.findall(rb"\[[^\]:]*\]", abc)))
+    assert abc_to_midi(explicit_accidentals(abc)) == abc_to_midi(abc)
+
+
+def test_the_accidental_contexts_benchmark_counts_the_tunes_that_play_differently(tmp_path, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "accidental_contexts.py"
+    spec = importlib.util.spec_from_file_location("accidental_contexts", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    (tmp_path / "a.abc").write_bytes(ACCIDENTALS_TUNE)
+    (tmp_path / "b.abc").write_bytes(b"X:1\nL:1/4\nK:D\n_B2-|B2|\n")  # a tie over the bar line
+    (tmp_path / "c.abc").write_bytes(b"X:1\nL:1/8\nAB\n")  # no K: field: unreadable
+    assert bench.main([str(tmp_path)]) == 0
+    assert capsys.readouterr().out == (
+        "3 tunes, 2 with a sign of their own, 1 play differently written out (b), 1 unreadable\n"
+    )
+    assert bench.main([str(tmp_path / "none")]) == 1
