@@ -36,6 +36,10 @@ Options (all optional), e.g. ``gen:abc?min=4&max=48&direction=both&curriculum=20
   so that the tune plays the same. The corpus writes all of these (Essen's L:1/32 and L:1/2,
   O'Neill's tunes without L:); the other options write L:1/8, 1/16 and 1/4 only. ABC -> MIDI
   examples only;
+- ``keys``: the share of tunes (default 0) whose key is drawn from every key the reference
+  converter reads (`rekey`, `WIDE_KEYS`: all 15 major and minor signatures, dorian and
+  mixolydian ones) instead of the 15 common keys (`KEYS`): the corpus writes E flat, A flat,
+  C minor and F minor (the Essen songs), which `KEYS` never draws. Both directions;
 - ``pairs``, ``real``: a folder of real pairs (``x.abc`` + ``x.mid``, as ``bytesim
   gen-abc-dataset`` writes) and the share of examples drawn from it instead (default 0.5 when
   ``pairs`` is given), in the same direction(s), so a run can learn to read the input without
@@ -64,6 +68,12 @@ from bytesim.data import (
 from convert import abc_to_midi
 
 KEYS = ("C", "G", "D", "A", "E", "F", "Bb", "Am", "Em", "Bm", "Dm", "Gm", "Ador", "Dmix", "Edor")
+MAJORS = ("C", "G", "D", "A", "E", "B", "F#", "C#", "F", "Bb", "Eb", "Ab", "Db", "Gb", "Cb")
+MINORS = ("Am", "Em", "Bm", "F#m", "C#m", "G#m", "D#m", "A#m", "Dm", "Gm", "Cm", "Fm", "Bbm")
+MINORS += ("Ebm", "Abm")
+MODES = ("Ddor", "Ador", "Edor", "Bdor", "F#dor", "Gdor", "Cdor", "Fdor", "Gmix", "Dmix", "Amix")
+MODES += ("Emix", "Cmix", "Fmix", "Bbmix")
+WIDE_KEYS = MAJORS + MINORS + MODES  # `keys`: every signature from 7 flats to 7 sharps
 METERS = {"4/4": 8, "3/4": 6, "2/4": 4, "6/8": 6, "9/8": 9, "C": 8}  # meter -> eighths per bar
 PITCHES = ("G,", "A,", "B,", "C", "D", "E", "F", "G", "A", "B", "c", "d", "e", "f", "g", "a", "b")
 PITCHES += ("c'", "d'")
@@ -262,6 +272,19 @@ _LENGTHED = re.compile(
 )
 
 
+def rekey(rng: random.Random, text: str) -> str:
+    """`text` with its header's key drawn from `WIDE_KEYS` instead (the notes stay as written,
+    so they sound in the new key).
+
+    >>> rekey(random.Random(7), "X:1\\nL:1/8\\nK:G\\nGABc|\\n")
+    'X:1\\nL:1/8\\nK:G#m\\nGABc|\\n'
+    """
+    lines = text.split("\n")
+    k = next(i for i, line in enumerate(lines) if line.startswith("K:"))
+    lines[k] = f"K:{rng.choice(WIDE_KEYS)}"
+    return "\n".join(lines)
+
+
 def relength(rng: random.Random, text: str) -> str:
     """`text` written in another unit length, drawn from `UNITS` (None: no L: line, the
     meter's default unit, 1/16 below 3/4 and 1/8 from it), every note's, rest's and chord's
@@ -373,6 +396,7 @@ class AbcSource:
     structure: float = 0.0  # share of tunes given repeats, chords, ... (`add_structure`)
     units: float = 0.0  # share of tunes written in another unit length (`relength`)
     naturals: float = 0.0  # share of key-altered notes written with an accidental (`add_naturals`)
+    keys: float = 0.0  # share of tunes given a key from every signature (`rekey`)
     pairs: str = ""  # a folder of real pairs to mix in
     real: float = -1.0  # share of real pairs (-1: 0.5 with pairs, else 0)
     layout: str = "paper"  # how pairs are cut into patches: the model's (bytesim.layout)
@@ -401,6 +425,8 @@ class AbcSource:
             raise DataError(
                 f"gen:abc naturals must be a share between 0 and 1, not {self.naturals}"
             )
+        if not 0.0 <= self.keys <= 1.0:
+            raise DataError(f"gen:abc keys must be a share between 0 and 1, not {self.keys}")
         real = self.real if self.real >= 0 else (0.5 if self.pairs else 0.0)
         if not 0.0 <= real <= 1.0:
             raise DataError(f"gen:abc real must be a share between 0 and 1, not {self.real}")
@@ -427,6 +453,7 @@ class AbcSource:
             "structure": ("structure", float),
             "naturals": ("naturals", float),
             "units": ("units", float),
+            "keys": ("keys", float),
             "pairs": ("pairs", str),
             "real": ("real", float),
         }
@@ -455,6 +482,8 @@ class AbcSource:
         text = random_tune(draw, draw.randint(self.min_notes, most), self.lengths)
         if self.structure and draw.random() < self.structure:
             text = add_structure(draw, text)
+        if self.keys and draw.random() < self.keys:
+            text = rekey(draw, text)
         if dress and self.naturals:
             text = add_naturals(draw, text, self.naturals)
         if dress and self.units and draw.random() < self.units:

@@ -240,6 +240,36 @@ def test_naturals_is_an_option_of_the_source_with_its_bounds():
     assert plain.random_pair(random.Random(5)) == plain.random_pair(random.Random(5))
 
 
+# ----------------------------------------------------------------------------- keys
+
+
+def test_keys_draws_every_signature_and_changes_the_key_line_only():
+    from bytesim.abc_task import WIDE_KEYS, rekey
+    from bytesim.layout import key_signature
+    from convert.fields import parse_key
+
+    text = "X:1\nM:2/4\nL:1/8\nK:D\nFA Bc|[K:G]d2|]\n"
+    out = {rekey(random.Random(seed), text) for seed in range(400)}
+    assert {x.split("\n")[3] for x in out} == {f"K:{k}" for k in WIDE_KEYS}
+    kept = {"\n".join(x.split("\n")[:3] + ["K:D"] + x.split("\n")[4:]) for x in out}
+    assert kept == {text}  # the rest as it was, the inline K: too
+    signatures = {key_signature(parse_key(k)) for k in WIDE_KEYS}
+    assert len(signatures) == 15  # 7 flats .. 7 sharps
+    for x in sorted(out)[:20]:
+        assert midi_to_notes(abc_to_midi(x))  # the reference converter plays every key
+
+
+def test_keys_is_an_option_of_the_source_that_leaves_other_runs_alone():
+    source = generated_source("gen:abc?keys=1&min=4&max=8")
+    assert source.keys == 1.0
+    abc, _ = source.random_pair(random.Random(5))
+    with pytest.raises(DataError, match="keys must be a share"):
+        generated_source("gen:abc?keys=-0.5")
+    plain = generated_source("gen:abc?min=4&max=8")
+    assert plain.random_pair(random.Random(5))[0] != abc  # the key drawn differs
+    assert plain.random_pair(random.Random(5)) == plain.random_pair(random.Random(5))
+
+
 # ----------------------------------------------------------------------------- units
 
 
