@@ -660,3 +660,120 @@ def test_convert_to_dir_makes_nested_folders_and_numbers_repeated_x(tmp_path):
         "tune-1-3.mid",
         "tune-1.mid",
     ]
+
+
+# ----------------------------------------------------------------------------- convert/dataset
+
+
+def _corpus(tmp_path):
+    """Two folders of ABC files: repeated names, a tune that fails, a file that is not ABC."""
+    a, b = tmp_path / "src" / "a b", tmp_path / "src" / "deeper" / "b"
+    a.mkdir(parents=True)
+    b.mkdir(parents=True)
+    (a / "one.abc").write_bytes(
+        b"X:1\nT:first\nK:G\nGABc|\n\nX:1\nT:same X\nK:D\nDEF|\n\nX:1\nK:C\nC|\n\n"
+        b"X:4\nT:fails\nM:7/1000\nK:C\nC|\n"
+    )
+    (b / "two.abc").write_bytes(b"X:2\nL:1/4\nK:A\nAB|\n")
+    (b / "notes.txt").write_bytes(b"X:9\nK:C\nC|\n")
+    return tmp_path / "src"
+
+
+def test_find_abc_files_searches_folders_keeps_files_and_names_what_is_missing(tmp_path):
+    from convert.dataset import find_abc_files
+
+    src = _corpus(tmp_path)
+    one, two = src / "a b" / "one.abc", src / "deeper" / "b" / "two.abc"
+    assert find_abc_files([src]) == [one, two]
+    assert find_abc_files([two, src, one]) == [one, two]  # once each, sorted
+    assert find_abc_files([src / "deeper" / "b" / "notes.txt"]) == [src / "deeper/b/notes.txt"]
+    with pytest.raises(FileNotFoundError, match=r"nope: no such file or folder$"):
+        find_abc_files([src, tmp_path / "nope"])
+
+
+def test_music21_corpus_is_the_corpus_folder_or_a_clear_error(monkeypatch):
+    import importlib.util
+
+    from convert import dataset
+
+    assert dataset.music21_corpus().name == "corpus"
+    assert dataset.music21_corpus().parent.name == "music21"
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(FileNotFoundError, match="music21 is not installed; pass ABC folders"):
+        dataset.music21_corpus()
+
+
+def test_convert_file_gives_every_tune_with_its_x_line_and_midi_or_error(tmp_path):
+    from convert.dataset import convert_file
+
+    path = _corpus(tmp_path) / "a b" / "one.abc"
+    found = convert_file(path)
+    assert [(stem, x, line) for stem, x, line, *_ in found] == [
+        ("a_b_one", 1, 1),
+        ("a_b_one", 1, 6),
+        ("a_b_one", 1, 11),
+        ("a_b_one", 4, 15),
+    ]
+    assert found[1][3] == "X:1\nT:same X\nK:D\nDEF|\n"
+    assert found[1][4] == abc_to_midi(found[1][3]) and found[1][5] is None
+    assert found[3][4] is None and "7/1000" in found[3][5]
+    bad = tmp_path / "bad.abc"
+    bad.write_bytes(b"X:1\nK:C\n\xff\xfe\x00C|\n")
+    (stem, x, line, text, midi, error), *rest = convert_file(bad)
+    assert (stem, x, line, text, midi, rest) == (f"{tmp_path.name}_bad", 0, 0, "", None, [])
+    assert str(bad) in error
+
+
+def test_safe_names_keep_letters_digits_dot_dash_underscore_and_join_the_rest():
+    from convert.dataset import _safe, _unique
+
+    assert _safe("a b//c") == "a_b_c" and _safe("x.y-z_1") == "x.y-z_1"
+    assert _safe("é+ü") == "_"
+    taken = {"t": 0, "t-2": 0, "t-3": 0}
+    assert (_unique("u", taken), _unique("t", taken), _unique("t-2", taken)) == ("u", "t-4", "t-2-2")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_generate_abc_dataset_writes_the_split_the_seed_draws_and_the_report(tmp_path, workers):
+    import json
+    import random
+
+    from convert.dataset import generate_abc_dataset
+
+    src = _corpus(tmp_path)
+    calls = []
+    report = generate_abc_dataset(
+        tmp_path / "out", [src], 0.5, seed=7, workers=workers, progress=lambda *a: calls.append(a)
+    )
+    assert calls == [(1, 2), (2, 2)]
+    names = ["a_b_one-1", "a_b_one-1-2", "a_b_one-1-3", "b_two-2"]
+    shuffled = sorted(names)
+    random.Random(7).shuffle(shuffled)
+    for split, chosen in (("test", shuffled[:2]), ("train", shuffled[2:])):
+        files = sorted(p.name for p in (tmp_path / "out" / split).iterdir())
+        assert files == sorted([f"{n}.abc" for n in chosen] + [f"{n}.mid" for n in chosen])
+    pair = tmp_path / "out" / ("test" if "b_two-2" in shuffled[:2] else "train") / "b_two-2"
+    assert pair.with_suffix(".abc").read_bytes() == b"X:2\nL:1/4\nK:A\nAB|\n"
+    assert pair.with_suffix(".mid").read_bytes() == abc_to_midi(b"X:2\nL:1/4\nK:A\nAB|\n")
+    written = (tmp_path / "out" / "report.json").read_text()
+    assert written == json.dumps(report.to_json(), indent=1, sort_keys=True) + "\n"
+    assert (report.train, report.test) == (2, 2)
+    (failure,) = json.loads(written)["failures"]
+    assert failure["source"] == str(src / "a b" / "one.abc")
+    assert (failure["x"], failure["line"]) == (4, 15) and "7/1000" in failure["error"]
+    assert json.loads(written)["failed"] == 1
+
+
+def test_generate_abc_dataset_test_fraction_bounds(tmp_path):
+    from convert.dataset import generate_abc_dataset
+
+    src = _corpus(tmp_path)
+    for fraction in (-0.01, 1.01):
+        with pytest.raises(ValueError, match=f"test fraction {fraction} is not between 0 and 1"):
+            generate_abc_dataset(tmp_path / "x", [src], fraction)
+    assert not (tmp_path / "x").exists()
+    assert generate_abc_dataset(tmp_path / "all", [src], 1.0).to_json()["test"] == 4
+    none = generate_abc_dataset(tmp_path / "none", [src], 0.0)
+    assert (none.train, none.test) == (4, 0) and (tmp_path / "none" / "test").is_dir()
+    assert generate_abc_dataset(tmp_path / "r", [src], 0.375).test == 2  # round(1.5) is 2
+    assert generate_abc_dataset(tmp_path / "r2", [src], 0.125).test == 0  # round(0.5) is 0
