@@ -178,7 +178,7 @@ def parse_abc(text: str | bytes) -> ParseResult:
                     Diagnostic(f"text before K: ignored: {stripped[:30]!r}", tune.x, number, 1)
                 )
             continue
-        if match and _is_body_field(match.group(1), match.group(2)):
+        if match and _is_body_field(match.group(1)):
             tune.body.append(Line(number, match.group(2).strip(), match.group(1)))
         elif stripped:
             tune.body.append(Line(number, stripped))
@@ -193,10 +193,9 @@ def _directive_line(raw: str, number: int) -> Line:
     return Line(number, strip_comment(_NOTE_DIRECTIVE.match(raw).group(1)).strip(), "I")
 
 
-def _is_body_field(letter: str, rest: str) -> bool:
-    """A body line ``G:|...`` is music (a note before a repeat), not a field."""
-    if letter in "ABCDEFGabcdefg" and rest[:1] in ("|", ":", "]"):
-        return False
+def _is_body_field(letter: str) -> bool:
+    """Whether a body line ``L:...`` is a field: a body field letter, or any letter that is no
+    note or rest (``G:|...`` is music: a note before a repeat)."""
     return letter in BODY_FIELDS or letter not in "ABCDEFGabcdefgz"
 
 

@@ -730,7 +730,8 @@ def test_safe_names_keep_letters_digits_dot_dash_underscore_and_join_the_rest():
     assert _safe("a b//c") == "a_b_c" and _safe("x.y-z_1") == "x.y-z_1"
     assert _safe("é+ü") == "_"
     taken = {"t": 0, "t-2": 0, "t-3": 0}
-    assert (_unique("u", taken), _unique("t", taken), _unique("t-2", taken)) == ("u", "t-4", "t-2-2")
+    found = (_unique("u", taken), _unique("t", taken), _unique("t-2", taken))
+    assert found == ("u", "t-4", "t-2-2")
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -777,3 +778,62 @@ def test_generate_abc_dataset_test_fraction_bounds(tmp_path):
     assert (none.train, none.test) == (4, 0) and (tmp_path / "none" / "test").is_dir()
     assert generate_abc_dataset(tmp_path / "r", [src], 0.375).test == 2  # round(1.5) is 2
     assert generate_abc_dataset(tmp_path / "r2", [src], 0.125).test == 0  # round(0.5) is 0
+
+
+# ----------------------------------------------------------------------------- convert/abc_parser
+
+
+@pytest.mark.parametrize(
+    "args, text",
+    [
+        (("bad",), "bad"),
+        (("bad", 3), "tune X:3: bad"),
+        (("bad", 3, 4), "tune X:3, line 4: bad"),
+        (("bad", 3, 4, 2), "tune X:3, line 4:2: bad"),
+        (("bad", None, 4, 2), "line 4:2: bad"),
+        (("bad", 3, 0, 2), "tune X:3: bad"),  # a column without a line is not shown
+    ],
+)
+def test_an_abc_error_names_its_tune_line_and_column(args, text):
+    from convert.abc_parser import Diagnostic
+
+    error = AbcError(*args)
+    assert str(error) == text and error.args == (text,)
+    assert str(Diagnostic(*args)) == text
+
+
+def test_decode_abc_names_the_source_and_the_first_bad_byte():
+    from convert.abc_parser import decode_abc
+
+    assert decode_abc("é|".encode()) == "é|"
+    with pytest.raises(AbcError, match=r"^f\.abc: not UTF-8 text \(byte offset 3\)$"):
+        decode_abc(b"ab\n\xff\xfe", "f.abc")
+
+
+def test_a_midi_directive_is_an_i_field_line_at_its_line_number():
+    tune = parse_abc("X:1\n%%MIDI transpose 2\nK:C\nC|\n%%MIDI ratio 3 1 % why\nD|\n").tunes[0]
+    header = [(x.number, x.letter, x.text) for x in tune.header if x.letter == "I"]
+    body = [(x.number, x.letter, x.text) for x in tune.body if x.letter == "I"]
+    assert header == [(2, "I", "MIDI transpose 2")] and body == [(5, "I", "MIDI ratio 3 1")]
+
+
+@pytest.mark.parametrize(
+    "letter, rest, field",
+    [
+        ("K", "G", True),
+        ("K", "|G", True),  # a field letter that is no note stays a field
+        ("w", "la la", True),
+        ("Y", "abc", True),  # a letter that is no note and no body field: a field
+        ("G", "|abc", False),  # a note before a bar line
+        ("g", ":|", False),
+        ("c", "]", False),
+        ("a", "|", False),
+        ("G", "A", False),
+        ("z", "4", False),
+        ("G", "", False),
+    ],
+)
+def test_a_body_line_is_a_field_unless_it_is_music(letter, rest, field):
+    from convert.abc_parser import _is_body_field
+
+    assert _is_body_field(letter) is field  # what follows the colon does not matter
