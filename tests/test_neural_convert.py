@@ -284,10 +284,12 @@ def test_a_looping_model_is_stopped_at_the_notes_a_unit_can_settle():
     assert nc.interleaved_job(model, SCALE_MIDI, "mid", "abc").most is None
 
 
-@pytest.mark.parametrize("layout", ["interleaved", "repeats"])
+@pytest.mark.parametrize("layout", ["interleaved", "repeats", "accidentals"])
 @pytest.mark.parametrize("direction", nc.DIRECTIONS)
 def test_a_repeat_that_plays_everything_again_is_no_loop(direction, layout):
     tune = VARIED_TUNE.replace("K:G\n", "K:G\n|:").replace("|]", ":|")
+    if layout == "accidentals":  # signs against the key, held to the bar's end
+        tune = tune.replace("|:GABc", "|:=FAFc", 1)
     midi = abc_to_midi(tune)
     assert len(midi_to_notes(midi)) == 2 * len(midi_to_notes(abc_to_midi(VARIED_TUNE)))
     src, dst = direction.split("->")
