@@ -837,3 +837,75 @@ def test_a_body_line_is_a_field_unless_it_is_music(letter, rest, field):
     from convert.abc_parser import _is_body_field
 
     assert _is_body_field(letter) is field  # what follows the colon does not matter
+
+
+# ----------------------------------------------------------------------------- convert/tune_types
+
+
+def test_meter_baseline_counts_every_training_tune():
+    from convert.tune_types import meter_baseline
+
+    train = [("6/8", "slide")] * 3 + [("6/8", "jig")] * 2 + [("4/4", "reel")] * 2
+    train += [("4/4", "hornpipe"), ("2/4", "polka"), ("2/4", "march")]
+    test = [("6/8", "slide"), ("6/8", "jig"), ("4/4", "reel"), ("9/8", "slide")]
+    test += [("2/4", "march"), ("2/4", "polka")]
+    # 6/8 -> slide (3 against 2), 4/4 -> reel, unseen 9/8 -> slide (3 overall), 2/4 ties -> march
+    assert meter_baseline(train, test) == 4 / 6
+
+
+def test_a_near_duplicate_group_belongs_to_its_most_frequent_type_and_is_never_a_whole_type():
+    from convert.tune_types import split_stratified
+
+    items = [("a", "reel"), ("b", "reel"), ("c", "jig"), ("d", "jig"), ("e", "jig")]
+    groups = {"a": "g", "b": "g", "c": "g"}
+    for seed in range(6):
+        split = split_stratified(items, 0.5, seed, groups=groups)
+        # the group is reel's (2 of its 3): reel's only group stays in train; jig has d and e
+        assert {"a", "b", "c"} <= set(split["train"]) and len(split["test"]) == 1
+    two = split_stratified([("x", "air"), ("y", "air")], 0.9, 0, groups={"x": "g", "y": "g"})
+    assert two == {"train": ["x", "y"], "test": []}
+
+
+def test_rhythm_keys_drop_a_plural_s_of_words_longer_than_three_letters():
+    from convert.tune_types import _key
+
+    assert _key(" Reels. ") == "reel" and _key("bus") == "bus" and _key("Highlands;]") == "highland"
+    assert _key("class") == "class" and _key("jigs") == "jig" and _key("SS") == "ss"
+    assert _key("slip_jigs, ") == "slip jig" and _key("xx reels xx") == "xx reel xx"
+
+
+def test_pieces_window_a_long_canonical_tune_and_count_it():
+    from convert.canonical import canonical_midi, canonical_windows
+    from convert.tune_types import TuneTypeReport, _pieces, _Tune
+
+    long = canonical_midi(abc_to_midi("X:1\nL:1/8\nK:G\n" + "GABc dBAG|" * 24 + "\n"))
+    tune, report = _Tune("t", "reel", long), TuneTypeReport()
+    windows = canonical_windows(long, 200)
+    assert len(windows) > 2
+    assert _pieces(tune, 200, "canonical", report) == [
+        (f"-w{i}", w) for i, w in enumerate(windows, 1)
+    ]
+    _pieces(tune, 200, "canonical", report)
+    assert (report.windowed, report.windows) == (2, 2 * len(windows))
+    assert _pieces(tune, 200, "written", report) == [("", long)]
+    assert _pieces(tune, len(long), "canonical", report) == [("", long)]
+    assert (report.windowed, report.windows) == (2, 2 * len(windows))
+
+
+def test_crops_are_runs_of_notes_from_tick_0_cut_to_the_first_window():
+    from convert.canonical import canonical_midi, canonical_windows, read_notes
+    from convert.tune_types import _crops, _Tune
+
+    tune = _Tune("t", "reel", canonical_midi(abc_to_midi("X:1\nL:1/8\nK:G\n" + "GABc dBAG|" * 5)))
+    notes = read_notes(tune.midi)[0]
+    assert _crops(tune, 0, 1, 10_000) == [] and len(_crops(tune, 1, 1, 10_000)) == 1
+    crops = _crops(tune, 12, 1, 10_000)
+    assert [name for name, _ in crops] == [f"-c{i}" for i in range(1, 13)]
+    for _, data in crops:
+        got = read_notes(data)[0]
+        assert got[0][0] == 0 and len(notes) // 2 <= len(got) <= len(notes) * 9 // 10
+        pitches, run = [n[1] for n in notes], [n[1] for n in got]
+        assert any(pitches[i : i + len(run)] == run for i in range(len(notes)))  # a run of it
+    short = _crops(tune, 3, 1, 120)
+    for (_, cut), (_, whole) in zip(short, _crops(tune, 3, 1, 10_000), strict=True):
+        assert cut == canonical_windows(whole, 120)[0] != whole
