@@ -909,3 +909,107 @@ def test_crops_are_runs_of_notes_from_tick_0_cut_to_the_first_window():
     short = _crops(tune, 3, 1, 120)
     for (_, cut), (_, whole) in zip(short, _crops(tune, 3, 1, 10_000), strict=True):
         assert cut == canonical_windows(whole, 120)[0] != whole
+
+
+def _typed_tunes(tmp_path):
+    """Two files of typed tunes: reels first, jigs after, one reel long enough for windows."""
+
+    def tune(x, rhythm, body, meter="4/4"):
+        return f"X:{x}\nT:T{x}\nR:{rhythm}\nM:{meter}\nL:1/8\nK:D\n{body}\n\n"
+
+    reels = ["DFAF dFAF|", "GABG dGBG|", "ABcA eAcA|", "FAdA FAdA|", "EFGA BcdB|"]
+    jigs = ["DFA dAF|", "GBd gdB|", "Ace aec|", "FAd fdA|", "dcB AFD|"]
+    folder = tmp_path / "src" / "coll"
+    folder.mkdir(parents=True)
+    text = "".join(tune(i + 1, "reel", b) for i, b in enumerate(reels))
+    text += tune(6, "reel", "|".join(f"{a}{b}cd efge" for a in "DEFGAB" for b in "ABcdef"))
+    (folder / "a.abc").write_text(text)
+    (folder / "b.abc").write_text(
+        "".join(tune(i + 11, "jig", b, "6/8") for i, b in enumerate(jigs))
+    )
+    return tmp_path / "src"
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"test_fraction": 1.0}, r"^test fraction 1\.0 is not in \[0, 1\)$"),
+        ({"test_fraction": 1.5}, r"^test fraction 1\.5 is not in \[0, 1\)$"),
+        ({"test_fraction": -0.1}, r"^test fraction -0\.1 is not in \[0, 1\)$"),
+        ({"min_count": 0}, r"^min count and max bytes must be >= 1$"),
+        ({"max_bytes": 0}, r"^min count and max bytes must be >= 1$"),
+        ({"form": "raw"}, r"^form 'raw' is not one of canonical, written$"),
+        ({"crops": 2, "form": "written"}, r"^crops are written in the canonical form only$"),
+        ({"notes_only": True}, r"^notes only applies to the written form \(the canonical form"),
+        ({"hold_out": ["x", "y"]}, r"^no source file is in a folder named x, y$"),
+    ],
+)
+def test_generate_tune_types_refuses_bad_settings_with_their_message(tmp_path, kwargs, message):
+    from convert.tune_types import generate_tune_types
+
+    with pytest.raises(ValueError, match=message):
+        generate_tune_types(tmp_path / "out", [_typed_tunes(tmp_path)], **kwargs)
+    assert not (tmp_path / "out").exists()
+
+
+def test_generate_tune_types_settings_report_progress_and_rerun(tmp_path):
+    import json
+
+    from convert import near_duplicates as near
+    from convert.tune_types import generate_tune_types
+
+    src, out = _typed_tunes(tmp_path), tmp_path / "a" / "b" / "out"
+    calls = []
+    report = generate_tune_types(
+        out,
+        [src],
+        min_count=2,
+        test_fraction=0.2,
+        max_bytes=300,
+        progress=lambda *a: calls.append(a),
+    )
+    assert calls == [(1, 2), (2, 2)]
+    assert report.settings == {
+        "min_count": 2,
+        "test_fraction": 0.2,
+        "seed": 0,
+        "max_bytes": 300,
+        "notes_only": False,
+        "exclude_from": [],
+        "pretrain": False,
+        "form": "canonical",
+        "near_threshold": near.THRESHOLD,
+        "near_ngram": near.N,
+        "hold_out": [],
+        "crops": 0,
+    }
+    text = (out / "report.json").read_text()
+    assert text == json.dumps(report.to_json(), indent=1, sort_keys=True) + "\n"
+    assert list(report.meters) == ["jig", "reel"]  # by type, whatever the order of the names
+    assert report.windowed == 1 and any("-w2.mid" in p.name for p in out.rglob("*.mid"))
+    files = sorted(p.relative_to(out) for p in out.rglob("*.mid"))
+    again = generate_tune_types(out, [src], min_count=2, test_fraction=0.2, max_bytes=300)
+    assert sorted(p.relative_to(out) for p in out.rglob("*.mid")) == files  # the same split
+    assert again.to_json() == report.to_json()
+    other = generate_tune_types(tmp_path / "s1", [src], 2, 0.2, seed=1, max_bytes=300)
+    assert sorted(p.name for p in (tmp_path / "s1" / "test").iterdir()) != sorted(
+        p.name for p in (out / "test").iterdir()
+    )
+    assert other.settings["seed"] == 1
+
+
+def test_generate_tune_types_crops_use_the_seed(tmp_path):
+    from convert.tune_types import DEFAULT_MAX_BYTES, _crops, _Tune, generate_tune_types
+
+    src, out = _typed_tunes(tmp_path), tmp_path / "out"
+    generate_tune_types(out, [src], min_count=2, test_fraction=0.2, seed=3, crops=2)
+    whole = [p for p in sorted((out / "train").glob("*.mid")) if "-c" not in p.stem]
+    assert len(whole) >= 6 and not list((out / "test").glob("*-c1.mid"))
+    for path in whole:
+        kind, name = path.stem.split("_", 1)
+        if "-w" in name:  # a window of the long tune: its crops are of the whole tune
+            continue
+        expected = _crops(_Tune(name, kind, path.read_bytes()), 2, 3, DEFAULT_MAX_BYTES)
+        assert [(out / "train" / f"{path.stem}{s}.mid").read_bytes() for s, _ in expected] == [
+            data for _, data in expected
+        ]
