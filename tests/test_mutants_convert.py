@@ -1013,3 +1013,44 @@ def test_generate_tune_types_crops_use_the_seed(tmp_path):
         assert [(out / "train" / f"{path.stem}{s}.mid").read_bytes() for s, _ in expected] == [
             data for _, data in expected
         ]
+
+
+FILE_WITH_HEADER = (
+    "%abc-2.1\nL:1/4\n% a comment\nM:3/4\n%%MIDI transpose 1\n\n"
+    "X:7\nT:one\nK:C\nC|\nX:8b\nT:two\nthe words here run on past thirty characters\nK:G\nG|\n"
+)
+
+
+def test_parse_abc_gives_each_tune_the_file_header_and_splits_at_an_x_line():
+    result = parse_abc(FILE_WITH_HEADER)
+    assert parse_abc(FILE_WITH_HEADER.encode()) == result  # bytes are decoded first
+    one, two = result.tunes
+    file_header = [(2, "1/4", "L"), (4, "3/4", "M"), (5, "MIDI transpose 1", "I")]
+    assert [(x.number, x.text, x.letter) for x in one.header] == [
+        *file_header,
+        (8, "one", "T"),
+        (9, "C", "K"),
+    ]
+    assert [(x.number, x.text, x.letter) for x in two.header] == [
+        *file_header,
+        (12, "two", "T"),
+        (14, "G", "K"),
+    ]
+    assert (one.x, one.line, two.x, two.line) == (7, 7, 8, 11)
+    assert one.text == "X:7\nT:one\nK:C\nC|\n" and two.text == "X:8b\nT:two\n" + (
+        "the words here run on past thirty characters\nK:G\nG|\n"
+    )
+    assert [(x.number, x.text, x.letter) for x in one.body] == [(10, "C|", "")]
+    assert [(x.number, x.text, x.letter) for x in two.body] == [(15, "G|", "")]
+    assert [str(w) for w in result.warnings] == [
+        "tune X:8, line 11: X: field '8b' read as 8",
+        "tune X:8, line 13:1: text before K: ignored: 'the words here run on past thi'",
+    ]
+    assert result.errors == []
+
+
+def test_a_tune_whose_x_is_no_number_is_an_error_and_skipped_to_the_next_x():
+    result = parse_abc("X:abc\nK:C\nC|\nX: 2 % two\nK:D\nD|\n")
+    assert [str(e) for e in result.errors] == ["line 1: X: field 'abc' is not a number"]
+    ((x, line, text),) = [(t.x, t.line, t.text) for t in result.tunes]
+    assert (x, line, text) == (2, 4, "X: 2 % two\nK:D\nD|\n") and result.warnings == []
