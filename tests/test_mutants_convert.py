@@ -699,7 +699,9 @@ def test_music21_corpus_is_the_corpus_folder_or_a_clear_error(monkeypatch):
     assert dataset.music21_corpus().name == "corpus"
     assert dataset.music21_corpus().parent.name == "music21"
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(FileNotFoundError, match="music21 is not installed; pass ABC folders"):
+    with pytest.raises(
+        FileNotFoundError, match=r"^music21 is not installed; pass ABC folders as sources$"
+    ):
         dataset.music21_corpus()
 
 
@@ -1054,3 +1056,20 @@ def test_a_tune_whose_x_is_no_number_is_an_error_and_skipped_to_the_next_x():
     assert [str(e) for e in result.errors] == ["line 1: X: field 'abc' is not a number"]
     ((x, line, text),) = [(t.x, t.line, t.text) for t in result.tunes]
     assert (x, line, text) == (2, 4, "X: 2 % two\nK:D\nD|\n") and result.warnings == []
+
+
+def test_dataset_edges_the_corpus_source_parse_errors_defaults_and_reruns(tmp_path):
+    from convert.dataset import _safe, convert_file, find_abc_files, generate_abc_dataset
+
+    corpus = find_abc_files(["music21"])
+    assert len(corpus) > 100 and all("corpus" in p.parts for p in corpus)
+    bad = tmp_path / "bad.abc"
+    bad.write_text("X:abc\nK:C\nC|\n")
+    stem = f"{tmp_path.name}_bad"
+    assert convert_file(bad) == [(stem, 0, 1, "", None, "line 1: X: field 'abc' is not a number")]
+    assert _safe("AbC-z_9.") == "AbC-z_9."
+    src = _corpus(tmp_path)
+    first = generate_abc_dataset(tmp_path / "out", [src], 0.5)
+    again = generate_abc_dataset(tmp_path / "out", [src], 0.5, seed=0)  # into the same folder
+    assert first.to_json() == again.to_json()
+    assert generate_abc_dataset(tmp_path / "d", [src]).test == 0  # 1 % of 4 tunes
