@@ -1073,3 +1073,56 @@ def test_dataset_edges_the_corpus_source_parse_errors_defaults_and_reruns(tmp_pa
     again = generate_abc_dataset(tmp_path / "out", [src], 0.5, seed=0)  # into the same folder
     assert first.to_json() == again.to_json()
     assert generate_abc_dataset(tmp_path / "d", [src]).test == 0  # 1 % of 4 tunes
+
+
+def test_read_file_names_counts_and_records_every_tune(tmp_path):
+    from convert.tune_types import TuneTypeReport, _read_file
+
+    def tune(x, rhythm, body="ABcd efga|", meter="4/4", key="D"):
+        r = f"R:{rhythm}\n" if rhythm else ""
+        return f"X:{x}\nT:Tune {x}\n{r}M:{meter}\nL:1/8\nK:{key}\n{body}\n\n"
+
+    folder = tmp_path / "my coll"
+    folder.mkdir()
+    path = folder / "a b.abc"
+    path.write_text(
+        tune(1, "reel")
+        + tune(1, "reel", "GABc dBAG|")
+        + tune(1, "reels", "FGAB cdef|")
+        + tune(2, "jig", "ABc dcB A2c|", "9/8")
+        + tune(3, "jig", "dcB ABc d2B|", "9/8")
+        + tune(4, None)
+        + tune(5, None)
+        + tune(6, "Liebes-Lied")
+        + tune(7, "Liebes-Lied")
+        + tune(8, "reel", key="Q")
+        + tune(9, "reel", "ABcd efga|" * 40)
+    )
+    report = TuneTypeReport()
+    labelled, others = _read_file(path, report, 400, False, True, "written")
+    assert [(t.name, t.kind) for t in labelled] == [
+        ("my-coll-a-b-1", "reel"),
+        ("my-coll-a-b-1-2", "reel"),
+        ("my-coll-a-b-1-3", "reel"),
+        ("my-coll-a-b-2", "slip-jig"),
+        ("my-coll-a-b-3", "slip-jig"),
+    ]
+    assert [(t.name, t.kind) for t in others] == [(f"my-coll-a-b-{x}", "") for x in (4, 5, 6, 7)]
+    assert report.tunes == 11 and report.without_rhythm == 2
+    assert report.unrecognised == {"Liebes-Lied": 2} and report.relabelled == {"jig in 9/8": 2}
+    assert report.recognised == {"reel": 4, "reels": 1, "jig": 2}
+    (failed,) = report.failed
+    assert failed == {
+        "source": str(path),
+        "x": 8,
+        "line": 71,
+        "error": "tune X:8, line 76: unknown key 'Q'",
+    }
+    assert report.too_long == 1 and report.text_events_stripped == 0  # T: writes no text event
+    bad = folder / "bad.abc"
+    bad.write_bytes(b"X:1\nR:reel\nK:D\n\xff|\n")
+    again = TuneTypeReport()
+    assert _read_file(bad, again, 400, False, True, "written") == ([], [])
+    assert again.failed == [
+        {"source": str(bad), "x": 0, "line": 0, "error": f"{bad}: not UTF-8 text (byte offset 17)"}
+    ]
