@@ -1124,5 +1124,5 @@ def test_read_file_names_counts_and_records_every_tune(tmp_path):
     again = TuneTypeReport()
     assert _read_file(bad, again, 400, False, True, "written") == ([], [])
     assert again.failed == [
-        {"source": str(bad), "x": 0, "line": 0, "error": f"{bad}: not UTF-8 text (byte offset 17)"}
+        {"source": str(bad), "x": 0, "line": 0, "error": f"{bad}: not UTF-8 text (byte offset 15)"}
     ]
