@@ -301,8 +301,7 @@ def bar_accidentals(segment: bytes, bar: dict[str, int]) -> None:
         if byte == ord("%"):
             return
         if byte in _CLOSING:
-            close = segment.find(bytes([_CLOSING[byte]]), i + 1)
-            i = n if close < 0 else close + 1
+            i = _past_closing(segment, i)
             continue
         if _INLINE_FIELD.match(segment, i):
             if segment[i + 1] == ord("K"):
@@ -398,6 +397,13 @@ def abc_segments(data: bytes) -> list[bytes]:
     return segments
 
 
+def _past_closing(line: bytes, i: int) -> int:
+    """The offset past the mark that closes the chord symbol, decoration or grace notes opening
+    at `i` (the line's end when none does)."""
+    close = line.find(bytes([_CLOSING[line[i]]]), i + 1)
+    return len(line) if close < 0 else close + 1
+
+
 def _note_ends(line: bytes):
     """Offsets just after every note, rest or chord of a body line (with length, broken-rhythm
     marks and tie), skipping chord symbols, decorations, grace notes, comments, inline fields."""
@@ -407,8 +413,7 @@ def _note_ends(line: bytes):
         if byte == ord("%"):
             return
         if byte in _CLOSING:
-            close = line.find(bytes([_CLOSING[byte]]), i + 1)
-            i = n if close < 0 else close + 1
+            i = _past_closing(line, i)
             continue
         if byte == ord("["):
             if i + 1 < n and line[i + 1] in _NOTE_START:  # a chord

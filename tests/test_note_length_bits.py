@@ -4,12 +4,11 @@ import importlib.util
 from pathlib import Path
 
 import pytest
-import torch
 
 from bytesim.checkpoint import save_model
 from bytesim.layout import align
-from bytesim.model import BGPT, PRESETS
 from convert import abc_to_midi
+from tests.test_replay_lines import tiny
 
 _PATH = Path(__file__).resolve().parent.parent / "benchmarks" / "note_length_bits.py"
 _SPEC = importlib.util.spec_from_file_location("note_length_bits", _PATH)
@@ -17,11 +16,6 @@ note_length_bits = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(note_length_bits)
 
 TUNE = b"X:1\nL:1/8\nK:D\nFA z2 =F2|[DF]3 G|]\n"  # 6 notes (the chord's two), a rest
-
-
-def tiny(layout: str) -> BGPT:
-    torch.manual_seed(0)
-    return BGPT(PRESETS["tiny"].with_overrides(layout=layout, patch_length=128)).eval()
 
 
 def test_every_note_line_of_the_target_is_scored_and_no_other():
