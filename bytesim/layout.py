@@ -272,13 +272,18 @@ def _signature_of(accidentals: dict[str, int]) -> bytes:
     return "".join(groups).encode("ascii")[:10]
 
 
-_ACCIDENTAL = re.compile(rb"(\^\^|__|\^|_|=)([A-Ga-g])")
 _SEMITONES = {b"^^": 2, b"__": -2, b"^": 1, b"_": -1, b"=": 0}
-_INLINE_FIELD = re.compile(rb"\[[A-Za-z]:")
+# what a bar's accidentals see of a segment: spans skipped whole (an unclosed one runs to the
+# end), inline fields (a key clears), bar lines (clear), signed notes (set their letter)
+_BAR_TOKEN = re.compile(
+    rb'"[^"]*(?:"|\Z)|![^!]*(?:!|\Z)|\+[^+]*(?:\+|\Z)|\{[^}]*(?:\}|\Z)|%[^\n]*'
+    rb"|(?P<field>\[[A-Za-z]:[^\]]*(?:\]|\Z))|(?P<bar>\||::)"
+    rb"|(?P<sign>\^\^|__|\^|_|=)(?P<letter>[A-Ga-g])"
+)
 
 
 def bar_accidentals(segment: bytes, bar: dict[str, int]) -> None:
-    """Update `bar`, the accidentals written in the bar so far (upper-case letter -> semitones),
+    r"""Update `bar`, the accidentals written in the bar so far (upper-case letter -> semitones),
     with an ABC segment read in order, as the reference converter keeps them: a bar line or a
     key field clears them; a note marked ``^ ^^ _ __ =`` sets its letter, in every octave.
     Chord symbols, decorations, grace notes, comments and other fields are skipped.
@@ -290,35 +295,19 @@ def bar_accidentals(segment: bytes, bar: dict[str, int]) -> None:
     (None, {'C': 1, 'E': 0, 'G': 1})
     >>> bar_accidentals(b"[K:D]F", bar), bar
     (None, {})
+    >>> bar_accidentals(b"=F % a comment\n|", bar), bar  # a comment ends at its line's end
+    (None, {})
     """
     if _FIELD_LINE.match(segment):
         if segment.startswith(b"K:"):
             bar.clear()
         return
-    i, n = 0, len(segment)
-    while i < n:
-        byte = segment[i]
-        if byte == ord("%"):
-            return
-        if byte in _CLOSING:
-            i = _past_closing(segment, i)
-            continue
-        if _INLINE_FIELD.match(segment, i):
-            if segment[i + 1] == ord("K"):
-                bar.clear()
-            close = segment.find(b"]", i + 1)
-            i = n if close < 0 else close + 1
-            continue
-        if byte == ord("|") or segment.startswith(b"::", i):
+    for token in _BAR_TOKEN.finditer(segment):
+        field, sign = token.group("field"), token.group("sign")
+        if token.group("bar") is not None or (field is not None and field[1:2] == b"K"):
             bar.clear()
-            i += 1
-            continue
-        mark = _ACCIDENTAL.match(segment, i)
-        if mark:
-            bar[mark.group(2).decode().upper()] = _SEMITONES[mark.group(1)]
-            i = mark.end()
-            continue
-        i += 1
+        elif sign is not None:
+            bar[token.group("letter").decode().upper()] = _SEMITONES[sign]
 
 
 _SKIPPED = rb'"[^"]*"|![^!]*!|\+[^+]*\+|\{[^}]*\}|\[[A-Za-z]:[^\]]*\]|%.*'
@@ -397,13 +386,6 @@ def abc_segments(data: bytes) -> list[bytes]:
     return segments
 
 
-def _past_closing(line: bytes, i: int) -> int:
-    """The offset past the mark that closes the chord symbol, decoration or grace notes opening
-    at `i` (the line's end when none does)."""
-    close = line.find(bytes([_CLOSING[line[i]]]), i + 1)
-    return len(line) if close < 0 else close + 1
-
-
 def _note_ends(line: bytes):
     """Offsets just after every note, rest or chord of a body line (with length, broken-rhythm
     marks and tie), skipping chord symbols, decorations, grace notes, comments, inline fields."""
@@ -413,7 +395,8 @@ def _note_ends(line: bytes):
         if byte == ord("%"):
             return
         if byte in _CLOSING:
-            i = _past_closing(line, i)
+            close = line.find(bytes([_CLOSING[byte]]), i + 1)
+            i = n if close < 0 else close + 1
             continue
         if byte == ord("["):
             if i + 1 < n and line[i + 1] in _NOTE_START:  # a chord
