@@ -173,6 +173,7 @@ def gen_abc_dataset_command(
     from rich.progress import Progress
 
     from convert.dataset import generate_abc_dataset
+    from cpu.workers import WorkerError
 
     with Progress(console=_err, transient=True) as bar:
         task = bar.add_task("converting", total=None)
@@ -185,7 +186,7 @@ def gen_abc_dataset_command(
         try:
             with stopped_by_ctrl_c(lambda: stopped):
                 report = generate_abc_dataset(out, chosen, test_fraction, seed, workers, progress)
-        except (FileNotFoundError, ValueError) as exc:
+        except (FileNotFoundError, ValueError, WorkerError) as exc:
             raise click.ClickException(str(exc)) from None
     if as_json:
         echo(json.dumps(report.to_json(), indent=1))

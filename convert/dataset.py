@@ -16,7 +16,6 @@ import os
 import random
 import re
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from convert import write_file_atomic
 from convert.abc_parser import AbcError, decode_abc, parse_abc
 from convert.events import tune_to_score
 from convert.midi import score_to_midi
+from cpu.workers import map_in_processes
 
 MUSIC21 = "music21"
 
@@ -128,19 +128,23 @@ def generate_abc_dataset(
 
 
 def _convert_all(files: list[Path], workers: int, progress) -> list[list]:
-    results = []
     if workers <= 1:
+        results = []
         for done, path in enumerate(files, 1):
             results.append(convert_file(path))
             if progress:
                 progress(done, len(files))
         return results
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        for done, result in enumerate(pool.map(convert_file, files, chunksize=4), 1):
-            results.append(result)
+    by_index: list = [None] * len(files)
+    converted = map_in_processes(convert_file, files, workers)
+    try:  # (not concurrent.futures: see cpu.workers for why)
+        for done, (index, result) in enumerate(converted, 1):
+            by_index[index] = result
             if progress:
                 progress(done, len(files))
-    return results
+    finally:
+        converted.close()  # stops the workers now if anything above failed
+    return by_index
 
 
 def _safe(name: str) -> str:

@@ -29,15 +29,9 @@ from __future__ import annotations
 
 import io
 import json
-import multiprocessing
-import multiprocessing.connection
 import os
-import signal
 import tarfile
-import threading
-import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -58,6 +52,7 @@ from cpu.instance import kind_of, validate_instance
 from cpu.isa import MEMORY_SIZE
 from cpu.state import STATE_SIZE
 from cpu.tarshard import tar_parts
+from cpu.workers import map_in_processes
 
 SPLITS = ("train", "test")
 MANIFEST = "manifest.json"
@@ -400,130 +395,27 @@ def make_planned(
             if progress:
                 progress(shard.count)
         return summary
-    made = _make_in_processes(out, todo, make, workers)
+    made = map_in_processes(
+        make,
+        todo,
+        workers,
+        error=_shard_error,
+        cleanup=lambda pid: _tmp_path(out, pid).unlink(missing_ok=True),
+    )
     try:
-        for count in made:
+        for _, count in made:
             summary.files += 1
             summary.instances += count
             if progress:
                 progress(count)
     finally:
-        made.close()  # stops the workers now if anything above failed
+        made.close()  # stops the workers now if anything above failed (cpu.workers)
     return summary
 
 
-def _make_in_processes(
-    out: Path, todo: list[Shard], make: Callable[[Shard], int], workers: int
-) -> Iterator[int]:
-    """Make ``todo`` in ``workers`` forked processes (process k: shards k, k + workers, ...);
-    yields each finished shard's instance count.
-
-    The processes ignore Ctrl-C: the parent decides. When it stops early (Ctrl-C, a worker's
-    error, the caller closing the generator), it stops them with SIGTERM, which makes each
-    remove the shard it was writing, kills any still running 1 s later, removes what those
-    left, and ignores a second Ctrl-C while it does so: it never waits for the rest of the work.
-    """
-    context = multiprocessing.get_context("fork")
-    workers = min(workers, len(todo))
-    processes, readers = [], []
-    try:
-        with _sigint_held():  # a Ctrl-C while the workers start is raised once they have
-            for k in range(workers):
-                reader, writer = context.Pipe(duplex=False)
-                process = context.Process(
-                    target=_worker, args=(writer, make, todo[k::workers]), daemon=True
-                )
-                process.start()
-                writer.close()
-                processes.append(process)
-                readers.append(reader)
-        yield from _collect(readers, processes)
-    finally:
-        with _sigint_ignored():
-            _stop(out, processes)
-
-
-def _worker(writer, make: Callable[[Shard], int], shards: list[Shard]) -> None:
-    """Body of a worker process: make ``shards``, send each count (or the error) to the parent."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides (a Ctrl-C before: held)
-    signal.signal(signal.SIGTERM, _exit_now)
-    try:
-        for shard in shards:
-            writer.send(make(shard))
-    except Exception as err:  # the parent raises it
-        reason = err.strerror if isinstance(err, OSError) and err.strerror else err
-        writer.send(DatasetError(f"{shard.file}: {reason}"))
-    finally:
-        writer.close()
-
-
-def _exit_now(signum, frame) -> None:
-    raise SystemExit(128 + signum)  # unwinds: _write_atomic removes its temporary file
-
-
-def _collect(readers: list, processes: list) -> Iterator[int]:
-    """Counts sent by the workers as they come; the first error sent (or a worker that dies
-    without finishing) is raised."""
-    open_readers = dict(zip(readers, processes, strict=True))
-    while open_readers:
-        for reader in multiprocessing.connection.wait(list(open_readers)):
-            try:
-                message = reader.recv()
-            except EOFError:  # the worker closed its end: finished, or died
-                process = open_readers.pop(reader)
-                process.join()
-                if process.exitcode != 0:
-                    code = process.exitcode
-                    raise DatasetError(f"a worker process exited with code {code}") from None
-                continue
-            if isinstance(message, Exception):
-                raise message
-            yield message
-
-
-def _stop(out: Path, processes: list) -> None:
-    """End the worker processes at once and remove the temporary files they leave."""
-    for process in processes:
-        if process.is_alive():
-            process.terminate()
-    deadline = time.monotonic() + 1.0
-    for process in processes:
-        process.join(max(0.0, deadline - time.monotonic()))
-        if process.is_alive():
-            process.kill()
-            process.join()
-        _tmp_path(out, process.pid).unlink(missing_ok=True)
-
-
-@contextmanager
-def _sigint_held() -> Iterator[None]:
-    """Hold Ctrl-C in the block and raise KeyboardInterrupt when it ends (a forked child keeps
-    the holding handler until it sets its own: a press there is held in the child, harmless)."""
-    ignored = signal.getsignal(signal.SIGINT) == signal.SIG_IGN  # e.g. a background job
-    if ignored or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    pressed: list[int] = []
-    before = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, before)
-    if pressed:
-        raise KeyboardInterrupt
-
-
-@contextmanager
-def _sigint_ignored() -> Iterator[None]:
-    """Ignore Ctrl-C in the block (only the main thread can set signal handlers)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, before)
+def _shard_error(shard: Shard, err: Exception) -> DatasetError:
+    reason = err.strerror if isinstance(err, OSError) and err.strerror else err
+    return DatasetError(f"{shard.file}: {reason}")
 
 
 def _read_manifest(path: Path, kind: str = FORMAT) -> dict:

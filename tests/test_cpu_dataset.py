@@ -177,7 +177,7 @@ def test_a_ctrl_c_while_the_workers_start_is_held_then_raised():
     import os
     import signal
 
-    from cpu.dataset import _sigint_held
+    from cpu.workers import _sigint_held
 
     before = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal
     done = []
@@ -198,7 +198,7 @@ def test_a_ctrl_c_ignored_by_the_caller_stays_ignored_while_the_workers_start():
     import os
     import signal
 
-    from cpu.dataset import _sigint_held
+    from cpu.workers import _sigint_held
 
     before = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as under nohup or `&`
     try:

@@ -1,0 +1,98 @@
+"""cpu.workers: the forked process map both dataset generators use."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+
+import pytest
+
+from cpu.errors import CpuError
+from cpu.workers import WorkerError, map_in_processes
+
+
+def square(x: int) -> int:
+    return x * x
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3, 7])
+def test_every_item_comes_back_once_with_its_index(workers):
+    items = [5, 3, 8, 1, 0, 9, 2]
+    got = list(map_in_processes(square, items, workers))
+    assert sorted(got) == [(i, x * x) for i, x in enumerate(items)]
+    assert multiprocessing.active_children() == []
+
+
+def test_no_items_no_processes():
+    assert list(map_in_processes(square, [], 2)) == []
+
+
+def fails_on_three(x: int) -> int:
+    if x == 3:
+        raise ValueError(f"bad item {x}")
+    return x
+
+
+def test_an_error_in_a_worker_is_raised_in_the_parent_and_stops_the_others():
+    with pytest.raises(ValueError, match="bad item 3"):
+        list(map_in_processes(fails_on_three, [1, 2, 3, 4, 5, 6], 2))
+    assert multiprocessing.active_children() == []
+
+
+def test_an_error_is_described_by_the_error_function_in_the_worker():
+    def describe(item, err):
+        return CpuError(f"item {item} (pid {os.getpid()}): {err}")
+
+    with pytest.raises(CpuError, match=r"item 3 \(pid \d+\): bad item 3") as raised:
+        list(map_in_processes(fails_on_three, [3, 1], 2, error=describe))
+    assert f"pid {os.getpid()})" not in str(raised.value)  # built in the worker
+
+
+def dies_on_two(x: int) -> int:
+    if x == 2:
+        os._exit(3)
+    return x
+
+
+def test_a_worker_that_dies_is_a_one_line_error():
+    with pytest.raises(WorkerError, match="a worker process exited with code 3"):
+        list(map_in_processes(dies_on_two, [1, 2], 2))
+    assert isinstance(WorkerError("x"), CpuError)
+
+
+def slow(x: int) -> int:
+    time.sleep(30)
+    return x
+
+
+def test_closing_early_stops_the_workers_at_once_and_cleans_up_after_each():
+    cleaned = []
+    results = map_in_processes(square, [1], 1)
+    assert next(results) == (0, 1)
+    results.close()
+    sleeping = map_in_processes(slow, [1, 2], 2, cleanup=cleaned.append)
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        for _ in _with_deadline(sleeping, 0.5):
+            pass
+    assert time.monotonic() - started < 5  # SIGTERM ends a sleeping worker at once
+    assert len(cleaned) == 2 and all(isinstance(pid, int) for pid in cleaned)
+    assert multiprocessing.active_children() == []
+
+
+def _with_deadline(results, seconds: float):
+    """Give up on `results` after `seconds` (a SIGALRM in the parent, like a Ctrl-C)."""
+    import signal
+
+    def alarm(signum, frame):
+        raise TimeoutError
+
+    before = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield from results
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, before)
+        results.close()
