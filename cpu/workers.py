@@ -98,12 +98,14 @@ def _collect(readers: list, processes: list) -> Iterator[tuple[int, object]]:
         for reader in multiprocessing.connection.wait(list(open_readers)):
             try:
                 message = reader.recv()
-            except EOFError:  # the worker closed its end: finished, or died
-                process = open_readers.pop(reader)
+            except (EOFError, OSError) as ended:  # the worker closed its end: finished, or
+                process = open_readers.pop(reader)  # died (an OSError: in a message)
                 process.join()
                 if process.exitcode != 0:
                     code = process.exitcode
                     raise WorkerError(f"a worker process exited with code {code}") from None
+                if not isinstance(ended, EOFError):
+                    raise WorkerError(f"a worker's result was cut short: {ended}") from None
                 continue
             if isinstance(message, Exception):
                 raise message

@@ -96,3 +96,26 @@ def _with_deadline(results, seconds: float):
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, before)
         results.close()
+
+
+def test_a_worker_killed_in_the_middle_of_a_result_is_an_error_not_a_hang():
+    """What hung concurrent.futures' pool: a result cut short by the worker's death. Here the
+    parent holds no write end of a worker's pipe, so the rest of the message is an end of file."""
+    import struct
+
+    from cpu.workers import _collect
+
+    context = multiprocessing.get_context("fork")
+    reader, writer = context.Pipe(duplex=False)
+
+    def half_a_message():
+        os.write(writer.fileno(), struct.pack("!i", 1000) + b"only ten b")
+        os._exit(9)
+
+    process = context.Process(target=half_a_message)
+    process.start()
+    writer.close()
+    started = time.monotonic()
+    with pytest.raises(WorkerError, match="exited with code 9"):
+        list(_collect([reader], [process]))
+    assert time.monotonic() - started < 10
