@@ -119,3 +119,79 @@ def test_a_worker_killed_in_the_middle_of_a_result_is_an_error_not_a_hang():
     with pytest.raises(WorkerError, match="exited with code 9"):
         list(_collect([reader], [process]))
     assert time.monotonic() - started < 10
+
+
+def test_the_worker_body_sends_index_and_result_then_closes_and_leaves_ctrl_c_to_the_parent():
+    """`_worker` run here (in a child, mutation testing could not see it)."""
+    import signal
+
+    from cpu.workers import _exit_now, _worker
+
+    handlers = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    try:
+        reader, writer = multiprocessing.Pipe(duplex=False)
+        _worker(writer, square, [(4, 3), (7, 5)], None)
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM) is _exit_now
+        assert [reader.recv(), reader.recv()] == [(4, 9), (7, 25)]
+        with pytest.raises(EOFError):
+            reader.recv()  # the worker closed its end
+
+        reader, writer = multiprocessing.Pipe(duplex=False)
+        _worker(writer, fails_on_three, [(0, 1), (1, 3), (2, 5)], lambda item, err: KeyError(item))
+        assert reader.recv() == (0, 1)
+        sent = reader.recv()
+        assert type(sent) is KeyError and sent.args == (3,)
+        with pytest.raises(EOFError):
+            reader.recv()  # nothing after the error
+
+        reader, writer = multiprocessing.Pipe(duplex=False)
+        _worker(writer, fails_on_three, [(0, 3)], None)
+        sent = reader.recv()
+        assert type(sent) is ValueError and str(sent) == "bad item 3"
+    finally:
+        signal.signal(signal.SIGINT, handlers[0])
+        signal.signal(signal.SIGTERM, handlers[1])
+
+
+def test_sigterm_unwinds_a_worker_as_an_exit_with_the_shells_status():
+    import signal
+
+    from cpu.workers import _exit_now
+
+    with pytest.raises(SystemExit) as ended:
+        _exit_now(signal.SIGTERM, None)
+    assert ended.value.code == 143
+
+
+def unwinds_on_sigterm(path: str) -> None:
+    try:
+        time.sleep(30)
+    finally:
+        open(path, "w").close()  # what a worker's finally clause does: remove its temporary file
+
+
+def holds_on_through_sigterm(path: str) -> None:
+    open(path, "w").close()
+    while True:
+        try:
+            time.sleep(30)
+        except SystemExit:
+            pass  # a worker stuck where SIGTERM cannot end it
+
+
+def test_stopping_lets_a_worker_unwind_then_kills_one_that_does_not_end(tmp_path):
+    unwound = tmp_path / "unwound"
+    stuck = tmp_path / "stuck"
+    running = map_in_processes(unwinds_on_sigterm, [str(unwound)], 1)
+    with pytest.raises(TimeoutError):
+        for _ in _with_deadline(running, 0.5):
+            pass
+    assert unwound.exists()  # SIGTERM, then the grace: its finally clause ran
+    running = map_in_processes(holds_on_through_sigterm, [str(stuck)], 1)
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        for _ in _with_deadline(running, 0.5):
+            pass
+    assert stuck.exists() and time.monotonic() - started < 10  # killed after the grace
+    assert multiprocessing.active_children() == []
