@@ -138,10 +138,10 @@ def test_the_worker_body_sends_index_and_result_then_closes_and_leaves_ctrl_c_to
             reader.recv()  # the worker closed its end
 
         reader, writer = multiprocessing.Pipe(duplex=False)
-        _worker(writer, fails_on_three, [(0, 1), (1, 3), (2, 5)], lambda item, err: KeyError(item))
+        _worker(writer, fails_on_three, [(0, 1), (1, 3), (2, 5)], lambda i, e: KeyError(i, str(e)))
         assert reader.recv() == (0, 1)
         sent = reader.recv()
-        assert type(sent) is KeyError and sent.args == (3,)
+        assert type(sent) is KeyError and sent.args == (3, "bad item 3")
         with pytest.raises(EOFError):
             reader.recv()  # nothing after the error
 
