@@ -211,3 +211,58 @@ def test_tar_names_over_100_bytes_or_not_ascii_are_refused():
         tar_bytes(["x" * 101], [b""])
     with pytest.raises(UnicodeEncodeError):
         tar_bytes(["é"], [b""])
+
+
+# --- cpu.dataset: the bgpt layout's folder record and summary ----------------------------------
+
+
+def test_write_bgpt_records_its_parameters_and_sums_up_what_it_wrote(tmp_path):
+    import json
+
+    from cpu.dataset import BATCH, BGPT_RECORD, write_bgpt
+
+    out = tmp_path / "new" / "folder"  # parents made
+    drawn = []
+    summary = write_bgpt(out, BATCH + 3, 2, min_len=1, max_len=1, progress=drawn.append)
+    assert json.loads((out / BGPT_RECORD).read_text()) == {
+        "seed": 0,
+        "train": BATCH + 3,
+        "test": 2,
+        "min_instructions": 1,
+        "max_instructions": 1,
+    }
+    assert drawn == [BATCH, 3, 2]  # a batch, then what is left of it, then the test split
+    assert (summary.layout, summary.out, summary.instances) == ("bgpt", str(out), BATCH + 5)
+    files = [len(list((out / split).glob("*.bin"))) for split in ("train", "test")]
+    assert summary.files == sum(files) and summary.overwritten == BATCH + 5 - sum(files)
+    assert 0 < summary.overwritten  # one-word programs (HLT with 3 operand bytes) repeat
+    again = write_bgpt(out, BATCH + 3, 2, seed=0, min_len=1, max_len=1)  # the same: allowed
+    assert (again.files, again.overwritten) == (summary.files, summary.overwritten)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"seed": 1}, {"train": 4}, {"test": 1}, {"min_len": 2}, {"max_len": 3}],
+)
+def test_write_bgpt_refuses_a_folder_of_other_parameters_and_lists_them(tmp_path, change):
+    from cpu.dataset import DatasetError, write_bgpt
+
+    given = {"train": 3, "test": 2, "seed": 0, "min_len": 1, "max_len": 2}
+    write_bgpt(tmp_path, **given)
+    listed = "seed 0, train 3, test 2, min_instructions 1, max_instructions 2"
+    with pytest.raises(DatasetError, match=f"other parameters \\({listed}\\); use another folder"):
+        write_bgpt(tmp_path, **{**given, **change})
+
+
+def test_write_bgpt_refuses_an_unreadable_record_and_files_without_one(tmp_path):
+    from cpu.dataset import BGPT_RECORD, DatasetError, write_bgpt
+
+    write_bgpt(tmp_path / "a", 2, 0)
+    (tmp_path / "a" / BGPT_RECORD).write_text("{not json")
+    with pytest.raises(DatasetError, match=r"other parameters \(unreadable\)"):
+        write_bgpt(tmp_path / "a", 2, 0)
+    (tmp_path / "b" / "test").mkdir(parents=True)
+    (tmp_path / "b" / "test" / "x.bin").write_bytes(b"")
+    with pytest.raises(DatasetError, match="holds bgpt files of an earlier run"):
+        write_bgpt(tmp_path / "b", 2, 0)
+    assert not (tmp_path / "b" / BGPT_RECORD).exists()
