@@ -1126,3 +1126,105 @@ def test_read_file_names_counts_and_records_every_tune(tmp_path):
     assert again.failed == [
         {"source": str(bad), "x": 0, "line": 0, "error": f"{bad}: not UTF-8 text (byte offset 15)"}
     ]
+
+
+# --- convert/events: what the differential tests leave open -----------------------------------
+
+
+def _score(text: str):
+    from convert.abc_parser import parse_abc
+    from convert.events import tune_to_score
+
+    return tune_to_score(parse_abc(text).tunes[0])
+
+
+def _eighths(text: str) -> list[tuple]:
+    """(onset, pitch, length) of every note, in eighths."""
+    from convert.events import WHOLE
+
+    eighth = WHOLE // 8
+    return [
+        (onset / eighth, pitch, length / eighth)
+        for voice in _score(text).voices
+        for onset, pitch, length in voice.notes
+    ]
+
+
+def test_events_warnings_name_the_tune_line_and_column():
+    from convert.abc_parser import Diagnostic
+
+    score = _score("X:7\nT:t\nL:1/8\nK:C\nCD] [[CE]] []|\nI:MIDI ratio 0 2\nA>B|\n")
+    assert score.warnings == [
+        Diagnostic("']' without a chord ignored", 7, 5, 3),
+        Diagnostic("'[' inside a chord ignored", 7, 5, 6),
+        Diagnostic("']' without a chord ignored", 7, 5, 10),
+        Diagnostic("empty chord ignored", 7, 5, 13),
+        Diagnostic("MIDI ratio 0 2 ignored", 7, 6, 1),
+    ]
+
+
+@pytest.mark.parametrize(
+    "ratio, lengths",
+    [
+        ("2 1", [4 / 3, 2 / 3]),  # m + n % 2 == 1: doubled first, 4:2 over 3
+        ("3 2", [1.5, 1.0]),  # abc2midi's arithmetic: 3/2 and 1, not 6/5 and 4/5
+        ("3 1", [1.5, 0.5]),  # the default
+        ("1001 2", [1.5, 0.5]),  # out of range: ignored (warned)
+        ("1 1001", [1.5, 0.5]),
+    ],
+)
+def test_events_midi_ratio_sets_broken_rhythm(ratio, lengths):
+    notes = _eighths(f"X:1\nL:1/8\nK:C\nI:MIDI ratio {ratio}\nA>B|\n")
+    assert [length for _, _, length in notes] == pytest.approx(lengths)
+    assert notes[1][0] == pytest.approx(lengths[0])
+
+
+def test_events_a_chords_own_length_replaces_its_notes_lengths():
+    assert _eighths("X:1\nL:1/8\nK:C\n[C2E2][CE]3[C2E2]1|\n") == [
+        (0.0, 60, 2.0),
+        (0.0, 64, 2.0),
+        (2.0, 60, 3.0),
+        (2.0, 64, 3.0),
+        (5.0, 60, 2.0),  # written 1: as its first note
+        (5.0, 64, 2.0),
+    ]
+
+
+def test_events_multi_bar_rests_last_their_bars_and_end_accidentals_from_two_bars():
+    # 3/4: a bar is 6 eighths; Z1 keeps the bar's F sharp, Z2 ends it
+    assert _eighths("X:1\nL:1/8\nM:3/4\nK:C\n^F Z1 F Z2 F|\n") == [
+        (0.0, 66, 1.0),
+        (7.0, 66, 1.0),
+        (20.0, 65, 1.0),
+    ]
+    assert _eighths("X:1\nL:1/8\nM:none\nK:C\nZ C|\n") == [(8.0, 60, 1.0)]  # no meter: a whole
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ("Z1001|", "line 3:1: multi-bar rest of 1001 bars is absurd"),
+        ("[CE]/0|", "line 3:4: bad chord length"),
+    ],
+)
+def test_events_errors_name_the_place(body, message):
+    from convert.abc_parser import AbcError
+
+    with pytest.raises(AbcError, match=message):
+        _score(f"X:1\nK:C\n{body}\n")
+
+
+def test_events_a_voice_field_without_a_name_is_voice_1():
+    voices = _score("X:1\nK:C\nV:\nCD|\nV:1\nEF|\n").voices
+    assert [(voice.name, len(voice.notes)) for voice in voices] == [("1", 4)]
+
+
+@pytest.mark.parametrize(
+    "text, numbers",
+    [("1", {1}), ("1,3", {1, 3}), ("2-4", {2, 3, 4}), ("1,3-4", {1, 3, 4}), ("", set())],
+)
+def test_events_ending_numbers(text, numbers):
+    from convert.events import _ending_numbers
+
+    assert _ending_numbers(text) == frozenset(numbers)
+    assert _ending_numbers("2-1000") == frozenset(range(2, 67))  # a range holds 65 at most
