@@ -1228,3 +1228,46 @@ def test_events_ending_numbers(text, numbers):
 
     assert _ending_numbers(text) == frozenset(numbers)
     assert _ending_numbers("2-1000") == frozenset(range(2, 67))  # a range holds 65 at most
+
+
+@pytest.mark.parametrize(
+    "head, voice, pitch",
+    [
+        ("", "V:1 octave=1", 72),
+        ("", "V:1 octave=-1", 48),
+        ("", "V:1 clef=treble-8", 48),  # a body V:'s clef octave counts
+        ("", "V:1 clef=bass+8", 72),
+        ("", "V:1 clef=bass", 60),
+        ("V:1 clef=treble-8\n", "V:1", 60),  # a header V:'s does not (abc2midi)
+        ("V:1 octave=1\n", "V:1", 72),  # its octave does
+    ],
+)
+def test_events_voice_octave_and_clef(head, voice, pitch):
+    assert _eighths(f"X:1\nL:1/8\n{head}K:C\n{voice}\nC|\n") == [(0.0, pitch, 1.0)]
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ("(65:2C|", "line 3:1: tuplet \\(65 is absurd"),
+        ("(1:2C|", "line 3:1: tuplet \\(1 is absurd"),
+        ("(3:0C|", "line 3:1: bad tuplet '\\(3:0'"),
+        ("(3:2:0C|", "line 3:1: bad tuplet '\\(3:2:0'"),
+    ],
+)
+def test_events_bad_tuplets_name_the_place(body, message):
+    from convert.abc_parser import AbcError
+
+    with pytest.raises(AbcError, match=message):
+        _score(f"X:1\nK:C\n{body}\n")
+
+
+def test_events_tuplet_bounds_and_a_missing_q():
+    from convert.abc_parser import Diagnostic
+
+    score = _score("X:1\nL:1/8\nK:C\n(10CDEFGABCDE|\n")
+    assert score.warnings == [Diagnostic("tuplet (10 without a q ignored", 1, 4, 1)]
+    assert [length for _, _, length in _eighths("X:1\nL:1/8\nK:C\n(64:2C|\n")] == [2 / 64]
+    assert [length for _, _, length in _eighths("X:1\nL:1/8\nK:C\n(3:1CDE|\n")] == pytest.approx(
+        [1 / 3] * 3
+    )
