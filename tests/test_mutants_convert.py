@@ -1271,3 +1271,19 @@ def test_events_tuplet_bounds_and_a_missing_q():
     assert [length for _, _, length in _eighths("X:1\nL:1/8\nK:C\n(3:1CDE|\n")] == pytest.approx(
         [1 / 3] * 3
     )
+
+
+def test_events_a_chord_length_with_a_denominator_and_a_rest_inside_a_chord():
+    assert _eighths("X:1\nL:1/8\nK:C\n[CE]3/2 C|\n") == [
+        (0.0, 60, 1.5),
+        (0.0, 64, 1.5),
+        (1.5, 60, 1.0),
+    ]
+    assert _eighths("X:1\nL:1/8\nK:C\n[Cz]2 C|\n") == [(0.0, 60, 2.0), (2.0, 60, 1.0)]
+
+
+def test_events_a_bad_rest_length_names_the_place():
+    from convert.abc_parser import AbcError
+
+    with pytest.raises(AbcError, match="line 4:3: bad rest length"):
+        _score("X:1\nL:1/8\nK:C\nC z/0|\n")
