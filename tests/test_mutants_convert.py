@@ -1287,3 +1287,15 @@ def test_events_a_bad_rest_length_names_the_place():
 
     with pytest.raises(AbcError, match="line 4:3: bad rest length"):
         _score("X:1\nL:1/8\nK:C\nC z/0|\n")
+
+
+def test_events_rtranspose_adds_to_the_current_voices_own_transposition():
+    text = "X:1\nL:1/8\nK:C\nV:1\nV:2\nV:1\nI:MIDI transpose 5\nC|\nV:2\nI:MIDI rtranspose 1\nC|\n"
+    assert _eighths(text) == [(0.0, 65, 1.0), (0.0, 61, 1.0)]  # V:2 began at 0: 0 + 1
+    assert _eighths("X:1\nL:1/8\nK:C\nI:MIDI rtranspose 1\nI:MIDI rtranspose 2\nC|\n") == [
+        (0.0, 63, 1.0)
+    ]
+
+
+def test_events_a_rest_of_1000_bars_is_played():
+    assert _eighths("X:1\nL:1/8\nM:2/4\nK:C\nZ1000|C|\n") == [(4000.0, 60, 1.0)]
