@@ -1299,3 +1299,49 @@ def test_events_rtranspose_adds_to_the_current_voices_own_transposition():
 
 def test_events_a_rest_of_1000_bars_is_played():
     assert _eighths("X:1\nL:1/8\nM:2/4\nK:C\nZ1000|C|\n") == [(4000.0, 60, 1.0)]
+
+
+def test_events_body_meter_and_tempo_fields_are_meta_events_at_their_time():
+    from convert.abc_parser import Diagnostic
+    from convert.events import WHOLE
+
+    eighth = WHOLE // 8
+    score = _score("X:1\nL:1/8\nM:2/4\nQ:1/4=100\nK:C\nCD|\nM:3/4\nQ:1/4=120\nEFG|[M:none]A|\n")
+    body = [(time / eighth, kind, value) for time, kind, value in score.metas if time]
+    assert body == [(2.0, "meter", (3, 4)), (2.0, "tempo", 120.0)]  # M:none adds nothing
+    macro = _score("X:3\nK:C\nC|\nm: ~G2 = G/A/G\n")
+    assert macro.warnings == [Diagnostic("macro definitions (m:) are not expanded", 3, 4, 1)]
+
+
+@pytest.mark.parametrize(
+    "field, message",
+    [("K:Hmm", "line 5:1: unknown key 'Hmm'"), ("M:x/y", "line 5:1: unknown meter 'x/y'")],
+)
+def test_events_a_bad_body_field_names_its_place(field, message):
+    from convert.abc_parser import AbcError
+
+    with pytest.raises(AbcError, match=message):
+        _score(f"X:1\nL:1/8\nK:C\nC|\n{field}\nD|\n")
+
+
+def test_events_an_empty_inline_key_keeps_the_key():
+    assert _eighths("X:1\nL:1/8\nK:G\nF [K:] F|\n") == [(0.0, 66, 1.0), (1.0, 66, 1.0)]
+
+
+def test_events_broken_rhythm_and_ties_out_of_place_are_warned_and_ignored():
+    from convert.abc_parser import Diagnostic
+
+    text = "X:2\nL:1/8\nK:C\n[C>E] | >C - C D>>>>E|\n"
+    assert _eighths(text) == [
+        (0.0, 60, 1.0),
+        (0.0, 64, 1.0),
+        (1.0, 60, 2.0),  # tied
+        (3.0, 62, 1.875),  # >>>> counts as >>>: 15/8 and 1/8
+        (4.875, 64, 0.125),
+    ]
+    assert _score(text).warnings == [
+        Diagnostic("broken rhythm '>' inside a chord ignored", 2, 4, 3),
+        Diagnostic("broken rhythm '>' without a note before it ignored", 2, 4, 9),
+    ]
+    tie = Diagnostic("tie without a note before it ignored", 2, 3, 1)
+    assert _score("X:2\nK:C\n-C|\n").warnings == [tie]
