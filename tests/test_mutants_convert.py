@@ -1345,3 +1345,55 @@ def test_events_broken_rhythm_and_ties_out_of_place_are_warned_and_ignored():
     ]
     tie = Diagnostic("tie without a note before it ignored", 2, 3, 1)
     assert _score("X:2\nK:C\n-C|\n").warnings == [tie]
+
+
+def _pitches(text: str) -> list[int]:
+    return [pitch for _, pitch, _ in _eighths(text)]
+
+
+@pytest.mark.parametrize(
+    "text, pitches",
+    [
+        ("X:1\nP:ABA\nL:1/8\nK:C\nC|\nP:A\nD|\nP:B\nE|\n", [60, 62, 64, 62]),  # intro first
+        ("X:1\nP:AB\nL:1/8\nK:C\nP:A\n|:D:|\nP:B\nE|\n", [62, 62, 64]),  # repeats in a part
+        ("X:1\nP:BA\nL:1/8\nK:C\nC D|\n", [60, 62]),  # no parts in the body: as written
+    ],
+)
+def test_events_a_play_order_plays_the_parts(text, pitches):
+    assert _pitches(text) == pitches
+
+
+def test_events_a_part_missing_from_the_tune_is_warned_and_skipped():
+    from convert.abc_parser import Diagnostic
+
+    text = "X:4\nP:ACB\nL:1/8\nK:C\nP:A\nD|\nP:B\nE|\n"
+    assert _pitches(text) == [62, 64]
+    assert _score(text).warnings == [
+        Diagnostic("part C of P: play order is not in the tune", 4, 1, 0)
+    ]
+
+
+def test_events_bar_lines_invisible_double_and_inside_a_chord():
+    from convert.abc_parser import Diagnostic
+
+    # every kind of bar line ends the bar's accidentals
+    assert _pitches("X:1\nL:1/8\nK:C\n^C || C ^D [| D ^E |] E ^F [|] F|\n") == [
+        61,
+        60,
+        63,
+        62,
+        65,
+        64,
+        66,
+        65,
+    ]
+    chord = _score("X:5\nL:1/8\nK:C\n[C|E] D|\n")
+    assert _pitches("X:5\nL:1/8\nK:C\n[C|E] D|\n") == [60, 64, 62]  # the chord goes on
+    assert chord.warnings == [Diagnostic("bar line inside a chord", 5, 4, 3)]
+
+
+def test_events_a_meter_read_another_way_is_warned_at_its_line():
+    from convert.abc_parser import Diagnostic
+
+    score = _score("X:6\nL:1/8\nM:FREI3/8\nK:C\nC|\n")
+    assert score.warnings == [Diagnostic("meter 'FREI3/8' read as 3/8", 6, 3, 0)]
