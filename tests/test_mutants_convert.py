@@ -1397,3 +1397,16 @@ def test_events_a_meter_read_another_way_is_warned_at_its_line():
 
     score = _score("X:6\nL:1/8\nM:FREI3/8\nK:C\nC|\n")
     assert score.warnings == [Diagnostic("meter 'FREI3/8' read as 3/8", 6, 3, 0)]
+
+
+@pytest.mark.parametrize(
+    "body, pitches",
+    [  # abc2midi 4.84 plays the same (checked with convert.compare.abc2midi_notes)
+        ("C || D :| E|", [60, 62, 60, 62, 64]),
+        ("C :| D || E :| F|", [60, 60, 62, 64, 64, 65]),
+        ("C |1 D :|2 E |1 F :|2 G|]", [60, 62, 60, 64, 67]),
+        ("C D |: E :| F |] G :| A|", [60, 62, 64, 64, 65, 67, 67, 69]),
+    ],
+)
+def test_events_repeats_without_a_start_and_a_second_ending_group(body, pitches):
+    assert _pitches(f"X:1\nL:1/8\nK:C\n{body}\n") == pitches
