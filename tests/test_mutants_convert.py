@@ -1171,6 +1171,8 @@ def test_events_warnings_name_the_tune_line_and_column():
         ("3 1", [1.5, 0.5]),  # the default
         ("1001 2", [1.5, 0.5]),  # out of range: ignored (warned)
         ("1 1001", [1.5, 0.5]),
+        ("2 0", [1.5, 0.5]),
+        ("1000 1000", [1.0, 1.0]),  # the largest allowed
     ],
 )
 def test_events_midi_ratio_sets_broken_rhythm(ratio, lengths):
@@ -1410,3 +1412,11 @@ def test_events_a_meter_read_another_way_is_warned_at_its_line():
 )
 def test_events_repeats_without_a_start_and_a_second_ending_group(body, pitches):
     assert _pitches(f"X:1\nL:1/8\nK:C\n{body}\n") == pitches
+
+
+def test_events_a_tuplet_inside_another_is_warned_and_the_outer_goes_on():
+    from convert.abc_parser import Diagnostic
+
+    text = "X:1\nL:1/8\nK:C\n(3C(3DE F|\n"
+    assert [length for _, _, length in _eighths(text)] == pytest.approx([2 / 3] * 3 + [1])
+    assert _score(text).warnings == [Diagnostic("tuplet inside another one ignored", 1, 4, 4)]
