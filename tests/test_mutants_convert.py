@@ -1420,3 +1420,12 @@ def test_events_a_tuplet_inside_another_is_warned_and_the_outer_goes_on():
     text = "X:1\nL:1/8\nK:C\n(3C(3DE F|\n"
     assert [length for _, _, length in _eighths(text)] == pytest.approx([2 / 3] * 3 + [1])
     assert _score(text).warnings == [Diagnostic("tuplet inside another one ignored", 1, 4, 4)]
+
+
+def test_events_a_start_repeat_before_the_end_of_the_last_is_read_as_a_double_repeat():
+    from convert.abc_parser import Diagnostic
+
+    text = "X:3\nL:1/8\nK:C\n|: C |: D :| E|\n"
+    assert _pitches(text) == [60, 60, 62, 62, 64]  # as abc2midi 4.84
+    message = "|: before the :| of the previous |: read as ::"
+    assert _score(text).warnings == [Diagnostic(message, 3, 4, 6)]
