@@ -53,13 +53,12 @@ def map_in_processes(
     """
     context = multiprocessing.get_context("fork")
     workers = min(workers, len(items))
-    indices = list(range(len(items)))
     processes, readers = [], []
     try:
         with _sigint_held():  # a Ctrl-C while the workers start is raised once they have
             for k in range(workers):
                 reader, writer = context.Pipe(duplex=False)
-                mine = [(i, items[i]) for i in indices[k::workers]]
+                mine = [(i, items[i]) for i in range(k, len(items), workers)]
                 process = context.Process(
                     target=_worker, args=(writer, function, mine, error), daemon=True
                 )
