@@ -129,7 +129,7 @@ def _features(model: BGPT, x: _Input) -> torch.Tensor | None:
     if not uses_features(model):
         return None
     try:
-        return torch.from_numpy(midi_features(x.name, x.midi))
+        return torch.from_numpy(midi_features(x.name, x.midi, model.config.features))
     except FeatureError as e:
         raise ClassifyError(str(e)) from None
 

@@ -1,9 +1,11 @@
 """Feature heads: hand-made features of a file beside a classifier's byte model.
 
-A classifier trained with ``--set features=rhythm`` (and ``input_form=canonical-tune``) carries
-a ``FeatureHead`` (bytesim/model.py): a logistic regression on ``convert.tune_features`` of the
-file's canonical notes (durations, onset phases, intervals, the quarter-note runs that end a
-hornpipe's parts), whose probabilities are mixed with the byte model's. It is fitted once,
+A classifier trained with ``--set features=phrases`` (or ``rhythm``; with
+``input_form=canonical-tune``) carries a ``FeatureHead`` (bytesim/model.py): a logistic
+regression on ``convert.tune_features.feature_vector`` of the file's canonical notes (``rhythm``:
+durations, onset phases, intervals, the quarter-note runs that end a hornpipe's parts;
+``phrases``: the same and how the tune's phrases end), whose probabilities are mixed with the
+byte model's. It is fitted once,
 when training ends (``fit_feature_head``):
 
 1. the regression (``convert.tune_features.LogisticBaseline``, deterministic) on the training
@@ -20,7 +22,9 @@ gets the same ones).
 >>> from convert import abc_to_midi
 >>> x = midi_features("jig.mid", abc_to_midi("X:1\\nM:6/8\\nL:1/8\\nK:D\\nFAd fed|cBA dAF|\\n"))
 >>> x.shape, bool(np.isfinite(x).all())
-((138,), True)
+((148,), True)
+>>> midi_features("jig.mid", abc_to_midi("X:1\\nK:D\\nFAd fed|\\n"), "rhythm").shape
+(138,)
 """
 
 from __future__ import annotations
@@ -41,14 +45,15 @@ class FeatureError(ValueError):
     """A file whose features cannot be read: one line naming it."""
 
 
-def midi_features(name: str, midi: bytes) -> np.ndarray:
-    """The `rhythm` features of a MIDI file's canonical notes (convert.tune_features)."""
+def midi_features(name: str, midi: bytes, feature_set: str = "phrases") -> np.ndarray:
+    """A feature set (model.FEATURE_SETS) of a MIDI file's canonical notes
+    (convert.tune_features.feature_vector)."""
     from convert.canonical import CanonicalError, canonical_meter, canonical_notes, read_notes
-    from convert.tune_features import features
+    from convert.tune_features import feature_vector
 
     try:
         notes, _, meter = read_notes(midi)
-        return features(canonical_notes(notes), canonical_meter(*meter))
+        return feature_vector(canonical_notes(notes), canonical_meter(*meter), feature_set)
     except (CanonicalError, ValueError, IndexError) as e:
         raise FeatureError(f"{name}: no rhythm features ({e or 'no notes'})") from None
 
@@ -66,11 +71,11 @@ def uses_features(model: BGPT) -> bool:
 def example_features(model: BGPT, examples: Sequence[Example]) -> torch.Tensor | None:
     """(B, F) features of the examples' files for the model's fitted feature head; None for a
     model without one (nothing is read)."""
-    return _features(examples) if uses_features(model) else None
+    return _features(examples, model.config.features) if uses_features(model) else None
 
 
-def _features(examples: Sequence[Example]) -> torch.Tensor:
-    rows = [midi_features(e.name or "file", file_bytes(e)) for e in examples]
+def _features(examples: Sequence[Example], feature_set: str) -> torch.Tensor:
+    rows = [midi_features(e.name or "file", file_bytes(e), feature_set) for e in examples]
     return torch.tensor(np.stack(rows), dtype=torch.float64)
 
 
@@ -99,11 +104,11 @@ def fit_feature_head(
 
     head = model.feature_head
     if head is None:
-        raise ValueError("this model has no feature head (--set features=rhythm)")
+        raise ValueError("this model has no feature head (--set features=phrases)")
     if not train:
         raise ValueError("no training examples to fit the feature head on")
     names = list(model.labels) or [str(i) for i in range(model.config.num_labels)]
-    x = _features(train).numpy()
+    x = _features(train, model.config.features).numpy()
     regression = LogisticBaseline(x, [names[e.label] for e in train])
     weight = np.zeros((x.shape[1], len(names)))
     bias = np.full(len(names), ABSENT)
@@ -120,7 +125,7 @@ def fit_feature_head(
         return {**result, "mix": 0.5, "held_out": 0, "chosen_by": "default (no held-out files)"}
     labels = torch.tensor([e.label for e in held])
     p_model = model_probabilities(model, held, batch_size)
-    p_feat = head.probabilities(_features(held))
+    p_feat = head.probabilities(_features(held, model.config.features))
 
     def nats(mix: float) -> float:
         p = (1 - mix) * p_model + mix * p_feat

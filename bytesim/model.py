@@ -199,9 +199,11 @@ LAYOUTS = (
 INTERLEAVED = LAYOUTS[2:]
 
 
-FEATURE_SETS = {"": 0, "rhythm": 138}
-"""Feature heads a classifier may carry (name -> features per file): "rhythm" is
-convert.tune_features.features of the file's canonical notes (bytesim/features.py)."""
+FEATURE_SETS = {"": 0, "rhythm": 138, "phrases": 148}
+"""Feature heads a classifier may carry (name -> features per file): the set of that name of
+convert.tune_features.feature_vector of the file's canonical notes (bytesim/features.py):
+"rhythm" the durations, onset phases, intervals and quarter-note runs, "phrases" the same and
+how the tune's phrases end."""
 
 INPUT_FORMS = ("bytes", "canonical-tune")
 """How `bytesim classify` reads a file for a model: its bytes as they are, or (canonical-tune)
@@ -225,7 +227,7 @@ class ModelConfig:
     layout: str = "paper"  # one of LAYOUTS: how files become patches (layout.py)
     num_labels: int = 0  # classification labels (0 = no classification head)
     input_form: str = "bytes"  # what `classify` feeds a file as: "bytes" | "canonical-tune"
-    features: str = ""  # a feature head beside the classifier: "" (none) | "rhythm"
+    features: str = ""  # a feature head beside the classifier: "" (none) | "rhythm" | "phrases"
     vocab_size: int = 257  # byte values 0..255 and <eop> (fixed)
 
     def __post_init__(self):

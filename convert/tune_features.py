@@ -21,6 +21,14 @@ Features (``features``), each a share of the tune's notes or note pairs unless s
   default dataset's test split these take the regression from 79.9 % to 89.1 %, most of it
   hornpipes named reels (``benchmarks/tune_type_features.py``).
 
+``phrase_features`` (the ``phrases`` set: ``feature_vector(notes, meter, "phrases")``, the 138
+above and 10 more) reads where those endings fall. A reel's or hornpipe's part is 8 bars of 8
+eighths (``PHRASE``), and a tune ends at the end of a part, so its phrase ends are found by
+counting back from the tune's end, whatever its pickup: the onsets in the last bar before each
+of the last four phrase ends, the quarter gaps among them, and which quarter-note runs end at a
+phrase end or half-phrase end (module docstring of ``phrase_features``). Chosen by 5-fold
+cross-validation on the training splits (``benchmarks/tune_type_features.py``, docs/classify.md).
+
 The model: features standardised by the training mean and deviation, weights fitted by full-
 batch gradient descent on the mean cross-entropy plus ``L2`` x |W|^2 (``STEPS`` steps, fixed
 step size; deterministic, no random start).
@@ -36,9 +44,13 @@ from convert.canonical import UNIT, CanonicalNote, melody
 
 METERS = [(6, 8), (9, 8), (2, 4), (3, 4)]
 BUCKETS = [0.26, 0.4, 0.6, 0.7, 0.8, 1.1, 1.6, 2.1, 3.1]  # upper edges, in eighths
-L2 = 1e-3
+L2 = 1e-2  # weight decay, chosen by 5-fold cross-validation (docs/classify.md)
 STEPS = 600
 STEP_SIZE = 0.5
+PHRASE = 64  # eighths in a part of a reel or hornpipe: 8 bars of 8
+CADENCE = 8  # eighths in the bar that ends a phrase
+NEAR = 2  # eighths within which a run ends "at" a phrase end
+FEATURE_SETS = ("rhythm", "phrases")  # feature_vector's sets: features, features + phrase_features
 
 
 def _bucket(duration: int) -> int:
@@ -85,7 +97,7 @@ def features(notes: Sequence[CanonicalNote], meter: tuple[int, int]) -> np.ndarr
 def _quarter_runs(gaps: list[int]) -> np.ndarray:
     """Runs of three quarter-note gaps per 32 gaps, those runs that end the run, and whether
     each of the last four gaps is a quarter (last first)."""
-    q = [abs(g - 2 * UNIT) <= UNIT // 4 for g in gaps]
+    q = [_is_quarter(g) for g in gaps]
     runs = [i for i in range(len(q) - 2) if q[i] and q[i + 1] and q[i + 2]]
     ending = [i for i in runs if i + 3 < len(q) and not q[i + 3]]
     per = 32 / max(1, len(q))
@@ -93,10 +105,82 @@ def _quarter_runs(gaps: list[int]) -> np.ndarray:
     return np.array([len(runs) * per, len(ending) * per, *last])
 
 
+def feature_vector(
+    notes: Sequence[CanonicalNote], meter: tuple[int, int], feature_set: str = "phrases"
+) -> np.ndarray:
+    """The features of one set (``FEATURE_SETS``): ``rhythm`` is ``features``, ``phrases`` the
+    same followed by ``phrase_features``."""
+    if feature_set not in FEATURE_SETS:
+        names = ", ".join(FEATURE_SETS)
+        raise ValueError(f"feature set must be one of {names}, not {feature_set!r}")
+    base = features(notes, meter)
+    return base if feature_set == "rhythm" else np.concatenate([base, phrase_features(notes)])
+
+
+def phrase_features(notes: Sequence[CanonicalNote]) -> np.ndarray:
+    """Ten features of how a tune's phrases end, counted back from the tune's end (the end of
+    its last-sounding note), a phrase being ``PHRASE`` eighths:
+
+    - in the last bar (``CADENCE`` eighths) before each of the last four phrase ends: the
+      onsets per eighth, mean and least over the four; the gaps that are a quarter (the last
+      gap ending at the phrase end) per 4, mean and most; the share of the four bars with at
+      most 5 onsets (a hornpipe's ``d2 d2 d2``);
+    - the quarter-note runs (three quarter gaps in a row, the last gap to the tune's end) that
+      end within ``NEAR`` eighths of a phrase end, per 4, and of a half-phrase end, per 8; the
+      share of runs ending at a phrase end, and of runs with a repeated pitch (of the melody:
+      the highest note at each onset); the tune's length in onsets / 256 (at most 2).
+    """
+    onsets = sorted({o for o, _, _ in notes})
+    end = max(o + d for o, _, d in notes)
+    counts, quarters = [], []
+    for k in range(4):
+        stop = end - k * PHRASE * UNIT
+        inside = [o for o in onsets if stop - CADENCE * UNIT <= o < stop]
+        gaps = [b - a for a, b in zip(inside, [*inside[1:], stop], strict=False)]  # none if empty
+        counts.append(len(inside))
+        quarters.append(sum(_is_quarter(g) for g in gaps))
+    counts_a, quarters_a = np.array(counts, float), np.array(quarters, float)
+    gaps = [b - a for a, b in zip(onsets, [*onsets[1:], end], strict=True)]
+    q = [_is_quarter(g) for g in gaps]
+    runs = [i for i in range(len(q) - 2) if q[i] and q[i + 1] and q[i + 2]]
+    top = {o: p for o, p, _ in sorted(notes)}  # the highest pitch at each onset
+    at_phrase = at_half = repeated = 0
+    for i in runs:
+        back = (end - onsets[i + 2] - gaps[i + 2]) / UNIT
+        at_phrase += _near(back % PHRASE, PHRASE)
+        at_half += _near(back % (PHRASE / 2), PHRASE / 2)
+        a, b, c = (top[onsets[j]] for j in (i, i + 1, i + 2))
+        repeated += a == b or b == c
+    n = max(1, len(runs))
+    return np.array(
+        [
+            counts_a.mean() / CADENCE,
+            counts_a.min() / CADENCE,
+            quarters_a.mean() / 4,
+            quarters_a.max() / 4,
+            np.mean(counts_a <= 5),
+            at_phrase / 4,
+            at_half / 8,
+            at_phrase / n,
+            repeated / n,
+            min(len(gaps), 512) / 256,
+        ]
+    )
+
+
+def _is_quarter(gap: int) -> bool:
+    return abs(gap - 2 * UNIT) <= UNIT // 4
+
+
+def _near(offset: float, period: float) -> bool:
+    """Whether an offset into a period lies within NEAR eighths of the period's ends."""
+    return min(offset, period - offset) <= NEAR
+
+
 class LogisticBaseline:
     """Multinomial logistic regression on standardised features (module docstring)."""
 
-    def __init__(self, x: np.ndarray, labels: Sequence[str]):
+    def __init__(self, x: np.ndarray, labels: Sequence[str], l2: float = L2):
         self.classes = sorted(set(labels))
         y = np.array([self.classes.index(k) for k in labels])
         self.mean = x.mean(0)
@@ -109,7 +193,7 @@ class LogisticBaseline:
         for _ in range(STEPS):
             p = _softmax(z @ self.w + self.b)
             g = (p - onehot) / n
-            self.w -= STEP_SIZE * (z.T @ g + 2 * L2 * self.w)
+            self.w -= STEP_SIZE * (z.T @ g + 2 * l2 * self.w)
             self.b -= STEP_SIZE * g.sum(0)
 
     def predict(self, x: np.ndarray) -> list[str]:

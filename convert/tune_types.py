@@ -476,13 +476,13 @@ def _feature_baseline(splits: dict, by_name: dict, report: TuneTypeReport) -> No
         return
     import numpy as np
 
-    from convert.tune_features import LogisticBaseline, features
+    from convert.tune_features import LogisticBaseline, feature_vector
 
     def rows(names):
         out = []
         for n in names:
             notes, _, meter = read_notes(by_name[n].midi)
-            out.append(features(canonical_notes(notes), canonical_meter(*meter)))
+            out.append(feature_vector(canonical_notes(notes), canonical_meter(*meter)))
         return np.array(out), [by_name[n].kind for n in names]
 
     x, y = rows(splits["train"])

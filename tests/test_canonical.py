@@ -280,6 +280,51 @@ def test_the_feature_vector_of_a_small_tune_entry_by_entry():
     assert one[:5].tolist() == [0, 0, 0, 0, 1] and one[10] == 1 and one[-13:-6].tolist() == shape
 
 
+def _phrases(last_bar, pitches=None, phrases=2) -> list[tuple[int, int, int]]:
+    """Canonical notes: phrases of 64 eighths, each eighth notes (pitch 60) and then a last bar
+    of the given gaps (in eighths) and pitches."""
+    notes, t = [], 0
+    for _ in range(phrases):
+        for _ in range(64 - sum(last_bar)):
+            notes.append((t * 48, 60, 48))
+            t += 1
+        for gap, pitch in zip(last_bar, pitches or [60] * len(last_bar), strict=True):
+            notes.append((t * 48, pitch, gap * 48))
+            t += gap
+    return notes
+
+
+def test_phrase_features_read_a_hornpipe_ending_counted_back_from_the_end():
+    import numpy as np
+
+    from convert.tune_features import phrase_features
+
+    # two phrases of 64 eighths, each ending e e q q q (d2 d2 d2): 5 onsets, 3 quarters in the
+    # last bar of each; phrases 3 and 4 before the start are empty
+    hornpipe = phrase_features(_phrases([1, 1, 2, 2, 2], (60, 60, 62, 62, 60)))
+    expected = [10 / 4 / 8, 0, 6 / 4 / 4, 3 / 4, 1.0, 2 / 4, 2 / 8, 1.0, 1.0, 122 / 256]
+    np.testing.assert_allclose(hornpipe, expected)
+    reel = phrase_features(_phrases([1] * 8))  # even eighths to the end: no run anywhere
+    np.testing.assert_allclose(reel, [16 / 4 / 8, 0, 0, 0, 0.5, 0, 0, 0, 0, 128 / 256])
+    # a run that ends 1 or 2 eighths before a phrase end is "at" it (NEAR = 2), 3 is not
+    late = phrase_features(_phrases([1, 2, 2, 2, 1], (60, 60, 62, 62, 60), phrases=1))
+    assert late[5:9].tolist() == [1 / 4, 1 / 8, 1.0, 1.0]
+    early = phrase_features(_phrases([2, 2, 2, 1, 1], (60, 62, 64, 60, 60), phrases=1))
+    assert early[5:9].tolist() == [1 / 4, 1 / 8, 1.0, 0.0]  # no pitch repeated in the run
+    earlier = phrase_features(_phrases([2, 2, 2, 1, 1, 1], phrases=1))
+    assert earlier[5:8].tolist() == [0, 0, 0]
+
+
+def test_feature_vector_names_its_sets():
+    from convert.tune_features import feature_vector, features
+
+    notes = _phrases([1, 1, 2, 2, 2])
+    assert feature_vector(notes, (2, 4), "rhythm").tolist() == features(notes, (2, 4)).tolist()
+    assert feature_vector(notes, (2, 4)).shape == (148,)
+    with pytest.raises(ValueError, match="feature set must be one of rhythm, phrases, not 'x'"):
+        feature_vector(notes, (2, 4), "x")
+
+
 def test_softmax_rows_sum_to_one_without_overflow():
     import numpy as np
 

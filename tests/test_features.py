@@ -1,4 +1,4 @@
-"""The rhythm feature head beside a tune classifier: its size, how it is fitted when training
+"""The feature heads beside a tune classifier: its size, how it is fitted when training
 ends (regression on the training files, mixing weight on the held-out ones), that the
 checkpoint keeps it, and that classify, eval and the fit all read the same mixture."""
 
@@ -32,7 +32,7 @@ def tune_midi(kind: str, i: int) -> bytes:
     return abc_to_midi(text)
 
 
-def tiny_tune_classifier(labels=("jig", "reel"), features="rhythm") -> BGPT:
+def tiny_tune_classifier(labels=("jig", "reel"), features="phrases") -> BGPT:
     torch.manual_seed(0)
     config = PRESETS["tiny"].with_overrides(
         num_labels=len(labels), input_form="canonical-tune", features=features
@@ -48,8 +48,13 @@ def example(kind: str, i: int, labels=("jig", "reel")):
     return e
 
 
-def test_the_rhythm_set_has_as_many_features_as_tune_features_gives():
-    assert midi_features("a.mid", tune_midi("jig", 0)).shape == (FEATURE_SETS["rhythm"],)
+@pytest.mark.parametrize("feature_set", ["rhythm", "phrases"])
+def test_each_set_has_as_many_features_as_tune_features_gives(feature_set):
+    x = midi_features("a.mid", tune_midi("jig", 0), feature_set)
+    assert x.shape == (FEATURE_SETS[feature_set],)
+    assert midi_features("a.mid", tune_midi("jig", 0))[:138].tolist() == (
+        midi_features("a.mid", tune_midi("jig", 0), "rhythm").tolist()
+    )
 
 
 def test_features_need_the_canonical_tune_form_and_a_known_set():
@@ -102,8 +107,9 @@ def test_a_label_no_training_file_has_gets_no_probability_from_the_features():
     assert float(p[0, 2]) < 1e-10
 
 
-def test_the_mixture_is_what_classify_returns(tmp_path):
-    model = tiny_tune_classifier()
+@pytest.mark.parametrize("feature_set", ["rhythm", "phrases"])
+def test_the_mixture_is_what_classify_returns(tmp_path, feature_set):
+    model = tiny_tune_classifier(features=feature_set)
     fit_feature_head(model, [example(k, i) for k in ("jig", "reel") for i in range(4)], [])
     midi = tune_midi("reel", 1)
     path = tmp_path / "reel.mid"
@@ -115,7 +121,8 @@ def test_the_mixture_is_what_classify_returns(tmp_path):
     with torch.no_grad():
         logits, _ = model.classify(ids, None, None)
     p_model = torch.softmax(logits.double(), -1)[0]
-    p_feat = model.feature_head.probabilities(torch.tensor(midi_features("f", midi))[None])[0]
+    x = torch.tensor(midi_features("f", midi, feature_set))[None]
+    p_feat = model.feature_head.probabilities(x)[0]
     mixed = 0.5 * p_model + 0.5 * p_feat
     assert got == pytest.approx({"jig": float(mixed[0]), "reel": float(mixed[1])}, abs=1e-5)
 
@@ -128,18 +135,18 @@ def test_train_fits_the_head_at_the_end_and_the_checkpoint_keeps_it(tmp_path):
             (data / f"{k}_{i}.mid").write_bytes(tune_midi(k, i))
     runner = CliRunner()
     args = ["train", str(data), "--task", "classify", "--preset", "tiny"]
-    args += ["--set", "input_form=canonical-tune", "--set", "features=rhythm"]
+    args += ["--set", "input_form=canonical-tune", "--set", "features=phrases"]
     args += ["--steps", "2", "--batch-size", "2", "--threads", "1", "--precision", "fp32"]
     args += ["--eval-examples", "4", "--out", str(tmp_path / "run")]
     result = runner.invoke(cli, args)
     assert result.exit_code == 0, result.output
-    assert "feature head (rhythm) fitted on 23 files" in result.output
+    assert "feature head (phrases) fitted on 23 files" in result.output
     events = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     fitted = [e for e in events if e["event"] == "feature_head"]
     assert len(fitted) == 1 and fitted[0]["held_out"] == 1 and fitted[0]["step"] == 2
     model = load_classifier(tmp_path / "run")
     assert model.feature_head.fitted and float(model.feature_head.mix) == fitted[0]["mix"]
-    assert ckpt.read_config(ckpt.resolve(tmp_path / "run"))["features"] == "rhythm"
+    assert ckpt.read_config(ckpt.resolve(tmp_path / "run"))["features"] == "phrases"
     # a resume of the finished run changes nothing
     before = {k: v.clone() for k, v in model.feature_head.state_dict().items()}
     result = runner.invoke(cli, [*args, "--resume"])
@@ -170,5 +177,5 @@ def test_a_new_head_for_other_labels_gets_a_new_unfitted_feature_head():
     again = with_classifier(model, ["jig", "reel"], seed=0)
     assert again is model and again.feature_head.fitted  # the same labels: kept
     other = with_classifier(model, ["jig", "reel", "air"], seed=0)
-    assert other.feature_head.weight.shape == (FEATURE_SETS["rhythm"], 3)
+    assert other.feature_head.weight.shape == (FEATURE_SETS["phrases"], 3)
     assert not other.feature_head.fitted
