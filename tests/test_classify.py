@@ -429,3 +429,37 @@ def test_cli_reports_a_bad_file_classifies_the_rest_and_exits_1(tmp_path):
     assert result.stdout.startswith(f"{good}\t")
     assert "bad.abc: tune X:1 (line 1)" in result.stderr
     assert "Traceback" not in result.output
+
+
+# ----------------------------------------------------------------------------- the shipped model
+
+SHIPPED_TUNES = """X:1
+M:6/8
+L:1/8
+K:D
+|:FAd fed|cBA dAF|GBd gfe|dcB AFD|FAd fed|cBA dAF|GBd gfe|fdc d3:|
+
+X:2
+M:12/8
+L:1/16
+K:G
+|:B2d2g2 b2a2g2|f2e2d2 g2d2B2|c2e2g2 c'2b2a2|g2f2e2 d2B2G2|B2d2g2 b2a2g2|f2e2d2 g2d2B2|\
+c2e2g2 c'2b2a2|b2g2f2 g6:|
+
+X:3
+M:9/8
+L:1/8
+K:G
+|:GBd gdB GBd|c2A BGE DEF|GBd gdB GBd|cAF G3 G2:|
+"""
+
+
+def test_the_shipped_classifier_names_a_jig_however_written_and_a_slip_jig(tmp_path):
+    path = tmp_path / "tunes.abc"
+    path.write_text(SHIPPED_TUNES)
+    result = CliRunner().invoke(cli, ["classify", str(path), "--top", "6", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [r["label"] for r in rows] == ["jig", "jig", "slip-jig"]
+    assert rows[0]["top"] == rows[1]["top"]  # 6/8 in D and 12/8 in G, unit 1/8 and 1/16
+    assert all(r["probability"] > 0.5 for r in rows)
