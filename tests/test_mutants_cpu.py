@@ -266,3 +266,66 @@ def test_write_bgpt_refuses_an_unreadable_record_and_files_without_one(tmp_path)
     with pytest.raises(DatasetError, match="holds bgpt files of an earlier run"):
         write_bgpt(tmp_path / "b", 2, 0)
     assert not (tmp_path / "b" / BGPT_RECORD).exists()
+
+
+def test_write_bgpt_counts_the_distinct_files_it_wrote(tmp_path):
+    from cpu.dataset import write_bgpt
+
+    summary = write_bgpt(tmp_path, 6, 3, seed=2, min_len=4, max_len=8)
+    files = sum(len(list((tmp_path / s).glob("*.bin"))) for s in ("train", "test"))
+    assert files > 2 and (summary.files, summary.overwritten) == (files, 9 - files)
+
+
+def test_write_bgpt_refusals_say_exactly_why(tmp_path):
+    from cpu.dataset import MANIFEST, DatasetError, write_bgpt
+
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / MANIFEST).write_text("{}")
+    with pytest.raises(DatasetError) as shards:
+        write_bgpt(tmp_path / "s", 2, 0)
+    assert str(shards.value) == "holds a shards dataset (manifest.json); use another folder"
+    (tmp_path / "b" / "train").mkdir(parents=True)
+    (tmp_path / "b" / "train" / "x.bin").write_bytes(b"")
+    with pytest.raises(DatasetError) as earlier:
+        write_bgpt(tmp_path / "b", 2, 0)
+    assert str(earlier.value) == "holds bgpt files of an earlier run; use another folder"
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_make_planned_sums_what_it_made_and_skipped_in_worker_processes(tmp_path, workers):
+    import os
+
+    from cpu.dataset import GenerateSummary, make_planned, plan_shards
+
+    shards = plan_shards(7, 3, 2)  # train 2 2 2 1, test 2 1
+    parent = os.getpid()
+
+    def make(shard):
+        (tmp_path / f"{os.getpid()}-{shard.index}").write_text("")
+        return shard.count
+
+    counted = []
+    summary = make_planned(
+        tmp_path, "shards", shards, make, lambda s: s.index == 0, workers, counted.append
+    )
+    assert summary == GenerateSummary("shards", str(tmp_path), instances=8, files=5, skipped=1)
+    assert sorted(counted) == sorted(s.count for s in shards)
+    makers = {int(p.name.split("-")[0]) for p in tmp_path.iterdir()}
+    assert sorted(int(p.name.split("-")[1]) for p in tmp_path.iterdir()) == [1, 2, 3, 4, 5]
+    assert (makers == {parent}) == (workers == 1)
+
+
+def test_make_planned_names_the_shard_a_worker_failed_on(tmp_path):
+    import errno
+
+    from cpu.dataset import DatasetError, make_planned, plan_shards
+
+    def make(shard):
+        if shard.index == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return shard.count
+
+    shards = plan_shards(6, 2, 2)
+    with pytest.raises(DatasetError) as failed:
+        make_planned(tmp_path, "shards", shards, make, lambda s: False, 2)
+    assert str(failed.value) == "shard-00003.tar: No space left on device"
