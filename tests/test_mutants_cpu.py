@@ -329,3 +329,63 @@ def test_make_planned_names_the_shard_a_worker_failed_on(tmp_path):
     with pytest.raises(DatasetError) as failed:
         make_planned(tmp_path, "shards", shards, make, lambda s: False, 2)
     assert str(failed.value) == "shard-00003.tar: No space left on device"
+
+
+def _memories(*programs: bytes):
+    import numpy as np
+
+    return np.array([list(as_memory(p)) for p in programs], dtype=np.uint8)
+
+
+def test_program_errors_that_are_not_one_word_name_the_start():
+    from cpu.batch import run_batch
+    from cpu.interpreter import check_program
+
+    with pytest.raises(ProgramError) as short:
+        as_memory(bytes(3))
+    assert (short.value.index, short.value.word) == (0, None)
+    no_hlt = as_memory(bytes(4) + assemble("INC A\n" * 255))  # a HLT at 0 only
+    with pytest.raises(ProgramError) as missing:
+        check_program(no_hlt, start=5)
+    assert (missing.value.index, missing.value.word) == (5, None)
+    with pytest.raises(ProgramError) as bad:
+        looping = assemble("INC A\n" * 256)
+        run_batch(_memories(assemble("HLT"), looping), _memories(b"", b"")[:, :11])
+    assert (bad.value.index, str(bad.value)) == (0, "program 1 of the batch does not run")
+
+
+def test_check_program_reads_from_its_start_only():
+    from cpu.interpreter import check_program
+
+    memory = as_memory(bytes([99, 0, 0, 0]) + assemble("INC A\nHLT"))
+    assert check_program(memory, start=1) == 2
+    with pytest.raises(ProgramError, match="word 0"):
+        check_program(memory)
+
+
+def test_run_batch_of_no_programs_and_of_a_wrong_shape():
+    import numpy as np
+
+    from cpu.batch import run_batch
+
+    states, counts = run_batch(np.zeros((0, 1024), np.uint8), np.zeros((0, 11), np.uint8))
+    assert states.shape == (0, 1, 16) and counts.shape == (0,)
+    with pytest.raises(ValueError) as shape:
+        run_batch(np.zeros(1024, np.uint8), np.zeros((1, 11), np.uint8))
+    assert str(shape.value) == "memories must have shape (B, 1024)"
+
+
+def test_valid_programs_need_a_hlt_each_and_run_batch_is_strict_by_default():
+    import numpy as np
+
+    from cpu.batch import run_batch, valid_programs
+
+    halting, looping = assemble("INC A\nHLT"), assemble("INC A\n" * 256)
+    assert valid_programs(_memories(halting, looping)).tolist() == [True, False]
+    assert valid_programs(_memories(looping, halting)).tolist() == [False, True]
+    sloppy = _memories(bytes([2, 0, 3, 3]) + assemble("HLT"))  # INC with unused bytes set
+    initial = np.zeros((1, 11), np.uint8)
+    with pytest.raises(ProgramError):
+        run_batch(sloppy, initial)
+    states, counts = run_batch(sloppy, initial, lenient=True)
+    assert counts.tolist() == [3] and states[0, -1, 1] == 1  # ACC counted up once
