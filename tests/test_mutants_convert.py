@@ -1417,3 +1417,72 @@ def test_events_a_start_repeat_before_the_end_of_the_last_is_read_as_a_double_re
     assert _pitches(text) == [60, 60, 62, 62, 64]  # as abc2midi 4.84
     message = "|: before the :| of the previous |: read as ::"
     assert _score(text).warnings == [Diagnostic(message, 3, 4, 6)]
+
+
+def test_events_pitch_and_length_bounds_and_their_messages_with_place():
+    from convert.abc_parser import Diagnostic
+
+    score = _score("X:1\nL:1/8\nK:C\nC,,,,, g'''' A4096 A/4096\n")
+    assert [n[1] for v in score.voices for n in v.notes] == [0, 127, 69, 69]
+    for note, message in [
+        ("^g''''", "note \"^g''''\" is outside the MIDI range"),
+        ("A/0", "bad note length in 'A/0'"),
+        ("A4097", "absurd note length 4097/1"),
+        ("A/4097", "absurd note length 1/4097"),
+    ]:
+        with pytest.raises(AbcError) as refused:
+            _score(f"X:1\nL:1/8\nK:C\nB {note}\n")
+        assert str(refused.value) == f"tune X:1, line 4:3: {message}"
+    score = _score("X:2\nL:1/8\nK:C\nB A0 B|C>D2\n")
+    assert score.warnings == [
+        Diagnostic("zero-length note skipped", 2, 4, 3),
+        Diagnostic("broken rhythm between notes of unequal length ignored", 2, 4, 10),
+    ]
+
+
+def test_events_what_is_left_open_at_the_end_is_warned_at_the_last_line():
+    from convert.abc_parser import Diagnostic
+
+    score = _score("X:1\nL:1/8\nK:C\nA B|\nc d [CE\n")
+    assert score.warnings == [Diagnostic("chord in voice 1 not closed", 1, 5, 0)]
+    notes = [n for v in score.voices for n in v.notes]
+    assert [n[1] for n in notes] == [69, 71, 72, 74, 60, 64]
+    assert notes[-1][0] == notes[-2][0] == 4 * notes[0][2]  # the chord placed after the 4 notes
+    assert notes[-1][2] == notes[-2][2] == notes[0][2]
+    score = _score("X:1\nL:1/8\nK:C\nA B|\nc d (3AB\n")
+    assert score.warnings == [Diagnostic("tuplet in voice 1 lacks notes at the end", 1, 5, 0)]
+    score = _score("X:1\nL:1/8\nK:C\nB z0 B\n")
+    assert score.warnings == [Diagnostic("zero-length note skipped", 1, 4, 3)]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("A B \\\nC ^g''''", "line 4:7: note \"^g''''\" is outside the MIDI range"),  # joined
+        ("A B|\nK:Hm\nA", "line 5:1: unknown key 'Hm'"),
+        ("A B|\nM:x/y\nA", "line 5:1: unknown meter 'x/y'"),
+    ],
+)
+def test_events_errors_in_joined_lines_and_body_fields_name_their_line(body, message):
+    with pytest.raises(AbcError) as refused:
+        _score(f"X:1\nL:1/8\nK:C\n{body}\n")
+    assert str(refused.value) == f"tune X:1, {message}"
+
+
+def test_events_slashes_with_a_number_and_many_slashes_as_the_converter_reads_them():
+    from convert.events import QUARTER
+
+    eighth = QUARTER // 2
+    notes = [n for v in _score("X:1\nL:1/8\nK:C\nA A//4 A/////////////\n").voices for n in v.notes]
+    assert [n[2] for n in notes] == [eighth, eighth // 8, eighth // 4096]  # 2 ** 12 at most
+
+
+def test_events_a_tune_may_last_max_quarters_and_not_one_more():
+    from convert.events import MAX_QUARTERS
+
+    whole, rest = divmod(MAX_QUARTERS, 4096)
+    body = "A4096 " * whole + (f"A{rest}" if rest else "")
+    assert len(_score(f"X:3\nL:1/4\nK:C\n{body}\n").voices[0].notes) == whole + bool(rest)
+    with pytest.raises(AbcError) as refused:
+        _score(f"%\nX:3\nL:1/4\nK:C\n{body} A\n")
+    assert str(refused.value) == f"tune X:3, line 2: tune lasts over {MAX_QUARTERS} quarter notes"
