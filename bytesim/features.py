@@ -55,7 +55,7 @@ def midi_features(name: str, midi: bytes, feature_set: str = "phrases") -> np.nd
         notes, _, meter = read_notes(midi)
         return feature_vector(canonical_notes(notes), canonical_meter(*meter), feature_set)
     except (CanonicalError, ValueError, IndexError) as e:
-        raise FeatureError(f"{name}: no rhythm features ({e or 'no notes'})") from None
+        raise FeatureError(f"{name}: no {feature_set} features ({e or 'no notes'})") from None
 
 
 def file_bytes(example: Example) -> bytes:

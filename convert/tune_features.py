@@ -26,7 +26,7 @@ above and 10 more) reads where those endings fall. A reel's or hornpipe's part i
 eighths (``PHRASE``), and a tune ends at the end of a part, so its phrase ends are found by
 counting back from the tune's end, whatever its pickup: the onsets in the last bar before each
 of the last four phrase ends, the quarter gaps among them, and which quarter-note runs end at a
-phrase end or half-phrase end (module docstring of ``phrase_features``). Chosen by 5-fold
+phrase end or half-phrase end (its docstring). Chosen by 5-fold
 cross-validation on the training splits (``benchmarks/tune_type_features.py``, docs/classify.md).
 
 The model: features standardised by the training mean and deviation, weights fitted by full-
