@@ -98,7 +98,7 @@ def _quarter_runs(gaps: list[int]) -> np.ndarray:
     """Runs of three quarter-note gaps per 32 gaps, those runs that end the run, and whether
     each of the last four gaps is a quarter (last first)."""
     q = [_is_quarter(g) for g in gaps]
-    runs = [i for i in range(len(q) - 2) if q[i] and q[i + 1] and q[i + 2]]
+    runs = _runs_of_three(q)
     ending = [i for i in runs if i + 3 < len(q) and not q[i + 3]]
     per = 32 / max(1, len(q))
     last = [float(len(q) >= k and q[-k]) for k in (1, 2, 3, 4)]
@@ -141,8 +141,7 @@ def phrase_features(notes: Sequence[CanonicalNote]) -> np.ndarray:
         quarters.append(sum(_is_quarter(g) for g in gaps))
     counts_a, quarters_a = np.array(counts, float), np.array(quarters, float)
     gaps = [b - a for a, b in zip(onsets, [*onsets[1:], end], strict=True)]
-    q = [_is_quarter(g) for g in gaps]
-    runs = [i for i in range(len(q) - 2) if q[i] and q[i + 1] and q[i + 2]]
+    runs = _runs_of_three([_is_quarter(g) for g in gaps])
     top = {o: p for o, p, _ in sorted(notes)}  # the highest pitch at each onset
     at_phrase = at_half = repeated = 0
     for i in runs:
@@ -170,6 +169,11 @@ def phrase_features(notes: Sequence[CanonicalNote]) -> np.ndarray:
 
 def _is_quarter(gap: int) -> bool:
     return abs(gap - 2 * UNIT) <= UNIT // 4
+
+
+def _runs_of_three(flags: list[bool]) -> list[int]:
+    """Where three flags in a row are set (the index of the first)."""
+    return [i for i in range(len(flags) - 2) if flags[i] and flags[i + 1] and flags[i + 2]]
 
 
 def _near(offset: float, period: float) -> bool:
