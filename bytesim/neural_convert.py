@@ -231,6 +231,9 @@ class Conversion:
     replays: int = 0  # repeats layout: replay lines written that named a span (written out)
     layout: str = "paper"  # the model's layout
     key_from_input: str | None = None  # MIDI -> ABC: the K: value the program wrote, if any
+    # interleaved layouts: what the model wrote after each input unit, as lines (replay lines
+    # expanded); None in the other layouts. Not part of the output file: for diagnostics.
+    unit_lines: list[list[bytes]] | None = None
 
     def figures(self) -> dict:
         """What `bytesim convert --json` reports of the generation."""
@@ -509,26 +512,30 @@ def _generate_interleaved(model, jobs, temperature=0.0, seed=0, top_k=None, top_
     out = []
     for r, job in enumerate(jobs):
         replays = 0
+        lines = [
+            written_bytes(np.concatenate(g) if g else [])[0].splitlines(True)
+            for g in feed.groups(r)
+        ]
         if job.labels is None:
             written, _ = written_bytes(np.concatenate(feed.written[r]) if feed.written[r] else [])
         else:
-            written, replays = _replayed(feed.groups(r), job.labels)
+            lines, replays = _expanded(lines, job.labels)
+            written = b"".join(line for group in lines for line in group)
         prompt_patches = (len(job.headers) + len(job)) // PATCH
         sizes = (patches[r], prompt_patches, limit, seconds)
         conv = _conversion(model, written, job.dst, feed.ended[r], *sizes)
         conv.pieces, conv.groups_ended = pieces[r], feed.groups_ended[r]
-        conv.replays = replays
+        conv.replays, conv.unit_lines = replays, lines
         out.append(conv)
     return out
 
 
-def _replayed(groups: list[list[np.ndarray]], labels: list[int | None]) -> tuple[bytes, int]:
-    """The note text of a `repeats` output, its groups' patches given, with each replay line
-    expanded (`layout.expand_replays`), and how many replay lines were expanded."""
-    lines = [written_bytes(np.concatenate(g) if g else [])[0].splitlines(True) for g in groups]
+def _expanded(lines: list[list[bytes]], labels: list[int | None]) -> tuple[list[list[bytes]], int]:
+    """A `repeats` output's groups of lines with each replay line expanded, and how many
+    replay lines were expanded."""
     expanded, bad = expand_replays(lines, labels)
     replays = sum(1 for group in lines for line in group if REPLAY_LINE.fullmatch(line)) - bad
-    return b"".join(line for group in expanded for line in group), replays
+    return expanded, replays
 
 
 class _Feed:

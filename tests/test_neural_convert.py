@@ -17,7 +17,7 @@ from bytesim import conversion_eval as ce
 from bytesim import neural_convert as nc
 from bytesim.checkpoint import load_model, save_model
 from bytesim.data import EOP, PATCH, encode_pair
-from bytesim.layout import model_patches
+from bytesim.layout import align, model_patches
 from bytesim.model import BGPT, INTERLEAVED, PRESETS
 from cli import conversion_commands
 from cli.main import cli
@@ -311,6 +311,8 @@ def test_in_the_repeats_layout_a_replay_line_is_written_out_whole_even_across_pi
     conv = nc.convert_bytes(oracle, tune, "abc", "mid")
     assert conv.data == midi and conv.finished and conv.dropped_lines == 0
     assert (conv.pieces > 1) == (patch_length == 64) and conv.replays == 1
+    # what was written after each unit, the replay expanded: the reference's alignment
+    assert conv.unit_lines == align(tune, midi, rests=True)[1]
     rests = OracleModel({tune: midi}, patch_length=patch_length, layout="rests")
     looped = nc.convert_bytes(rests, tune, "abc", "mid")
     again = len(midi_to_notes(midi)) // 2  # the notes played again: 77 lines in one group
@@ -327,12 +329,10 @@ def test_the_job_numbers_its_units_and_a_replay_line_naming_no_span_is_kept_as_w
     assert nc.interleaved_job(model, ENDINGS.encode(), "abc", "mid").most is not None
     assert nc.interleaved_job(model, abc_to_midi(ENDINGS), "mid", "abc").labels is None
 
-    def patch(text: bytes) -> np.ndarray:
-        return np.array(list(text) + [EOP] * (PATCH - len(text)) + [0] * 0)
-
-    groups = [[patch(b"0 KG\n\x00")], [patch(b"0 67 480\n\x00")],
-              [patch(b"480 @ 1 2\n"), patch(b"0 @ 7 8\n\x00")]]  # fmt: skip
-    text, replays = nc._replayed(groups, [None, 1, 2])
+    groups = [[b"0 KG\n"], [b"0 67 480\n"], [b"480 @ 1 2\n", b"0 @ 7 8\n"]]
+    lines, replays = nc._expanded(groups, [None, 1, 2])
+    assert lines[2] == [b"480 67 480\n", b"0 @ 7 8\n"]
+    text = b"".join(line for group in lines for line in group)
     assert (text, replays) == (b"0 KG\n0 67 480\n480 67 480\n0 @ 7 8\n", 1)
     conv = nc._conversion(model, text, "mid", True, 1, 1, 1, 0)
     conv.replays = replays
