@@ -229,7 +229,9 @@ def add_structure(rng: random.Random, text: str) -> str:
 
 _NOT_A_NOTE = r'"[^"]*"|![^!]*!|\+[^+\n]*\+|\[[A-Za-z]:[^\]]*\]|%.*'
 _BODY_NOTE = re.compile(_NOT_A_NOTE + r"|(?P<sign>[\^_=]*)(?P<letter>[A-Ga-g])")
-_FIELD_LINE = re.compile(r"[A-Za-z+]:")
+# a field line of the body; a note letter before a colon is music (`a:|]`), as the reference
+# converter reads it (convert.abc_parser._is_body_field)
+_FIELD_LINE = re.compile(r"(?![A-Ga-gz]:)[A-Za-z+]:")
 
 
 def add_naturals(rng: random.Random, text: str, share: float) -> str:
