@@ -77,12 +77,27 @@ NOTE_TEXT = "notes"  # the header (extension) of MIDI given as note text
 MARK = 0  # interleaved layout: the byte after the last unit of an output group
 CONTEXT = 1  # context layouts: the byte between an input unit and its context
 # ABC units with context
-CONTEXT_LAYOUTS = ("context", "signature", "fields", "rests", "ticks", "repeats", "accidentals")
+CONTEXT_LAYOUTS = (
+    "context",
+    "signature",
+    "fields",
+    "rests",
+    "ticks",
+    "repeats",
+    "accidentals",
+    "bars",
+)
 # the key as its signature
-SIGNATURE_LAYOUTS = ("signature", "fields", "rests", "ticks", "repeats", "accidentals")
-REST_LAYOUTS = ("rests", "ticks", "repeats", "accidentals")  # their note text has rest lines
+SIGNATURE_LAYOUTS = ("signature", "fields", "rests", "ticks", "repeats", "accidentals", "bars")
+REST_LAYOUTS = (
+    "rests",
+    "ticks",
+    "repeats",
+    "accidentals",
+    "bars",
+)  # their note text has rest lines
 # ABC -> MIDI writes a repeat's second time as a replay line
-REPLAY_LAYOUTS = ("repeats", "accidentals")
+REPLAY_LAYOUTS = ("repeats", "accidentals", "bars")
 _K_FIELD = re.compile(rb"(?:^|\[)K:([^\]\n%]*)", re.M)
 _L_FIELD = re.compile(rb"(?:^|\[)L:([^\]\n%]*)", re.M)
 _M_FIELD = re.compile(rb"(?:^|\[)M:([^\]\n%]*)", re.M)
@@ -550,7 +565,10 @@ def interleave(
     if direction == "abc->mid":
         fed = _abc_as_fed(segments, layout)
         if layout in REPLAY_LAYOUTS:
-            groups = with_replays(segments, groups, replay_labels(segments))
+            replayed = with_replays(segments, groups, replay_labels(segments))
+            if layout == "bars":  # (the rare tune with_bars cannot write keeps no bar lines)
+                replayed = with_bars(segments, groups, replayed, bar_times(abc)) or replayed
+            groups = replayed
         out: list[tuple[bytes, bool]] = []
         for segment, group in zip(fed, groups, strict=True):
             out.append((segment, False))
@@ -729,3 +747,209 @@ def expand_replays(
             lines += [m.group(1) + b" " + _event(span[0]), *span[1:]]
         done.append(lines)
     return done, dropped
+
+
+# ----------------------------------------------------------------------------- bar lines
+
+BAR_LINE = re.compile(rb"\| (-?\d+)\n?")
+_BAR_PART = re.compile(rb"(" + _SKIPPED + rb")|([|:]|\[\d)")
+
+
+def _probe_time(prefix: bytes) -> int | None:
+    """The time in ticks at the end of an ABC prefix, as the reference converter plays it: the
+    onset of a note put after it (None when the prefix does not convert)."""
+    try:
+        text = abc_to_note_text(prefix.decode("utf-8", errors="replace") + "C\n")
+    except AbcError:
+        return None
+    now, found = 0, None
+    for line in text.splitlines():
+        dt, _, event = line.partition(" ")
+        now += int(dt)
+        if event[:1].isdigit():
+            found = now
+    return found
+
+
+@functools.lru_cache(maxsize=4096)
+def bar_times(abc: bytes) -> tuple[tuple[int, int] | None, ...]:
+    """For each ABC segment with a bar line, repeat sign or ending (outside annotations, as
+    `replay_labels` finds them), the time in ticks where it stands, before and after what it
+    plays again (the same for a sign that cannot replay, `most_settled`); None for the others
+    and where the prefix does not convert. Times are the reference converter's: the onset of a
+    probe note after the prefix.
+
+    >>> bar_times(b"X:1\\nL:1/8\\nK:C\\nC2 D2 | E2 :|F\\n")[3:7]
+    (None, None, (960, 960), (1440, 2880))
+    """
+    out: list[tuple[int, int] | None] = []
+    prefix = b""
+    for segment in abc_segments(abc):
+        times = None
+        if not _FIELD_LINE.match(segment) and segment.strip():
+            ends = [m.end() for m in _BAR_PART.finditer(segment) if m.group(2)]
+            if ends:
+                before = _probe_time(prefix)
+                replays = most_settled(segment) is None
+                after = _probe_time(prefix + segment[: ends[-1]]) if replays else before
+                if before is not None and after is not None:
+                    times = (before, after)
+        out.append(times)
+        prefix += segment
+    return tuple(out)
+
+
+def _run_bars(lines: list[bytes], clock: int, bar: int, last: int) -> tuple[int, int, int, list]:
+    """Lines of `bars` note text read from a state (clock: the time dt counts from; bar: the
+    time the last bar line set; last: the previous line's onset): the new state and the lines
+    as plain note text (dt from the line before). A bar line ``| L`` moves the bar on by L
+    ticks and sets the clock there; any other line starts dt after the clock. A line that
+    does not start with a number is kept as it is."""
+    plain = []
+    for line in lines:
+        m = BAR_LINE.fullmatch(line)
+        if m is not None:
+            bar += int(m.group(1))
+            clock = bar
+            continue
+        dt, sep, event = line.partition(b" ")
+        try:
+            onset = clock + int(dt)
+        except ValueError:
+            plain.append(line)
+            continue
+        plain.append(b"%d%s%s" % (onset - last, sep, event))
+        clock = last = onset
+    return clock, bar, last, plain
+
+
+def _play(
+    span: list[bytes], dt: int, clock: int, bar: int, last: int
+) -> tuple[int, int, int, list[bytes]]:
+    """A span of `bars` lines played again from a state, its first line `dt` after the clock
+    (`_run_bars`' state and plain lines). The bar lines the span starts with are left out, and
+    the bar is set so that its first line stands as far from the bar as the first time (the
+    span's bar lines then fall as they did)."""
+    from_bar = False
+    while span and BAR_LINE.fullmatch(span[0]):
+        span, from_bar = span[1:], True
+    first_dt, _, event = span[0].partition(b" ")
+    onset = clock + dt
+    bar = onset - int(first_dt) if from_bar else onset
+    plain = [b"%d %s" % (onset - last, event)]
+    clock, bar, last, rest = _run_bars(span[1:], onset, bar, onset)
+    return clock, bar, last, plain + rest
+
+
+def _replayed_span(line: bytes, j: int, where: dict, played: list[list[bytes]]) -> list[bytes]:
+    """The `bars` lines a replay line in group j plays (empty when it names no span): those of
+    the groups from the one labelled a up to the one labelled b, replays in them played."""
+    m = REPLAY_LINE.fullmatch(line)
+    if m is None:
+        return []
+    a = where.get(int(m.group(2)))
+    b = j if m.group(3) is None else where.get(int(m.group(3)))
+    if a is None or b is None or not a < b <= j or None in played[a:b]:
+        return []  # (a span with a replay of its own is not played again: not written so)
+    span = [x for g in played[a:b] for x in g]
+    return span if any(not BAR_LINE.fullmatch(x) for x in span) else []
+
+
+def expand_bars(
+    groups: list[list[bytes]], labels: list[int | None]
+) -> tuple[list[list[bytes]], int]:
+    """The groups of a `bars` output as plain note text: replay lines played (`_play`), bar
+    lines read and dropped, every dt from the line before; and how many replay lines named no
+    span (kept as they are, as `expand_replays` keeps them).
+
+    >>> groups = [[b"0 KC\\n"], [b"0 60 480\\n"], [b"| 960\\n", b"0 62 480\\n"]]
+    >>> expand_bars(groups, [None, 1, 2])[0]
+    [[b'0 KC\\n'], [b'0 60 480\\n'], [b'960 62 480\\n']]
+    """
+    where = {label: k for k, label in enumerate(labels) if label is not None}
+    played: list[list[bytes] | None] = []  # None: a group with a replay line
+    out: list[list[bytes]] = []
+    clock = bar = last = dropped = 0
+    for j, group in enumerate(groups):
+        plain: list[bytes] = []
+        replays = False
+        for line in group:
+            span = _replayed_span(line, j, where, played) if REPLAY_LINE.fullmatch(line) else []
+            if span:
+                dt = int(line.split(b" ", 1)[0])
+                clock, bar, last, lines = _play(span, dt, clock, bar, last)
+                replays = True
+            else:
+                dropped += REPLAY_LINE.fullmatch(line) is not None
+                clock, bar, last, lines = _run_bars([line], clock, bar, last)
+            plain += lines
+        played.append(None if replays else group)
+        out.append(plain)
+    return out, dropped
+
+
+def with_bars(
+    segments: list[bytes],
+    groups: list[list[bytes]],
+    replayed: list[list[bytes]],
+    times: tuple[tuple[int, int] | None, ...],
+) -> list[list[bytes]] | None:
+    """The groups of the `bars` layout, ABC -> MIDI: `replayed` (`with_replays` of `groups`,
+    `align`'s) with a bar line ``| L`` first in the group of every segment with a bar sign
+    (`bar_times`): L the ticks since the last bar line, so that the clock is right again at
+    every bar whatever went before; a line after a bar line gives its dt from the bar line.
+    Where a segment plays a span again, a second bar line after the replay lines sets the
+    clock at the end of the span played again. None when the result does not give `groups`
+    back through `expand_bars` (not found in the training tunes checked, docs/conversion.md).
+    """
+    labels = replay_labels(segments)
+    where = {label: k for k, label in enumerate(labels) if label is not None}
+    onsets, now = [], 0
+    for group in groups:
+        onsets.append([])
+        for line in group:
+            now += int(line.split(b" ", 1)[0])
+            onsets[-1].append(now)
+    out: list[list[bytes]] = []
+    played: list[list[bytes] | None] = []  # as in expand_bars
+    clock = bar = last = 0
+    for j, group in enumerate(replayed):
+        new: list[bytes] = []
+        k = 0  # the next of groups[j]'s lines
+        after = None
+        if times[j] is not None:
+            before, after = times[j]
+            new.append(b"| %d\n" % (before - bar))
+            clock = bar = before
+            after = None if after == before else after
+        replays = False
+        for line in group:
+            if k >= len(onsets[j]):
+                return None
+            onset = onsets[j][k]
+            is_replay = REPLAY_LINE.fullmatch(line) is not None
+            if after is not None and not is_replay and onset >= after:
+                new.append(b"| %d\n" % (after - bar))
+                clock = bar = after
+                after = None
+            if not is_replay:
+                new.append(b"%d %s" % (onset - clock, line.split(b" ", 1)[1]))
+                clock = last = onset
+                k += 1
+                continue
+            replay = b"%d @ %s" % (onset - clock, line.split(b" @ ", 1)[1])
+            span = _replayed_span(replay, j, where, played)
+            if not span:
+                return None
+            new.append(replay)
+            clock, bar, last, plain = _play(span, onset - clock, clock, bar, last)
+            k += len(plain)
+            replays = True
+        if after is not None:
+            new.append(b"| %d\n" % (after - bar))
+            clock = bar = after
+        out.append(new)
+        played.append(None if replays else new)
+    if expand_bars(out, labels)[0] != groups:
+        return None
+    return out

@@ -194,6 +194,7 @@ LAYOUTS = (
     "ticks",
     "repeats",
     "accidentals",
+    "bars",
 )
 # the layouts that feed the input one unit at a time
 INTERLEAVED = LAYOUTS[2:]

@@ -43,6 +43,7 @@ from bytesim.layout import (
     REPLAY_LAYOUTS,
     REPLAY_LINE,
     LayoutError,
+    expand_bars,
     expand_replays,
     file_bytes,
     input_units,
@@ -466,7 +467,8 @@ def interleaved_job(model, data: bytes, src: str, dst: str, name: str = "input")
     most = labels = None
     if src == "abc":  # a unit's lines, and the patch that may hold MARK alone
         bounds = (most_settled(u.split(bytes([CONTEXT]))[0]) for u in pieces if u)
-        most = [None if n is None else n + 1 for n in bounds]
+        extra = 2 if model.config.layout == "bars" else 1  # and a bar line
+        most = [None if n is None else n + extra for n in bounds]
         if model.config.layout in REPLAY_LAYOUTS:
             labels = replay_labels([u for u in units(data, "abc") if u])
     return InterleavedJob(np.concatenate([src_header, dst_header]), padded, dst, most, labels)
@@ -519,7 +521,7 @@ def _generate_interleaved(model, jobs, temperature=0.0, seed=0, top_k=None, top_
         if job.labels is None:
             written, _ = written_bytes(np.concatenate(feed.written[r]) if feed.written[r] else [])
         else:
-            lines, replays = _expanded(lines, job.labels)
+            lines, replays = _expanded(lines, job.labels, model.config.layout == "bars")
             written = b"".join(line for group in lines for line in group)
         prompt_patches = (len(job.headers) + len(job)) // PATCH
         sizes = (patches[r], prompt_patches, limit, seconds)
@@ -530,10 +532,13 @@ def _generate_interleaved(model, jobs, temperature=0.0, seed=0, top_k=None, top_
     return out
 
 
-def _expanded(lines: list[list[bytes]], labels: list[int | None]) -> tuple[list[list[bytes]], int]:
+def _expanded(
+    lines: list[list[bytes]], labels: list[int | None], bars: bool = False
+) -> tuple[list[list[bytes]], int]:
     """A `repeats` output's groups of lines with each replay line expanded, and how many
-    replay lines were expanded."""
-    expanded, bad = expand_replays(lines, labels)
+    replay lines were expanded; with `bars` (the `bars` layout) as plain note text, its bar
+    lines read (`layout.expand_bars`)."""
+    expanded, bad = (expand_bars if bars else expand_replays)(lines, labels)
     replays = sum(1 for group in lines for line in group if REPLAY_LINE.fullmatch(line)) - bad
     return expanded, replays
 

@@ -1,6 +1,6 @@
-"""The worked examples in the docstrings of cpu/ and convert/ hold.
+"""The worked examples in the docstrings of cpu/, convert/ and bytesim/ hold.
 
-Every module of the two packages is searched for doctest examples, so an example added to
+Every module of the three packages is searched for doctest examples, so an example added to
 any module runs here without a list to keep up to date.
 """
 
@@ -13,13 +13,14 @@ import pytest
 from cpu.assembler import assemble, disassemble_word
 from cpu.isa import decode_word, variant_of
 
-PACKAGES = ["cpu", "convert"]
+PACKAGES = ["cpu", "convert", "bytesim"]
 
 
 def examples_in(name: str) -> int:
-    """How many doctest examples module ``name`` holds (in its own objects' docstrings)."""
+    """How many doctest examples module ``name`` holds (in its own objects' docstrings), those
+    marked to be skipped left out."""
     tests = doctest.DocTestFinder().find(importlib.import_module(name))
-    return sum(len(test.examples) for test in tests)
+    return sum(not e.options.get(doctest.SKIP) for test in tests for e in test.examples)
 
 
 def modules_with_examples() -> list[str]:
@@ -37,6 +38,7 @@ def test_the_known_examples_are_collected():
     assert {"cpu.isa", "cpu.program", "convert", "convert.notes", "convert.abc_parser"} <= set(
         MODULES
     )
+    assert {"bytesim.layout", "bytesim.abc_task"} <= set(MODULES)
     assert sum(examples_in(name) for name in MODULES if name.startswith("convert")) >= 27
 
 

@@ -11,9 +11,12 @@ from hypothesis import strategies as st
 from bytesim.abc_task import add_naturals, add_structure, rich_tune
 from bytesim.data import EOP, PATCH, DataError, encode_pair
 from bytesim.layout import (
+    BAR_LINE,
     CONTEXT,
     abc_segments,
     align,
+    bar_times,
+    expand_bars,
     expand_replays,
     explicit_accidentals,
     file_bytes,
@@ -24,6 +27,7 @@ from bytesim.layout import (
     model_patches,
     pad_segments,
     replay_labels,
+    with_bars,
     with_replays,
     written_bytes,
 )
@@ -437,3 +441,67 @@ def test_the_accidental_contexts_benchmark_counts_the_tunes_that_play_differentl
         "3 tunes, 2 with a sign of their own, 1 play differently written out (b), 1 unreadable\n"
     )
     assert bench.main([str(tmp_path / "none")]) == 1
+
+
+# ----------------------------------------------------------------------------- bar lines
+
+TIED = b"X:1\nL:1/8\nK:D\nA2-|A2 B>c|d2 z2|]\n"  # a note tied over a bar line
+
+
+def test_the_bars_layout_starts_each_bar_with_its_length_and_times_its_notes_from_there():
+    written = [
+        u.rstrip(b"\x00") for u, w in interleave(ENDINGS, abc_to_midi(ENDINGS), "abc->mid", "bars")
+    ]
+    at = written.index(b":|[2 e2\x01^F,1/8,4")
+    # the bar of d2 ended (480), then A B c again, then the bar of A B c ended (960), e at 0
+    assert written[at + 1 : at + 5] == [b"| 480\n", b"0 @ 2 3\n", b"| 960\n", b"0 76 480\n"]
+    assert written[written.index(b"|:A\x01^F,1/8,2") + 1] == b"| 480\n"  # the pickup G2
+    # a note tied over the bar line is settled after it: its dt goes back from the bar line
+    tied = [u.rstrip(b"\x00") for u, w in interleave(TIED, abc_to_midi(TIED), "abc->mid", "bars")]
+    assert tied[tied.index(b"|A2\x01^FC,1/8,2") + 1 : tied.index(b"|A2\x01^FC,1/8,2") + 3] == [
+        b"| 480\n",
+        b"-480 69 960\n",
+    ]
+    # MIDI -> ABC is the repeats layout's
+    assert interleave(ENDINGS, abc_to_midi(ENDINGS), "mid->abc", "bars") == interleave(
+        ENDINGS, abc_to_midi(ENDINGS), "mid->abc", "repeats"
+    )
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_bar_lines_give_the_note_text_back(seed):
+    rng = random.Random(seed)
+    tune = add_structure(rng, rich_tune(rng, rng.randint(4, 40))[0]).encode()
+    for text in (tune, ENDINGS, TIED):
+        segments, groups = align(text, abc_to_midi(text), rests=True)
+        labels = replay_labels(segments)
+        bars = with_bars(segments, groups, with_replays(segments, groups, labels), bar_times(text))
+        assert bars is not None and expand_bars(bars, labels) == (groups, 0)
+        assert sum(BAR_LINE.fullmatch(x) is not None for g in bars for x in g) >= 2
+
+
+def test_a_wrong_time_is_wrong_up_to_the_next_bar_line_only():
+    tune = b"X:1\nL:1/8\nK:C\nC2 D2 | E2 F2 | G2 A2 |]\n"
+    segments, groups = align(tune, abc_to_midi(tune), rests=True)
+    labels = replay_labels(segments)
+    bars = with_bars(segments, groups, with_replays(segments, groups, labels), bar_times(tune))
+    wrong = [[b"240 62 480\n" if x == b"480 62 480\n" else x for x in g] for g in bars]
+    plain = [x for g in expand_bars(wrong, labels)[0] for x in g]
+    assert plain[3:] == [b"0 60 480\n", b"240 62 480\n", b"720 64 480\n", b"480 65 480\n",
+                         b"480 67 480\n", b"480 69 480\n"]  # fmt: skip
+    # a replay naming no span and a line that is not note text are kept as written
+    odd = [*bars[:-1], [b"0 @ 9\n", b"junk\n"]]
+    back, dropped = expand_bars(odd, labels)
+    assert dropped == 1 and back[-1] == [b"0 @ 9\n", b"junk\n"]
+
+
+def test_a_part_played_again_whole_keeps_its_replays_without_bar_lines():
+    tune = b"X:1\nL:1/8\nP:ABA\nK:G\nP:A\n|:GABc:|\nP:B\n|:defg:|\n"
+    segments, groups = align(tune, abc_to_midi(tune), rests=True)
+    labels = replay_labels(segments)
+    replayed = with_replays(segments, groups, labels)
+    assert with_bars(segments, groups, replayed, bar_times(tune)) is None  # a replay in a replay
+    written = [u for u, w in interleave(tune, abc_to_midi(tune), "abc->mid", "bars") if w]
+    assert written == [
+        u for u, w in interleave(tune, abc_to_midi(tune), "abc->mid", "repeats") if w
+    ]

@@ -284,7 +284,7 @@ def test_a_looping_model_is_stopped_at_the_notes_a_unit_can_settle():
     assert nc.interleaved_job(model, SCALE_MIDI, "mid", "abc").most is None
 
 
-@pytest.mark.parametrize("layout", ["interleaved", "repeats", "accidentals"])
+@pytest.mark.parametrize("layout", ["interleaved", "repeats", "accidentals", "bars"])
 @pytest.mark.parametrize("direction", nc.DIRECTIONS)
 def test_a_repeat_that_plays_everything_again_is_no_loop(direction, layout):
     tune = VARIED_TUNE.replace("K:G\n", "K:G\n|:").replace("|]", ":|")
@@ -301,13 +301,14 @@ def test_a_repeat_that_plays_everything_again_is_no_loop(direction, layout):
     assert conv.dropped_lines == 0
 
 
+@pytest.mark.parametrize("layout", ["repeats", "bars"])
 @pytest.mark.parametrize("patch_length", [64, 512])
 def test_in_the_repeats_layout_a_replay_line_is_written_out_whole_even_across_pieces(
-    patch_length,
+    patch_length, layout
 ):
     tune = VARIED_TUNE.replace("K:G\n", "K:G\n|:").replace("|]", ":|").encode()
     midi = abc_to_midi(tune)
-    oracle = OracleModel({tune: midi}, patch_length=patch_length, layout="repeats")
+    oracle = OracleModel({tune: midi}, patch_length=patch_length, layout=layout)
     conv = nc.convert_bytes(oracle, tune, "abc", "mid")
     assert conv.data == midi and conv.finished and conv.dropped_lines == 0
     assert (conv.pieces > 1) == (patch_length == 64) and conv.replays == 1
