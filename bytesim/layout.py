@@ -52,6 +52,13 @@ patch (config `layout`).
   note's accidental. Exceptions: a note tied over a bar line keeps its sign in the reference
   converter (the context gives the new bar's), and a chord that holds one letter twice, once
   with a sign, gives the sign to both.
+- ``bars``: ``repeats``, with the ABC -> MIDI note text holding a bar line ``| L`` first in
+  the group of every unit with a bar line, repeat sign or ending (`with_bars`): L the ticks
+  since the last bar line (`bar_times`, as the reference converter plays the tune), and the
+  line after a bar line timed from it, so that a wrong duration moves the notes up to the next
+  bar line only. A unit that plays a span again writes one more after its replay lines, where
+  the span played again ends. The program reads the bar lines and drops them
+  (`expand_bars`); the model writes every length.
 
 Worked example, ``notes`` layout: the ABC body line ``|:GA B2|`` is cut into the segments
 ``|:G``, ``A``, `` B2`` and ``|`` (the last one carries over to the next note), and the MIDI
@@ -765,6 +772,8 @@ def _probe_time(prefix: bytes) -> int | None:
     now, found = 0, None
     for line in text.splitlines():
         dt, _, event = line.partition(" ")
+        if not dt.isdigit():  # `track`: several voices, each timed from 0 (no bar lines)
+            return None
         now += int(dt)
         if event[:1].isdigit():
             found = now
@@ -908,7 +917,10 @@ def with_bars(
     for group in groups:
         onsets.append([])
         for line in group:
-            now += int(line.split(b" ", 1)[0])
+            dt = line.split(b" ", 1)[0]
+            if not dt.isdigit():  # `track`: several voices (no bar lines)
+                return None
+            now += int(dt)
             onsets[-1].append(now)
     out: list[list[bytes]] = []
     played: list[list[bytes] | None] = []  # as in expand_bars

@@ -505,3 +505,19 @@ def test_a_part_played_again_whole_keeps_its_replays_without_bar_lines():
     assert written == [
         u for u, w in interleave(tune, abc_to_midi(tune), "abc->mid", "repeats") if w
     ]
+
+
+def test_a_tune_of_several_voices_gets_no_bar_lines():
+    tune = b"X:1\nL:1/8\nK:C\nV:1\nCDEF|GABc|]\nV:2\nC,D,E,F,|G,A,B,C|]\n"
+    midi = abc_to_midi(tune)
+    assert b"track" in midi_to_note_text(midi).encode()
+    segments, groups = align(tune, midi, rests=True)
+    second = segments.index(b"V:2\n")  # from there the prefixes play in two tracks
+    assert bar_times(tune)[second:] == (None,) * (len(segments) - second)
+    assert (960, 960) in bar_times(tune)[:second]
+    labels = replay_labels(segments)
+    assert (
+        with_bars(segments, groups, with_replays(segments, groups, labels), bar_times(tune)) is None
+    )
+    written = [u for u, w in interleave(tune, midi, "abc->mid", "bars") if w]
+    assert written == [u for u, w in interleave(tune, midi, "abc->mid", "repeats") if w]
