@@ -56,7 +56,8 @@ patch (config `layout`).
   the group of every unit with a bar line, repeat sign or ending (`with_bars`): L the ticks
   since the last bar line (`bar_times`, as the reference converter plays the tune), and the
   line after a bar line timed from it, so that a wrong duration moves the notes up to the next
-  bar line only. A unit that plays a span again writes one more after its replay lines, where
+  bar line only. The model writes that bar line after the group's first line, which then still
+  follows its unit (the copy path). A unit that plays a span again writes one more after its replay lines, where
   the span played again ends. The program reads the bar lines and drops them
   (`expand_bars`); the model writes every length.
 
@@ -882,6 +883,7 @@ def expand_bars(
     for j, group in enumerate(groups):
         plain: list[bytes] = []
         replays = False
+        group = _bars_early(group)
         for line in group:
             span = _replayed_span(line, j, where, played) if REPLAY_LINE.fullmatch(line) else []
             if span:
@@ -962,6 +964,23 @@ def with_bars(
             clock = bar = after
         out.append(new)
         played.append(None if replays else new)
+    out = [_bars_late(group) for group in out]
     if expand_bars(out, labels)[0] != groups:
         return None
     return out
+
+
+def _bars_late(group: list[bytes]) -> list[bytes]:
+    """A group as the model writes it: a bar line that starts it after the line that follows,
+    so that the line a unit settles first still comes right after the unit (its copy path,
+    `prev_patch`); `_bars_early` puts it back."""
+    if len(group) > 1 and BAR_LINE.fullmatch(group[0]) and not BAR_LINE.fullmatch(group[1]):
+        return [group[1], group[0], *group[2:]]
+    return group
+
+
+def _bars_early(group: list[bytes]) -> list[bytes]:
+    """A group as `_bars_late` wrote it, its bar line back first."""
+    if len(group) > 1 and BAR_LINE.fullmatch(group[1]) and not BAR_LINE.fullmatch(group[0]):
+        return [group[1], group[0], *group[2:]]
+    return group

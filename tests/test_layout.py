@@ -448,20 +448,20 @@ def test_the_accidental_contexts_benchmark_counts_the_tunes_that_play_differentl
 TIED = b"X:1\nL:1/8\nK:D\nA2-|A2 B>c|d2 z2|]\n"  # a note tied over a bar line
 
 
-def test_the_bars_layout_starts_each_bar_with_its_length_and_times_its_notes_from_there():
+def test_the_bars_layout_gives_each_bar_its_length_and_times_its_notes_from_there():
     written = [
         u.rstrip(b"\x00") for u, w in interleave(ENDINGS, abc_to_midi(ENDINGS), "abc->mid", "bars")
     ]
     at = written.index(b":|[2 e2\x01^F,1/8,4")
-    # the bar of d2 ended (480), then A B c again, then the bar of A B c ended (960), e at 0
-    assert written[at + 1 : at + 5] == [b"| 480\n", b"0 @ 2 3\n", b"| 960\n", b"0 76 480\n"]
-    assert written[written.index(b"|:A\x01^F,1/8,2") + 1] == b"| 480\n"  # the pickup G2
+    # the bar of d2 ended (480: written after the group's first line, which stays right after
+    # its unit), A B c again, the bar of A B c ended (960), then e at 0
+    assert written[at + 1 : at + 5] == [b"0 @ 2 3\n", b"| 480\n", b"| 960\n", b"0 76 480\n"]
+    at = written.index(b"|:A\x01^F,1/8,2")
+    assert written[at + 1 : at + 3] == [b"0 69 240\n", b"| 480\n"]  # after the pickup G2
     # a note tied over the bar line is settled after it: its dt goes back from the bar line
     tied = [u.rstrip(b"\x00") for u, w in interleave(TIED, abc_to_midi(TIED), "abc->mid", "bars")]
-    assert tied[tied.index(b"|A2\x01^FC,1/8,2") + 1 : tied.index(b"|A2\x01^FC,1/8,2") + 3] == [
-        b"| 480\n",
-        b"-480 69 960\n",
-    ]
+    at = tied.index(b"|A2\x01^FC,1/8,2")
+    assert tied[at + 1 : at + 3] == [b"-480 69 960\n", b"| 480\n"]
     # MIDI -> ABC is the repeats layout's
     assert interleave(ENDINGS, abc_to_midi(ENDINGS), "mid->abc", "bars") == interleave(
         ENDINGS, abc_to_midi(ENDINGS), "mid->abc", "repeats"

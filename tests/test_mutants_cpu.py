@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import io
 import random
+import re
 import tarfile
 
+import numpy as np
 import pytest
 
 from cpu.assembler import assemble, assemble_line
@@ -389,3 +391,31 @@ def test_valid_programs_need_a_hlt_each_and_run_batch_is_strict_by_default():
         run_batch(sloppy, initial)
     states, counts = run_batch(sloppy, initial, lenient=True)
     assert counts.tolist() == [3] and states[0, -1, 1] == 1  # ACC counted up once
+
+
+# ---------------------------------------------------------------- cpu/state, cpu/instance
+
+
+def test_a_state_keeps_its_ir_as_bytes_and_registers_as_ints_and_names_what_is_wrong():
+    state = State(1, 2, [1, 2, 3, 4], [np.uint8(5)] * 10)
+    assert type(state.ir) is bytes and state.ir == b"\x01\x02\x03\x04"
+    assert type(state.regs) is tuple and all(type(r) is int for r in state.regs)
+    assert state == State(1, 2, b"\x01\x02\x03\x04", (5,) * 10) and hash(state) == hash(
+        State(1, 2, b"\x01\x02\x03\x04", (5,) * 10)
+    )
+    shape = re.escape("a State has a 4-byte IR and 10 registers") + "$"
+    with pytest.raises(ValueError, match=shape):
+        State(0, 0, b"abc", (0,) * 10)
+    with pytest.raises(ValueError, match=shape):
+        State(0, 0, b"abcd", (0,) * 9)  # a right IR does not excuse 9 registers
+    with pytest.raises(ValueError, match=r"^state values must be bytes 0\.\.255: State\("):
+        State(0, 0, b"abcd", (0,) * 9 + (256,))
+    assert State(255, 255, b"abcd", (255,) * 10).to_bytes()[-1] == 255
+
+
+def test_encode_instance_names_a_wrong_memory_and_a_missing_state():
+    state = State(0, 0, b"\x00" * 4, (0,) * 10)
+    with pytest.raises(InstanceError, match=r"^memory must be 1024 bytes, got 1023$"):
+        encode_instance(b"\x00" * 1023, [state])
+    with pytest.raises(InstanceError, match=r"^an instance has at least one state$"):
+        encode_instance(b"\x00" * 1024, [])
