@@ -6,6 +6,7 @@ messages, and the tar writer checked field by field against Python's tarfile.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import random
 import re
@@ -16,6 +17,7 @@ import pytest
 
 from cpu.assembler import assemble, assemble_line
 from cpu.errors import AssemblyError, InstanceError, ProgramError
+from cpu.generate import random_instances, random_programs
 from cpu.instance import (
     MAX_STATES,
     MEMORY_SIZE,
@@ -419,3 +421,17 @@ def test_encode_instance_names_a_wrong_memory_and_a_missing_state():
         encode_instance(b"\x00" * 1023, [state])
     with pytest.raises(InstanceError, match=r"^an instance has at least one state$"):
         encode_instance(b"\x00" * 1024, [])
+
+
+def test_random_instances_are_the_same_bytes_for_a_seed_and_span_every_length():
+    data = b"".join(random_instances(0, 40))  # what gen-cpu-dataset and gen:cpu draw from
+    assert len(data) == 133408
+    assert hashlib.sha256(data).hexdigest() == (
+        "5878ba3f3c7d03cd60802b08d89df5f41b036caceb37fd7caee3b8424c2bb2ff"
+    )
+    initial, memories = random_programs(np.random.default_rng(1), 3000)
+    assert initial.dtype == memories.dtype == np.uint8
+    words = memories.reshape(3000, -1, 4)
+    lengths = (words[:, :, 0] == 0).argmax(axis=1) + 1  # up to the HLT
+    assert lengths.min() == 1 and lengths.max() == 255
+    assert (words[np.arange(3000), lengths - 1] == 0).all()  # HLT is the word 0 0 0 0
