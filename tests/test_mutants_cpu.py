@@ -17,7 +17,7 @@ import pytest
 
 from cpu.assembler import assemble, assemble_line
 from cpu.errors import AssemblyError, InstanceError, ProgramError
-from cpu.generate import random_instances, random_programs
+from cpu.generate import OriginalStream, draw_program, random_instances, random_programs
 from cpu.instance import (
     MAX_STATES,
     MEMORY_SIZE,
@@ -435,3 +435,13 @@ def test_random_instances_are_the_same_bytes_for_a_seed_and_span_every_length():
     lengths = (words[:, :, 0] == 0).argmax(axis=1) + 1  # up to the HLT
     assert lengths.min() == 1 and lengths.max() == 255
     assert (words[np.arange(3000), lengths - 1] == 0).all()  # HLT is the word 0 0 0 0
+
+
+def test_the_original_draw_spans_every_length_and_a_stream_program_is_the_next_one():
+    rng = random.Random(0)
+    lengths = [len(draw_program(rng)[1]) for _ in range(3000)]  # the defaults: 1 to 255 words
+    assert min(lengths) == 1 and max(lengths) == 255
+    one, two = OriginalStream(3), OriginalStream(3)
+    initial, _, programs = one.take(2)
+    assert two.next_program() == (initial[0].tolist(), programs[0])
+    assert two.next_program() == (initial[1].tolist(), programs[1])
