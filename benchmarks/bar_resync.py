@@ -17,7 +17,8 @@ onset and duration within 3 ticks, as `compare_notes`):
 
 An output whose units do not match the input's one to one (cut short) is scored as written in
 all three. For a model of the `bars` layout only ``as written`` means what it says: the lines
-it writes after a bar line are timed from its own bar lines. Prints a markdown table; `--json FILE` writes the figures.
+it writes after a bar line are timed from its own bar lines. Prints a markdown table;
+`--json FILE` writes the figures.
 """
 
 from __future__ import annotations

@@ -57,9 +57,9 @@ patch (config `layout`).
   since the last bar line (`bar_times`, as the reference converter plays the tune), and the
   line after a bar line timed from it, so that a wrong duration moves the notes up to the next
   bar line only. The model writes that bar line after the group's first line, which then still
-  follows its unit (the copy path). A unit that plays a span again writes one more after its replay lines, where
-  the span played again ends. The program reads the bar lines and drops them
-  (`expand_bars`); the model writes every length.
+  follows its unit (the copy path). A unit that plays a span again writes one more after its
+  replay lines, where the span played again ends. The program reads the bar lines and drops
+  them (`expand_bars`); the model writes every length.
 
 Worked example, ``notes`` layout: the ABC body line ``|:GA B2|`` is cut into the segments
 ``|:G``, ``A``, `` B2`` and ``|`` (the last one carries over to the next note), and the MIDI
