@@ -85,16 +85,7 @@ NOTE_TEXT = "notes"  # the header (extension) of MIDI given as note text
 MARK = 0  # interleaved layout: the byte after the last unit of an output group
 CONTEXT = 1  # context layouts: the byte between an input unit and its context
 # ABC units with context
-CONTEXT_LAYOUTS = (
-    "context",
-    "signature",
-    "fields",
-    "rests",
-    "ticks",
-    "repeats",
-    "accidentals",
-    "bars",
-)
+CONTEXT_LAYOUTS = LAYOUTS[LAYOUTS.index("context") :]
 # the key as its signature
 SIGNATURE_LAYOUTS = ("signature", "fields", "rests", "ticks", "repeats", "accidentals", "bars")
 REST_LAYOUTS = (
