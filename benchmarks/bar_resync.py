@@ -31,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bytesim.conversion_eval import load_pairs  # noqa: E402
-from bytesim.layout import _BAR_SIGN, _NOT_NOTES, align  # noqa: E402
+from bytesim.layout import align, has_bar_sign  # noqa: E402
 from bytesim.neural_convert import (  # noqa: E402
     INTERLEAVED,
     convert_many,
@@ -82,10 +82,6 @@ def clocks(groups: list[list[bytes]]) -> list[int]:
     return out
 
 
-def has_bar(segment: bytes) -> bool:
-    return _BAR_SIGN.search(_NOT_NOTES.sub(b"", segment)) is not None
-
-
 def score_pair(
     abc: bytes, midi: bytes, unit_lines: list[list[bytes]]
 ) -> tuple[dict[str, CompareResult], bool]:
@@ -97,7 +93,7 @@ def score_pair(
     one_to_one = len(unit_lines) == len(ref_groups)
     starts = clocks(ref_groups)
     every = {j: starts[j] for j in range(len(ref_groups))} if one_to_one else {}
-    bars = {j: t for j, t in every.items() if has_bar(segments[j])}
+    bars = {j: t for j, t in every.items() if has_bar_sign(segments[j])}
     results = {
         mode: compare_notes(timeline(unit_lines, resync), reference, tol=TICKS_TOLERANCE)
         for mode, resync in zip(MODES, ({}, bars, every), strict=True)

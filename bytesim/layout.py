@@ -87,16 +87,11 @@ CONTEXT = 1  # context layouts: the byte between an input unit and its context
 # ABC units with context
 CONTEXT_LAYOUTS = LAYOUTS[LAYOUTS.index("context") :]
 # the key as its signature
-SIGNATURE_LAYOUTS = ("signature", "fields", "rests", "ticks", "repeats", "accidentals", "bars")
-REST_LAYOUTS = (
-    "rests",
-    "ticks",
-    "repeats",
-    "accidentals",
-    "bars",
-)  # their note text has rest lines
+SIGNATURE_LAYOUTS = LAYOUTS[LAYOUTS.index("signature") :]
+# their note text has rest lines
+REST_LAYOUTS = LAYOUTS[LAYOUTS.index("rests") :]
 # ABC -> MIDI writes a repeat's second time as a replay line
-REPLAY_LAYOUTS = ("repeats", "accidentals", "bars")
+REPLAY_LAYOUTS = LAYOUTS[LAYOUTS.index("repeats") :]
 _K_FIELD = re.compile(rb"(?:^|\[)K:([^\]\n%]*)", re.M)
 _L_FIELD = re.compile(rb"(?:^|\[)L:([^\]\n%]*)", re.M)
 _M_FIELD = re.compile(rb"(?:^|\[)M:([^\]\n%]*)", re.M)
@@ -620,6 +615,16 @@ REPLAY_LINE = re.compile(rb"(\d+) @ (\d+)(?: (\d+))?\n?")
 _BAR_SIGN = re.compile(rb"[|:]|\[\d")  # a bar line, repeat sign or ending
 
 
+def has_bar_sign(segment: bytes) -> bool:
+    """Whether an ABC segment (not a field line) holds a bar line, repeat sign or ending
+    outside its annotations, decorations, grace notes and inline fields.
+
+    >>> has_bar_sign(b" :|d"), has_bar_sign(b'"A:m"c'), has_bar_sign(b"[1 d2")
+    (True, False, True)
+    """
+    return _BAR_SIGN.search(_NOT_NOTES.sub(b"", segment)) is not None
+
+
 def replay_labels(segments: list[bytes]) -> list[int | None]:
     """The number the `repeats` layout gives an ABC segment, or None: the segments that may
     start or end a repeated span are numbered 1, 2, ... in order. Those are the segments with
@@ -636,8 +641,7 @@ def replay_labels(segments: list[bytes]) -> list[int | None]:
             labels.append(None)
             after_field = True
             continue
-        text = _NOT_NOTES.sub(b"", segment)
-        if _BAR_SIGN.search(text) or after_field:
+        if has_bar_sign(segment) or after_field:
             count += 1
             labels.append(count)
         else:
@@ -787,9 +791,9 @@ def bar_times(abc: bytes) -> tuple[tuple[int, int] | None, ...]:
     prefix = b""
     for segment in abc_segments(abc):
         times = None
-        if not _FIELD_LINE.match(segment) and segment.strip():
+        if not _FIELD_LINE.match(segment) and segment.strip() and has_bar_sign(segment):
             ends = [m.end() for m in _BAR_PART.finditer(segment) if m.group(2)]
-            if ends:
+            if ends:  # (the bar part read up to its last sign)
                 before = _probe_time(prefix)
                 replays = most_settled(segment) is None
                 after = _probe_time(prefix + segment[: ends[-1]]) if replays else before
@@ -901,8 +905,9 @@ def with_bars(
     (`bar_times`): L the ticks since the last bar line, so that the clock is right again at
     every bar whatever went before; a line after a bar line gives its dt from the bar line.
     Where a segment plays a span again, a second bar line after the replay lines sets the
-    clock at the end of the span played again. None when the result does not give `groups`
-    back through `expand_bars` (not found in the training tunes checked, docs/conversion.md).
+    clock at the end of the span played again. None when the result would not give `groups`
+    back through `expand_bars`: a tune of several voices, a span played again that holds a
+    replay of its own (1 of 500 training tunes, docs/conversion.md).
     """
     labels = replay_labels(segments)
     where = {label: k for k, label in enumerate(labels) if label is not None}
