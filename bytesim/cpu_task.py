@@ -10,6 +10,9 @@ Options (all optional), e.g. ``gen:cpu?min=1&max=255&curriculum=2000&loss=states
 - ``min``, ``max``: program length range in words, HLT included (default 1 and 255);
 - ``curriculum``: steps over which the upper length bound grows linearly from ``min`` (at least
   ``curriculum_start``, default 16) to ``max``; 0 (default) draws from the full range at once;
+- ``focus``, ``focus_share``: mnemonics drawn more often, e.g. ``focus=DIV,SUB&focus_share=0.25``:
+  each instruction's mnemonic is drawn from the named ones with that probability, else uniformly
+  over the 20 (``cpu.generate.random_programs``); share 0 (default) is the original's draw;
 - ``loss``: ``states`` (default) counts only the states after state 0 (memory and state 0 are the
   prompt, the program bytes random and unpredictable), ``all`` counts every byte after the header
   as the original does.
@@ -29,7 +32,8 @@ from bytesim.data import (
     encode_file,
     source_options,
 )
-from cpu.generate import random_instances
+from cpu.errors import ParameterError
+from cpu.generate import focus_opcodes, random_instances
 
 
 @dataclass(frozen=True)
@@ -39,8 +43,14 @@ class CpuSource:
     curriculum: int = 0  # steps to grow the upper bound from curriculum_start to max_len
     curriculum_start: int = 16  # upper bound at step 0 when curriculum > 0
     loss: str = "states"  # "states" | "all"
+    focus: str = ""  # mnemonics drawn more often, comma-separated
+    focus_share: float = 0.0  # probability that an instruction's mnemonic is one of `focus`
 
     def __post_init__(self):
+        try:
+            focus_opcodes(self.focus_names, self.focus_share)
+        except ParameterError as err:
+            raise DataError(f"gen:cpu {err}") from None
         if not 1 <= self.min_len <= self.max_len <= 255:
             raise DataError(
                 f"gen:cpu needs 1 <= min <= max <= 255, got {self.min_len}..{self.max_len}"
@@ -58,8 +68,14 @@ class CpuSource:
             "curriculum": ("curriculum", int),
             "curriculum_start": ("curriculum_start", int),
             "loss": ("loss", str),
+            "focus": ("focus", str),
+            "focus_share": ("focus_share", float),
         }
         return cls(**source_options("cpu", options, fields))
+
+    @property
+    def focus_names(self) -> tuple[str, ...]:
+        return tuple(name for name in self.focus.split(",") if name)
 
     def upper_bound(self, step: int) -> int:
         """The longest program drawn at `step` (the curriculum's current bound)."""
@@ -69,7 +85,9 @@ class CpuSource:
 
     def sample(self, rng: np.random.Generator, step: int) -> Example:
         seed = int(rng.integers(2**63))
-        (data,) = random_instances(seed, 1, self.min_len, self.upper_bound(step))
+        (data,) = random_instances(
+            seed, 1, self.min_len, self.upper_bound(step), self.focus_names, self.focus_share
+        )
         return encode_instance(data, self.loss)
 
 

@@ -252,15 +252,26 @@ def name_of_words(program: list[int]) -> str:
 
 
 def random_programs(
-    rng: np.random.Generator, count: int, min_len: int = 1, max_len: int = 255
+    rng: np.random.Generator,
+    count: int,
+    min_len: int = 1,
+    max_len: int = 255,
+    focus: tuple[str, ...] = (),
+    focus_share: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(initial (count, 11), memories (count, 1024))`` uint8 drawn with ``rng``.
 
     Same distribution as the original: ACC and A..J uniform bytes; N uniform in
     min_len..max_len; N - 1 instructions, mnemonic uniform over the 20, LOADI's byte uniform,
     operand count uniform over the mnemonic's counts, registers uniform over A..J; HLT.
+
+    With ``focus_share`` > 0 (not the original's distribution), each instruction's mnemonic is
+    drawn uniformly from the mnemonics named in ``focus`` with that probability, else uniformly
+    over the 20; everything else as before. With the default 0 the draws are the same as
+    without the arguments.
     """
     check_lengths(min_len, max_len)
+    focus_ops = focus_opcodes(focus, focus_share)
     initial = rng.integers(0, 256, (count, 11), dtype=np.uint8)
     n = rng.integers(min_len, max_len + 1, count)
     total = int(n.sum()) - count  # instructions of all programs, drawn as one flat array
@@ -273,6 +284,9 @@ def random_programs(
     choice = (packed // 1000).astype(np.uint8)
     regs = np.stack([packed % 10, packed // 10 % 10, packed // 100 % 10], axis=-1)
     regs = regs.astype(np.uint8) + 1
+    if focus_share > 0:
+        chosen = rng.random(total) < focus_share
+        op[chosen] = rng.choice(focus_ops, int(chosen.sum()))
     n_counts = np.array([max(len(i.counts), 1) for i in INSTRUCTIONS], dtype=np.uint8)
     count_of = _COUNTS.astype(np.uint8)[op, choice % n_counts[op]]
     words = np.zeros((total, 4), dtype=np.uint8)
@@ -287,16 +301,42 @@ def random_programs(
     return initial, memories.reshape(count, MEMORY_SIZE)
 
 
-def random_instances(seed: int, count: int, min_len: int = 1, max_len: int = 255) -> list[bytes]:
+def focus_opcodes(focus: tuple[str, ...], focus_share: float) -> np.ndarray:
+    """The opcodes of the mnemonics in ``focus``; ParameterError for an unknown or repeated
+    name (HLT is never drawn), a share outside 0..1, or a positive share with no mnemonic."""
+    if not 0.0 <= focus_share <= 1.0:
+        raise ParameterError(f"focus share must be within 0..1, not {focus_share}")
+    known = {i.mnemonic: i.opcode for i in MNEMONIC_CHOICES}
+    for name in focus:
+        if name not in known:
+            raise ParameterError(f"focus: unknown mnemonic {name!r} (known: {', '.join(known)})")
+    if len(set(focus)) != len(focus):
+        raise ParameterError(f"focus names a mnemonic twice: {','.join(focus)}")
+    if focus_share > 0 and not focus:
+        raise ParameterError("a focus share above 0 needs at least one focus mnemonic")
+    return np.array([known[name] for name in focus], dtype=np.uint8)
+
+
+def random_instances(
+    seed: int,
+    count: int,
+    min_len: int = 1,
+    max_len: int = 255,
+    focus: tuple[str, ...] = (),
+    focus_share: float = 0.0,
+) -> list[bytes]:
     """``count`` full instance files (SPEC 1.4) of random programs, deterministic in ``seed``.
 
-    The original's distribution (see :func:`random_programs`), drawn with
-    ``numpy.random.default_rng(seed)`` and run by the batch interpreter, 4096 at a time.
+    The original's distribution (see :func:`random_programs`; ``focus`` and ``focus_share``
+    draw some mnemonics more often), drawn with ``numpy.random.default_rng(seed)`` and run by
+    the batch interpreter, 4096 at a time.
     """
     rng = np.random.default_rng(seed)
     out: list[bytes] = []
     while len(out) < count:
-        initial, memories = random_programs(rng, min(4096, count - len(out)), min_len, max_len)
+        initial, memories = random_programs(
+            rng, min(4096, count - len(out)), min_len, max_len, focus, focus_share
+        )
         states, counts = run_batch(memories, initial, check=False)
         out.extend(instance_bytes(memories, states, counts))
     return out

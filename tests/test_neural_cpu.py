@@ -1,6 +1,7 @@
 """Neural CPU simulation: training examples, scoring, baselines, free and teacher-forced runs."""
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,7 @@ from cli.main import cli
 from cpu.assembler import assemble
 from cpu.instance import encode_instance as instance_bytes
 from cpu.interpreter import run
+from cpu.isa import BY_MNEMONIC
 from cpu.state import State
 
 # INC A; LOADI 7; HLT from zero registers: the worked example of cpu/instance.py
@@ -71,6 +73,22 @@ def test_generated_cpu_source_is_deterministic_and_within_bounds():
     assert 4 <= states <= 10  # N + 1 states for N in 3..9
 
 
+def test_focus_draws_the_named_mnemonics_more_often():
+    source = generated_source("gen:cpu?min=200&max=200&focus=DIV,SUB&focus_share=0.5")
+    example = source.sample(np.random.default_rng(3), 0)
+    memory = example.ids[16 : 16 + 1024].reshape(-1, 4)[:199]  # the 199 words before HLT
+    ops = Counter(int(op) for op in memory[:, 0])
+    div, sub = BY_MNEMONIC["DIV"].opcode, BY_MNEMONIC["SUB"].opcode
+    # each is drawn with probability 0.5 / 2 + 0.5 / 20 = 0.275 (others 0.025)
+    assert 35 <= ops[div] <= 75 and 35 <= ops[sub] <= 75
+    assert max(n for op, n in ops.items() if op not in (div, sub)) < 20
+    plain = generated_source("gen:cpu?min=200&max=200&focus=DIV&focus_share=0")
+    assert np.array_equal(
+        plain.sample(np.random.default_rng(3), 0).ids,
+        generated_source("gen:cpu?min=200&max=200").sample(np.random.default_rng(3), 0).ids,
+    )
+
+
 @pytest.mark.parametrize(
     ("step", "bound"), [(0, 16), (50, 16 + (255 - 16) * 50 // 100), (100, 255), (10**6, 255)]
 )
@@ -86,6 +104,11 @@ def test_curriculum_grows_the_longest_program_linearly(step, bound):
         "gen:cpu?loss=some",
         "gen:cpu?colour=red",
         "gen:cpu?min=x",
+        "gen:cpu?focus=DIV&focus_share=1.5",
+        "gen:cpu?focus=HLT&focus_share=0.5",
+        "gen:cpu?focus=DIV,DIV&focus_share=0.5",
+        "gen:cpu?focus_share=0.5",
+        "gen:cpu?focus=DIV&focus_share=much",
     ],
 )
 def test_bad_cpu_source_options_are_one_clear_error(spec):
