@@ -2,6 +2,7 @@
 
 import hashlib
 import random
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from cpu.errors import ParameterError
 from cpu.generate import (
     OriginalStream,
     draw_program,
+    focus_opcodes,
     memories_of,
     name_of_words,
     program_name,
@@ -24,7 +26,7 @@ from cpu.generate import (
     random_programs,
 )
 from cpu.instance import decode_instance, validate_instance
-from cpu.isa import INSTRUCTIONS, variant_of
+from cpu.isa import BY_MNEMONIC, INSTRUCTIONS, variant_of
 
 DATA = Path(__file__).parent / "data" / "cpu"
 
@@ -141,6 +143,52 @@ def test_random_programs_lengths_are_uniform():
     counts = np.bincount(lengths, minlength=4)[1:]
     assert counts.sum() == 6000
     assert np.all(np.abs(counts - 2000) < 150)
+
+
+def test_focus_draws_the_named_mnemonics_with_the_share_given():
+    count = 3000
+    _, memories = random_programs(np.random.default_rng(2), count, 255, 255, ("DIV", "SUB"), 0.5)
+    words = memories.reshape(count, 256, 4)[:, :254].reshape(-1, 4)
+    ops = np.bincount(words[:, 0], minlength=len(INSTRUCTIONS)) / len(words)
+    focus = [BY_MNEMONIC["DIV"].opcode, BY_MNEMONIC["SUB"].opcode]
+    others = [i.opcode for i in INSTRUCTIONS[1:] if i.opcode not in focus]
+    assert ops[focus] == pytest.approx([0.5 / 2 + 0.5 / 20] * 2, abs=0.003)
+    assert ops[others] == pytest.approx([0.5 / 20] * 18, abs=0.002)
+    variants = Counter(variant_of(bytes(w)) for w in words[words[:, 0] == focus[0]][:20000])
+    assert set(variants) == {"DIV r", "DIV r s", "DIV r s t"}  # the operands drawn as before
+    # every instruction drawn from the focus at share 1; random_instances passes it on
+    for data in random_instances(4, 3, 40, 40, ("MUL",), 1.0):
+        memory, _ = decode_instance(data)
+        assert {line.split()[0] for line in disassemble(memory)} == {"MUL", "HLT"}
+
+
+def test_focus_share_0_draws_as_the_original():
+    plain = random_programs(np.random.default_rng(5), 50)
+    focused = random_programs(np.random.default_rng(5), 50, 1, 255, ("DIV",), 0.0)
+    assert all(np.array_equal(a, b) for a, b in zip(plain, focused, strict=True))
+    assert random_instances(5, 4) == random_instances(5, 4, 1, 255, (), 0.0)
+    assert focus_opcodes(("CLR", "MOV"), 0.3).tolist() == [
+        BY_MNEMONIC["CLR"].opcode,
+        BY_MNEMONIC["MOV"].opcode,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("focus", "share", "message"),
+    [
+        (("DIV",), -0.1, "focus share must be within 0..1, not -0.1"),
+        (("DIV",), 1.5, "focus share must be within 0..1, not 1.5"),
+        (("HLT",), 0.5, "focus: unknown mnemonic 'HLT' (known: CLR, INC,"),
+        (("div",), 0.5, "focus: unknown mnemonic 'div'"),
+        (("DIV", "DIV"), 0.5, "focus names a mnemonic twice: DIV,DIV"),
+        ((), 0.5, "a focus share above 0 needs at least one focus mnemonic"),
+    ],
+)
+def test_bad_focus_is_one_clear_error(focus, share, message):
+    with pytest.raises(ParameterError, match="^" + re.escape(message)):
+        random_programs(np.random.default_rng(0), 1, 1, 255, focus, share)
+    with pytest.raises(ParameterError, match="^" + re.escape(message)):
+        random_instances(0, 1, 1, 255, focus, share)
 
 
 @pytest.mark.parametrize(("low", "high"), [(0, 5), (5, 4), (1, 257)])

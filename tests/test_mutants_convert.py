@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 
 import mido
+import numpy as np
 import pytest
 
 from convert import (
@@ -25,6 +27,7 @@ from convert import (
     parse_abc,
     tune_to_score,
 )
+from convert.canonical import UNIT
 from convert.compare import (
     abc2midi_available,
     abc2midi_notes,
@@ -53,7 +56,9 @@ from convert.notetext import (
     note_text_errors,
     note_text_to_midi,
     score_to_note_text,
+    with_rests,
 )
+from convert.tune_features import LogisticBaseline, features, phrase_features
 
 # --- fields: K:, M:, L:, Q: and P: -------------------------------------------------------
 
@@ -1486,3 +1491,60 @@ def test_events_a_tune_may_last_max_quarters_and_not_one_more():
     with pytest.raises(AbcError) as refused:
         _score(f"%\nX:3\nL:1/4\nK:C\n{body} A\n")
     assert str(refused.value) == f"tune X:3, line 2: tune lasts over {MAX_QUARTERS} quarter notes"
+
+
+# --- convert/tune_features: phrase ends, the logistic baseline ---------------------------------
+
+
+def _quarters(count: int) -> list[tuple[int, int, int]]:
+    """`count` quarter notes of one pitch, one after the other: (onset, pitch, duration)."""
+    return [(k * 2 * UNIT, 60, 2 * UNIT) for k in range(count)]
+
+
+def test_phrase_features_of_quarter_notes_counted_by_hand():
+    # 101 quarters end 202 eighths in; each of the 99 quarter runs ends `back` = 0, 2, ..., 196
+    # eighths before the end: 11 within 2 of a phrase end (back % 64 in 0, 2, 62), 20 of a
+    # half-phrase end (back % 32 in 0, 2, 30); each cadence bar holds 4 onsets, 4 quarter gaps
+    expected = [0.5, 0.5, 1.0, 1.0, 1.0, 11 / 4, 20 / 8, 11 / 99, 1.0, 101 / 256]
+    assert phrase_features(_quarters(101)).tolist() == pytest.approx(expected)
+    assert phrase_features(_quarters(600))[-1] == 2.0  # the length in onsets stops at 512
+
+
+def test_phrase_features_count_a_cadence_bar_of_six_onsets_as_not_at_most_five():
+    # quarters up to eighth 190, eighths at 192..196, a last quarter 197..199: the last
+    # cadence bar [191, 199) holds 6 onsets, the three before it 4 each
+    notes = _quarters(96)
+    notes += [(e * UNIT, 62, UNIT) for e in range(192, 197)] + [(197 * UNIT, 64, 2 * UNIT)]
+    features_ = phrase_features(notes)
+    assert features_[0] == pytest.approx(18 / 4 / 8)
+    assert features_[1] == pytest.approx(4 / 8)
+    assert features_[4] == 0.75
+
+
+def test_rhythm_features_need_no_deprecated_numpy_casts():
+    notes = [(0, 60, UNIT // 2), (UNIT // 2, 62, UNIT // 2), (UNIT, 64, 3 * UNIT)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        vector = features(notes, (6, 8))
+    assert np.isfinite(vector).all()
+
+
+def test_logistic_baseline_weights_minimise_the_penalised_loss():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 3))
+    labels = ["a" if v > 0 else "b" for v in x[:, 0] + 0.5 * rng.normal(size=60)]
+    l2 = 0.05
+    model = LogisticBaseline(x, labels, l2=l2)
+    z = (x - model.mean) / model.scale
+    p = np.exp(z @ model.w + model.b)
+    p /= p.sum(1, keepdims=True)
+    onehot = np.eye(2)[[model.classes.index(k) for k in labels]]
+    gradient = z.T @ (p - onehot) / len(x) + 2 * l2 * model.w
+    assert np.abs(gradient).max() < 1e-6  # at the minimum of the loss + l2 * |w|^2
+    free = LogisticBaseline(x, labels, l2=0.0)
+    assert np.linalg.norm(model.w) < np.linalg.norm(free.w)
+
+
+def test_with_rests_reads_on_past_a_blank_line():
+    text = with_rests("0 60 240\n\n480 62 240\n")
+    assert text == "0 60 240\n240 z 240\n240 62 240\n"
