@@ -96,13 +96,15 @@ def convert_command(
     The direction comes from the two extensions (IN.abc -> OUT.mid, IN.mid -> OUT.abc).
     Greedy by default; --temperature > 0 samples (the same --seed gives the same bytes).
     An output that reaches the model's length limit is cut there: it is still written, and
-    stderr says so. A model of the interleaved layout (the shipped one) converts a tune of any
-    length: past its patch_length it goes on in pieces, each starting from the newest half of
-    the last; it cuts only when a whole piece reads no new part of the input.
+    stderr says so. A model of an interleaved layout (`interleaved` and those built on it, the
+    shipped `repeats` among them) converts a tune of any length: past its patch_length it goes
+    on in pieces, each starting from the newest half of the last; it cuts only when a whole
+    piece reads no new part of the input.
     --check runs the reference converter too (SPEC 3.4): for ABC -> MIDI the
     note precision / recall / F1 of OUT against the reference MIDI and whether the bytes are
     identical; for MIDI -> ABC the notes of OUT (converted by the reference) against IN's.
-    The model states a MIDI track's length before writing its events and rarely gets it exact;
+    A model of the paper's layout states a MIDI track's length before writing its events and
+    rarely gets it exact (in the interleaved layouts the program writes the container);
     --restate-lengths writes OUT with each length re-stated from the events that follow it
     (up to their end-of-track event), the events unchanged, and --check then scores that file.
     MIDI -> ABC: the program writes the header's K: value, the input's first key signature;
