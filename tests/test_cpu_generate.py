@@ -162,6 +162,17 @@ def test_focus_draws_the_named_mnemonics_with_the_share_given():
         assert {line.split()[0] for line in disassemble(memory)} == {"MUL", "HLT"}
 
 
+def test_random_instances_draw_4096_programs_at_a_time():
+    files = random_instances(3, 4100, 1, 2)
+    assert len(files) == 4100
+    rng = np.random.default_rng(3)
+    first, _ = random_programs(rng, 4096, 1, 2)
+    then, _ = random_programs(rng, 4, 1, 2)
+    for data, initial in [(files[0], first[0]), (files[4095], first[4095]), (files[4096], then[0])]:
+        _, states = decode_instance(data)
+        assert [states[0].acc, *states[0].regs] == initial.tolist()
+
+
 def test_focus_share_0_draws_as_the_original():
     plain = random_programs(np.random.default_rng(5), 50)
     focused = random_programs(np.random.default_rng(5), 50, 1, 255, ("DIV",), 0.0)
