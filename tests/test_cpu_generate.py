@@ -174,9 +174,18 @@ def test_random_instances_draw_4096_programs_at_a_time():
 
 
 def test_focus_share_0_draws_as_the_original():
-    plain = random_programs(np.random.default_rng(5), 50)
-    focused = random_programs(np.random.default_rng(5), 50, 1, 255, ("DIV",), 0.0)
+    rng_plain, rng_focused = np.random.default_rng(5), np.random.default_rng(5)
+    plain = random_programs(rng_plain, 50)
+    focused = random_programs(rng_focused, 50, 1, 255, ("DIV",), 0.0)
     assert all(np.array_equal(a, b) for a, b in zip(plain, focused, strict=True))
+    # no draw more either: the four draws of the original's distribution, in this order
+    drawn = np.random.default_rng(5)
+    drawn.integers(0, 256, (50, 11), dtype=np.uint8)
+    total = int(drawn.integers(1, 256, 50).sum()) - 50
+    drawn.integers(1, 21, total, dtype=np.uint8)
+    drawn.integers(0, 6 * 1000 * 256, total, dtype=np.int32)
+    next_draw = drawn.integers(2**32)
+    assert rng_plain.integers(2**32) == rng_focused.integers(2**32) == next_draw
     assert random_instances(5, 4) == random_instances(5, 4, 1, 255, (), 0.0)
     assert focus_opcodes(("CLR", "MOV"), 0.3).tolist() == [
         BY_MNEMONIC["CLR"].opcode,
