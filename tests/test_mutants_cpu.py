@@ -16,6 +16,15 @@ import numpy as np
 import pytest
 
 from cpu.assembler import assemble, assemble_line
+from cpu.dataset import (
+    DatasetError,
+    check_dataset,
+    count_instances,
+    read_instances,
+    tar_member_bytes,
+    write_bgpt,
+    write_shards,
+)
 from cpu.errors import AssemblyError, InstanceError, ProgramError
 from cpu.generate import OriginalStream, draw_program, random_instances, random_programs
 from cpu.instance import (
@@ -445,3 +454,69 @@ def test_the_original_draw_spans_every_length_and_a_stream_program_is_the_next_o
     initial, _, programs = one.take(2)
     assert two.next_program() == (initial[0].tolist(), programs[0])
     assert two.next_program() == (initial[1].tolist(), programs[1])
+
+
+# --- cpu/dataset: reading a dataset back ------------------------------------------------------
+
+SHARDED = {"train": 25, "test": 7, "seed": 3, "shard_size": 10}  # shards of 10, 10, 5; 7
+
+
+def test_count_instances_of_each_layout(tmp_path):
+    write_bgpt(tmp_path / "b", 6, 2, seed=2)
+    assert count_instances(tmp_path / "b") == len(list((tmp_path / "b").glob("*/*.bin")))
+    write_shards(tmp_path / "s", **SHARDED)
+    assert count_instances(tmp_path / "s") == 32
+    (tmp_path / "s" / "shard-00001.tar").unlink()  # only the shards there count
+    assert count_instances(tmp_path / "s") == 22
+    assert count_instances(tmp_path / "s" / "shard-00000.tar") is None  # one shard: unknown
+    (tmp_path / "s" / "manifest.json").unlink()
+    assert count_instances(tmp_path / "s") is None
+
+
+def test_read_instances_in_order_then_the_first_problem(tmp_path):
+    write_bgpt(tmp_path / "b", 3, 2, seed=2)
+    labels = [label for label, _ in read_instances(tmp_path / "b")]
+    train = sorted(p.name for p in (tmp_path / "b" / "train").iterdir())
+    test = sorted(p.name for p in (tmp_path / "b" / "test").iterdir())
+    assert labels == [f"train/{n}" for n in train] + [f"test/{n}" for n in test]
+    write_shards(tmp_path / "s", **SHARDED)
+    items = list(read_instances(tmp_path / "s"))
+    assert len(items) == 32 and items[0][0].startswith("shard-00000.tar:")
+    assert items[-1][0].startswith("shard-00003.tar:")
+    assert [data for _, data in items[:10]] == list(
+        tar_member_bytes((tmp_path / "s" / "shard-00000.tar").read_bytes()).values()
+    )
+    (tmp_path / "s" / "shard-00002.tar").unlink()
+    read = []
+    with pytest.raises(DatasetError, match=r"^shard-00002.tar: missing shard \(listed in"):
+        for label, _ in read_instances(tmp_path / "s"):
+            read.append(label)
+    assert len(read) == 27  # every instance there, then the error
+
+
+def test_check_names_a_shard_whose_count_differs_and_one_that_is_no_tar(tmp_path):
+    write_shards(tmp_path, **SHARDED)
+    shard = tmp_path / "shard-00002.tar"  # 5 instances: keep 4
+    members = list(tar_member_bytes(shard.read_bytes()).items())[:4]
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    shard.write_bytes(buffer.getvalue())
+    (tmp_path / "shard-00003.tar").write_bytes(b"not a tar" * 100)
+    report = check_dataset(tmp_path)
+    assert report.instances == 24
+    assert report.problems[0] == "shard-00002.tar: 4 instances, manifest says 5"
+    assert report.problems[1].startswith("shard-00003.tar: unreadable tar (")
+    assert report.problems[2] == "shard-00003.tar: 0 instances, manifest says 7"
+    assert len(report.problems) == 3
+
+
+def test_a_program_file_in_a_bgpt_folder_is_named_as_a_program(tmp_path):
+    write_bgpt(tmp_path, 2, 0, seed=2)
+    first = sorted((tmp_path / "train").iterdir())[0]
+    first.write_bytes(first.read_bytes()[:1024])
+    problems = check_dataset(tmp_path).problems
+    assert problems == [f"train/{first.name}: 1024 bytes is a program, not an instance"]
