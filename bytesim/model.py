@@ -588,6 +588,7 @@ class BGPT(nn.Module):
         stop: Callable[[int, torch.Tensor], torch.Tensor] | None = None,
         use_cache: bool = True,
         steer: Callable[[int, torch.Tensor], torch.Tensor] | None = None,
+        draft: bool = False,
     ) -> list[torch.Tensor]:
         """Continue every prompt patch by patch; returns the full sequences (prompt included).
 
@@ -603,6 +604,9 @@ class BGPT(nn.Module):
         (len(prompts), 16) values: for each row the patch to put next instead of generating
         one (input fed while the model writes, as the interleaved layout does), or a row of -1
         to let the model write it.
+        `draft` (greedy, cached): write each patch by checking the guess that it repeats the
+        previous one (`_generate_patch`): the same bytes, faster where patches mostly repeat;
+        slower for a batch whose rows differ in different bytes.
         """
         if steer is not None and not use_cache:
             raise ValueError("steer needs use_cache=True")
@@ -629,12 +633,12 @@ class BGPT(nn.Module):
         try:
             if not use_cache:
                 return self._generate_uncached(seqs, max_patches, pick, stop)
-            return self._generate_cached(seqs, max_patches, pick, stop, steer)
+            return self._generate_cached(seqs, max_patches, pick, stop, steer, draft)
         finally:
             self.train(was_training)
             torch.set_num_threads(threads)
 
-    def _generate_cached(self, seqs, max_patches, pick, stop, steer=None):
+    def _generate_cached(self, seqs, max_patches, pick, stop, steer=None, draft=False):
         out = [s for s in seqs]
         active = [i for i, s in enumerate(seqs) if len(s) // PATCH < max_patches]
         if not active:
@@ -675,7 +679,9 @@ class BGPT(nn.Module):
             if bool(write.any()):
                 rows = write.nonzero().squeeze(1)
                 retrieved = memory.read(feature[rows], rows) if memory is not None else None
-                patch[rows] = self._generate_patch(feature[rows], prev[rows], pick, retrieved)
+                patch[rows] = self._generate_patch(
+                    feature[rows], prev[rows], pick, retrieved, draft
+                )
             for r, i in enumerate(active):
                 out[i] = torch.cat((out[i], patch[r]))
             n = n + 1
@@ -718,8 +724,16 @@ class BGPT(nn.Module):
         retrieved byte embeddings (N, 16, Hb), from `retrieve`."""
         return self._generate_patch(features, prev, _Sampler(0.0, None, None, None), retrieved)
 
-    def _generate_patch(self, feature, prev, pick, retrieved=None):
-        """Sample one patch per row from the byte decoder with a KV cache. -> (B, 16)"""
+    def _generate_patch(self, feature, prev, pick, retrieved=None, draft=False):
+        """Sample one patch per row from the byte decoder with a KV cache. -> (B, 16)
+
+        `draft` (greedy only): guess that the patch repeats the previous one, check every
+        guessed byte in one pass of the byte decoder and keep the bytes up to the first
+        greedy byte that differs, which replaces it; then guess again from there. The same
+        greedy bytes (up to float rounding), in as many passes as bytes differ (plus one)
+        instead of 16 steps: fewer where the patch mostly repeats the last (a CPU state)."""
+        if draft and pick.greedy:
+            return self._draft_patch(feature, prev, retrieved)
         B = feature.size(0)
         cache = self.byte.new_cache(B, self.prefix + PATCH, feature)
         empty = prev[:, :0]
@@ -736,6 +750,38 @@ class BGPT(nn.Module):
             pos = torch.full((1,), self.prefix + i + 1, device=x.device)
             h = self.byte(x, pos, cache)[:, -1]
         return patch
+
+    def _draft_patch(self, feature, prev, retrieved):
+        """Greedy patches by checking guesses (`_generate_patch`'s `draft`). -> (B, 16)"""
+        B, device = feature.size(0), feature.device
+        cache = self.byte.new_cache(B, self.prefix + PATCH, feature)
+        patch = prev.clone()  # the guess; bytes before `done` are decided
+        # first pass: the prefix, the feature and the guessed bytes 0..14
+        x = self.byte_inputs(self.byte_proj(feature), prev, patch[:, : PATCH - 1], retrieved)
+        h = self.byte(x, torch.arange(x.size(1), device=device), cache)[:, self.prefix :]
+        done = 0
+        while True:
+            greedy = self.byte_logits(h).argmax(-1)  # (B, T): bytes done.. given the guess
+            differs = (greedy != patch[:, done:]).any(dim=0)
+            first = int(differs.int().argmax()) if bool(differs.any()) else greedy.size(1)
+            patch[:, done : done + first + 1] = greedy[:, : first + 1]
+            done += first + 1
+            if done >= PATCH:
+                return patch
+            # keep the cache up to the token of byte done - 1 (the feature is byte 0's), then
+            # feed the decided byte done - 1 and the guesses after it
+            cache.length = self.prefix + done
+            start = self.prefix + done
+            bytes_in = patch[:, done - 1 : PATCH - 1]
+            x = self.byte_embed(bytes_in)
+            if self.prev_embed is not None:
+                x = x + self.prev_embed(prev[:, done:] + self._offsets[done:])
+            T = x.size(1)
+            allowed = torch.arange(start + T, device=device)[None, :] <= (
+                start + torch.arange(T, device=device)[:, None]
+            )
+            pos = torch.arange(start, start + T, device=device)
+            h = self.byte(x, pos, cache, allowed[None, None])
 
     def _generate_uncached(self, seqs, max_patches, pick, stop):
         """The reference: one sequence at a time, both decoders from scratch for every byte."""
@@ -809,6 +855,7 @@ class _Sampler:
         ):
             raise ValueError("need temperature >= 0, top_k >= 1 and 0 < top_p <= 1")
         self.temperature, self.top_k, self.top_p, self.gen = temperature, top_k, top_p, generator
+        self.greedy = temperature == 0
 
     def __call__(self, logits: torch.Tensor) -> torch.Tensor:
         if self.temperature == 0:

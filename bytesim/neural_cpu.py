@@ -125,7 +125,14 @@ def free_run(
         def halted(_index, patches):
             return patches[:, 2] == 0  # IR opcode 0: the HLT state is the last
 
-        seqs = model.generate(prompts, PROMPT_PATCHES + max_states, temperature=0.0, stop=halted)
+        # one trace (`run --neural`): guess that each state repeats the last, as most bytes do
+        seqs = model.generate(
+            prompts,
+            PROMPT_PATCHES + max_states,
+            temperature=0.0,
+            stop=halted,
+            draft=len(prompts) == 1,
+        )
         for s in seqs:
             states = s[PROMPT_PATCHES * PATCH :].view(-1, PATCH).cpu().numpy()
             if len(states) and (states[-1] == EOP).all():

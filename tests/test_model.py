@@ -195,6 +195,50 @@ def test_cached_generation_equals_uncached_for_prompts_of_different_lengths(mode
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_drafted_greedy_generation_equals_step_by_step(mode):
+    model = tiny(prev_patch=mode, byte_hidden_size=16)
+    ids = random_ids(batch=3, patches=4, seed=2)
+    prompts = [ids[0, :16], ids[1, :48], ids[2, :32]]
+    plain = model.generate(prompts, max_patches=8)
+    drafted = model.generate(prompts, max_patches=8, draft=True)
+    alone = model.generate(prompts[1:2], max_patches=8, draft=True)
+    for a, b in zip(plain, drafted, strict=True):
+        assert torch.equal(a, b)
+    assert torch.equal(alone[0], plain[1])
+    sampled = model.generate(prompts, 6, temperature=1.0, seed=3)  # sampling ignores draft
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(
+            sampled, model.generate(prompts, 6, temperature=1.0, seed=3, draft=True), strict=True
+        )
+    )
+
+
+def test_a_draft_that_is_right_is_kept_in_one_pass():
+    """With the byte decoder's logits always favouring the previous patch's byte, each patch
+    repeats the prompt's last and takes a single pass of the byte decoder."""
+    model = tiny(prev_patch="prefix", byte_hidden_size=16)
+    prompt = random_ids(batch=1, patches=2, seed=4)[0].clamp(max=255)
+    last = prompt[-16:]
+    passes = []
+    forward = model.byte.forward
+
+    def counted(*args, **kwargs):
+        passes.append(args[0].size(1))
+        return forward(*args, **kwargs)
+
+    def copying(h):  # the logits of the byte at each position: the last patch's byte wins
+        logits = torch.zeros(*h.shape[:-1], 257)
+        index = last[: h.size(1)] if h.dim() == 3 else last[:1].expand(h.size(0))
+        return logits.scatter(-1, index.expand(*h.shape[:-1])[..., None], 1.0)
+
+    model.byte.forward, model.byte_logits = counted, copying
+    out = model.generate([prompt], max_patches=5, draft=True)[0]
+    assert torch.equal(out[32:], last.repeat(3))
+    assert passes == [model.prefix + 16] * 3  # one pass of prefix, feature and 15 bytes each
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_steered_patches_are_put_in_and_the_rest_is_what_the_model_writes_after_them(mode):
     model = tiny(prev_patch=mode, byte_hidden_size=16)
     ids = random_ids(batch=2, patches=4)
