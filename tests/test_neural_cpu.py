@@ -483,3 +483,18 @@ def test_run_neural_json_gives_each_state_its_probability_and_marks_the_unsure(t
         assert all(0 <= s["probability"] <= 1 for s in steps)
         assert [s["unsure"] for s in steps] == [s["probability"] < float(threshold) for s in steps]
         assert neural["unsure_states"] == sum(s["unsure"] for s in steps)
+
+
+def test_the_draft_benchmark_gives_the_same_trace_in_fewer_passes(capsys):
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_neural_run.py"
+    spec = importlib.util.spec_from_file_location("bench_neural_run", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.main(["--rounds", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "cpu-small: 255 states of the card's 255-word program, 1 rounds"
+    plain, drafted = (int(line.split(", ")[1].split()[0]) for line in lines[1:3])
+    assert plain == 16 * 255 and drafted < plain / 2
+    assert lines[3].endswith("the same trace: True")
