@@ -80,6 +80,10 @@ class KVCache:
     def advance(self, steps: int) -> None:
         self.length += steps
 
+    def rewind(self, length: int) -> None:
+        """Forget every position from `length` on (later appends write over them)."""
+        self.length = length
+
     def keep(self, rows: torch.Tensor) -> None:
         """Drop every row not listed in `rows` (finished sequences leave the batch)."""
         self.k = self.k[:, rows]
@@ -753,8 +757,8 @@ class BGPT(nn.Module):
 
     def _draft_patch(self, feature, prev, retrieved):
         """Greedy patches by checking guesses (`_generate_patch`'s `draft`). -> (B, 16)"""
-        B, device = feature.size(0), feature.device
-        cache = self.byte.new_cache(B, self.prefix + PATCH, feature)
+        device = feature.device
+        cache = self.byte.new_cache(feature.size(0), self.prefix + PATCH, feature)
         patch = prev.clone()  # the guess; bytes before `done` are decided
         # first pass: the prefix, the feature and the guessed bytes 0..14
         x = self.byte_inputs(self.byte_proj(feature), prev, patch[:, : PATCH - 1], retrieved)
@@ -770,8 +774,8 @@ class BGPT(nn.Module):
                 return patch
             # keep the cache up to the token of byte done - 1 (the feature is byte 0's), then
             # feed the decided byte done - 1 and the guesses after it
-            cache.length = self.prefix + done
             start = self.prefix + done
+            cache.rewind(start)
             bytes_in = patch[:, done - 1 : PATCH - 1]
             x = self.byte_embed(bytes_in)
             if self.prev_embed is not None:
