@@ -360,6 +360,17 @@ class _Abandoned(Exception):
     """Raised by the first Ctrl-C inside `_StopRequest.abandoned_by_ctrl_c`."""
 
 
+def _from_abandon(err: BaseException | None) -> bool:
+    """Whether `err` is `_Abandoned` or was raised while handling or because of one."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, _Abandoned):
+            return True
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return False
+
+
 class _StopRequest:
     """While active, Ctrl-C or SIGTERM asks the loop to save a checkpoint and stop after the
     step it is in; a second Ctrl-C interrupts at once. Only the main thread can take signals:
@@ -385,8 +396,11 @@ class _StopRequest:
         self._optional = not self.requested
         try:
             yield
-        except _Abandoned:
-            pass
+        except Exception as err:
+            # the signal may land where Python wraps what it raises (a class body being made
+            # on import, as matplotlib's on the first plot: RuntimeError from _Abandoned)
+            if not _from_abandon(err):
+                raise
         finally:
             self._optional = False
 

@@ -287,3 +287,21 @@ def test_a_run_that_fails_before_it_starts_leaves_no_folder_behind(tmp_path):
     with pytest.raises(TrainError):
         train(config(tmp_path / "mine", data=["gen:nosuch"]))
     assert (tmp_path / "mine").is_dir()
+
+
+def test_a_ctrl_c_wrapped_by_python_still_only_abandons_the_optional_block():
+    """Ctrl-C inside a class body being made (as matplotlib's first import in the loss plot)
+    comes out of Python 3.11 as a RuntimeError caused by what the handler raised."""
+    from bytesim.train import _Abandoned, _StopRequest
+
+    stop = _StopRequest()
+    with stop.abandoned_by_ctrl_c():
+        raise RuntimeError("Error calling __set_name__") from _Abandoned()
+    with stop.abandoned_by_ctrl_c():
+        try:
+            raise _Abandoned
+        except _Abandoned:
+            raise ValueError("while handling it") from None  # the context is kept
+    with pytest.raises(RuntimeError, match="not a Ctrl-C"):
+        with stop.abandoned_by_ctrl_c():
+            raise RuntimeError("not a Ctrl-C")
