@@ -52,11 +52,18 @@ def agreeing(reference: list[Note], output: list[Note]) -> int:
     return i
 
 
-def fault_rate(records: list[tuple[int, int]]) -> float:
-    """First faults per reference note read: `records` holds (reference notes, notes right
-    before the first fault) per output; right == notes is an output without a fault."""
+def faults_and_notes_read(records: list[tuple[int, int]]) -> tuple[int, int]:
+    """(first faults, reference notes read up to and including them): `records` holds
+    (reference notes, notes right before the first fault) per output; right == notes is an
+    output without a fault."""
     faults = sum(right < notes for notes, right in records)
     read = sum(right + 1 if right < notes else notes for notes, right in records)
+    return faults, read
+
+
+def fault_rate(records: list[tuple[int, int]]) -> float:
+    """First faults per reference note read (`faults_and_notes_read`)."""
+    faults, read = faults_and_notes_read(records)
     return faults / read if read else 0.0
 
 
@@ -141,12 +148,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {kind} | {count} | {', '.join(named[kind][: args.examples])} |")
     lengths = [notes for notes, _ in records]
     if sum(lengths):
-        p = fault_rate(records)
+        faults, read = faults_and_notes_read(records)
+        p = faults / read
         right = sum(r for _, r in records) / sum(lengths)
-        faults = sum(r < n for n, r in records)
         print(
-            f"\nfirst faults per reference note read: {faults} in "
-            f"{sum(r + 1 if r < n else n for n, r in records)}, p = {100 * p:.2f} %; "
+            f"\nfirst faults per reference note read: {faults} in {read}, p = {100 * p:.2f} %; "
             f"the reference's notes right before the first fault: {100 * right:.1f} % "
             f"(at p: {100 * expected_share(p, lengths):.1f} %); "
             f"90 % needs p = {100 * rate_for_share(0.9, lengths):.3f} %, "
