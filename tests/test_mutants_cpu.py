@@ -520,3 +520,105 @@ def test_a_program_file_in_a_bgpt_folder_is_named_as_a_program(tmp_path):
     first.write_bytes(first.read_bytes()[:1024])
     problems = check_dataset(tmp_path).problems
     assert problems == [f"train/{first.name}: 1024 bytes is a program, not an instance"]
+
+
+# ----------------------------------------------------------------------------- cpu/isa
+
+# (word, (d1, x, y, d2, swap)): the slot form of every kind, and the lenient words whose
+# register byte 0 means R10 (slot 10). Slots: 0 ACC, 1..10 A..J, 11 the immediate.
+SLOT_FORMS = [
+    ("00 00 00 00", (0, 0, 0, 0, False)),  # HLT
+    ("01 00 00 00", (0, 0, 0, 0, False)),  # CLR: ACC
+    ("02 02 00 00", (2, 2, 0, 2, False)),  # INC B
+    ("08 0a 00 00", (10, 10, 0, 10, False)),  # NOT J
+    ("09 03 00 00", (0, 3, 0, 0, False)),  # PUSH C
+    ("09 00 00 00", (0, 10, 0, 0, False)),  # PUSH of byte 0: R10 (lenient)
+    ("0a 04 00 00", (4, 0, 0, 4, False)),  # POP D
+    ("0a 00 00 00", (10, 0, 0, 10, False)),  # POP to byte 0: R10 (lenient)
+    ("0b c8 00 00", (0, 11, 0, 0, False)),  # LOADI 200
+    ("0c 01 00 00", (0, 1, 0, 1, True)),  # SWAP A: ACC <-> A
+    ("0c 00 00 00", (0, 10, 0, 10, True)),  # SWAP of byte 0 (lenient)
+    ("0c 01 02 00", (1, 2, 1, 2, True)),  # SWAP A B
+    ("0c 00 03 00", (10, 3, 10, 3, True)),  # SWAP R10 C (lenient)
+    ("0d 02 00 00", (0, 0, 2, 0, False)),  # ADD B: ACC <- ACC + B
+    ("0d 00 00 00", (0, 0, 10, 0, False)),  # ADD of byte 0 (lenient)
+    ("0e 01 02 00", (1, 1, 2, 1, False)),  # SUB A B: A <- A - B
+    ("0f 01 02 03", (3, 1, 2, 3, False)),  # MUL A B C: C <- A * B
+    ("10 00 02 00", (10, 10, 2, 10, False)),  # DIV R10 B (lenient)
+    ("11 00 02 05", (5, 10, 2, 5, False)),  # AND R10 B E (lenient)
+    ("13 01 02 00", (1, 1, 2, 1, False)),  # XOR A B
+    ("14 01 02 00", (1, 2, 0, 1, False)),  # MOV A B: A <- B
+    ("14 01 00 00", (1, 10, 0, 1, False)),  # MOV A, R10 (lenient)
+    ("14 00 05 00", (10, 5, 0, 10, False)),  # MOV R10, E (lenient)
+]
+
+
+@pytest.mark.parametrize(("word", "slots"), SLOT_FORMS)
+def test_decode_word_gives_the_slot_form_of_each_kind(word, slots):
+    from cpu.isa import decode_word
+
+    op = decode_word(bytes.fromhex(word))
+    assert op.opcode == bytes.fromhex(word)[0]
+    assert (op.d1, op.x, op.y, op.d2, op.swap) == slots
+
+
+def test_operand_count_of_every_variant():
+    from cpu.isa import INSTRUCTIONS, VARIANTS, operand_count, variant_of
+
+    seen = set()
+    for ins in INSTRUCTIONS:
+        for count in ins.counts or (0,):
+            operands = [200] if ins.kind == "loadi" else [1 + i for i in range(count)]
+            word = bytes([ins.opcode, *operands, *[0] * (3 - len(operands))])
+            variant = variant_of(word)
+            assert operand_count(word) == (1 if ins.kind == "loadi" else count), variant
+            assert len(variant.split()) - 1 == operand_count(word) or variant == "HLT"
+            seen.add(variant)
+    assert seen == {*VARIANTS, "HLT"}
+    assert operand_count(bytes([11, 0, 0, 0])) == 1  # LOADI 0: the immediate counts, 0 or not
+
+
+def test_unknown_opcode_names_the_range():
+    from cpu.isa import word_problem
+
+    for lenient in (False, True):
+        assert word_problem(bytes([21, 0, 0, 0]), lenient) == "unknown opcode 21 (must be 0..20)"
+
+
+# (word, the byte position the original reads that lenient mode refuses, or None): 11 (no
+# register) placed in the bytes each kind reads and in those it ignores.
+LENIENT_READS = [
+    ("00 0b 0b 0b", None),  # HLT reads nothing
+    ("0b ff ff ff", None),  # LOADI: an immediate
+    ("01 00 0b 0b", None),  # unary on ACC: nothing
+    ("01 0b 00 00", 1),
+    ("09 0b 00 00", 1),  # PUSH, POP read byte 1 only
+    ("09 00 0b 0b", None),
+    ("0a 01 0b 0b", None),
+    ("0c 0b 00 0b", 1),  # SWAP of one register: byte 1
+    ("0c 01 00 0b", None),
+    ("0c 01 0b 0b", 2),  # SWAP of two: bytes 1, 2
+    ("0c 01 02 0b", None),
+    ("14 01 00 0b", None),  # MOV: bytes 1, 2 even when byte 2 is 0
+    ("14 01 0b 00", 2),
+    ("14 0b 01 00", 1),
+    ("0d 0b 00 0b", 1),  # binary of one: byte 1
+    ("0d 01 00 0b", None),
+    ("0d 01 0b 00", 2),  # of two: bytes 1, 2
+    ("0d 01 02 0b", 3),  # of three: bytes 1, 2, 3
+    ("0d 01 0b 03", 2),
+    ("13 0b 02 03", 1),
+]
+
+
+@pytest.mark.parametrize(("word", "position"), LENIENT_READS)
+def test_lenient_mode_checks_the_register_bytes_the_original_reads(word, position):
+    from cpu.isa import INSTRUCTIONS, word_problem
+
+    w = bytes.fromhex(word)
+    problem = word_problem(w, lenient=True)
+    if position is None:
+        assert problem is None
+    else:
+        name = INSTRUCTIONS[w[0]].mnemonic
+        assert problem == f"{name}: register byte {position} is {w[position]} (must be 0..10)"
