@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
+import os
 import random
 import re
+import stat
 import tarfile
 
 import numpy as np
@@ -622,3 +625,97 @@ def test_lenient_mode_checks_the_register_bytes_the_original_reads(word, positio
     else:
         name = INSTRUCTIONS[w[0]].mnemonic
         assert problem == f"{name}: register byte {position} is {w[position]} (must be 0..10)"
+
+
+# ----------------------------------------------------------------------------- cpu/dataset
+
+
+def _program_words(memory: bytes) -> int:
+    """N of a generated program: N - 1 instructions (never all zero), then HLT."""
+    words = [memory[i : i + 4] for i in range(0, len(memory), 4)]
+    return words.index(bytes(4)) + 1
+
+
+def test_shard_instances_past_one_batch_keep_their_numbers_and_lengths():
+    from cpu.dataset import BATCH, Shard, shard_instances
+
+    shard = Shard(index=3, split="test", number=1, first=5000, count=BATCH + 3)
+    items = list(shard_instances(shard, seed=4, min_len=3, max_len=4))
+    assert [name for name, _ in items] == [f"test/{5000 + i:09d}.bin" for i in range(BATCH + 3)]
+    lengths = [_program_words(decode_instance(blob)[0]) for _, blob in items]
+    assert set(lengths) == {3, 4}
+
+
+def test_write_shards_manifest_holds_its_settings_and_defaults(tmp_path):
+    keys = ("seed", "train", "test", "min_instructions", "max_instructions", "shard_size")
+    write_shards(tmp_path / "a", 3, 2)
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    assert {k: manifest[k] for k in keys} == dict(zip(keys, (0, 3, 2, 1, 255, 10000), strict=True))
+    counted = []
+    write_shards(tmp_path / "b", 3, 2, 5, 2, 9, 2, progress=counted.append)
+    manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    assert {k: manifest[k] for k in keys} == dict(zip(keys, (5, 3, 2, 2, 9, 2), strict=True))
+    assert [s["count"] for s in manifest["shards"]] == [2, 1, 2]
+    assert sorted(counted) == [1, 2, 2]
+    lengths = [
+        _program_words(decode_instance(blob)[0]) for _, blob in read_instances(tmp_path / "b")
+    ]
+    assert len(lengths) == 5 and all(2 <= n <= 9 for n in lengths)
+
+
+def test_bgpt_files_are_made_with_mode_644(tmp_path):
+    old = os.umask(0o022)
+    try:
+        write_bgpt(tmp_path / "d", 3, 1, min_len=1, max_len=2)
+    finally:
+        os.umask(old)
+    modes = {stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "d").rglob("*.bin")}
+    assert modes == {0o644}
+
+
+def test_detect_layout_names_each_kind_of_path(tmp_path):
+    from cpu.dataset import detect_layout
+
+    write_shards(tmp_path / "s", 2, 1, min_len=1, max_len=2)
+    assert detect_layout(tmp_path / "s" / "shard-00000.tar") == "shards"
+    (tmp_path / "x.tar" / "train").mkdir(parents=True)  # a folder named like a shard
+    assert detect_layout(tmp_path / "x.tar") == "bgpt"
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(DatasetError) as err:
+        detect_layout(tmp_path / "notes.txt")
+    assert str(err.value) == "is a file, not a dataset folder or a shard (.tar)"
+    with pytest.raises(DatasetError) as err:
+        detect_layout(tmp_path / "missing")
+    assert str(err.value) == "no such dataset folder"
+
+
+def test_claim_folder_makes_parents_and_refuses_a_bgpt_folder(tmp_path):
+    from cpu.dataset import claim_folder
+
+    claim_folder(tmp_path / "a" / "b" / "c")
+    assert (tmp_path / "a" / "b" / "c").is_dir()
+    (tmp_path / "d" / "test").mkdir(parents=True)
+    with pytest.raises(DatasetError) as err:
+        claim_folder(tmp_path / "d")
+    assert str(err.value) == "holds a bgpt dataset (train/, test/); use another folder"
+
+
+def test_check_dataset_names_a_lenient_program_by_its_lenient_text(tmp_path):
+    """A program only lenient mode runs (ADD of register byte 0) takes the slow check; its
+    name is checked against the md5 of its lenient disassembly."""
+    from cpu.assembler import disassemble
+    from cpu.generate import program_name
+
+    memory = bytes([13, 0, 0, 0, 2, 0, 0, 0]) + bytes(MEMORY_SIZE - 8)
+    blob = encode_instance(memory, run(memory, None, lenient=True))
+    name = program_name(disassemble(memory, lenient=True))
+    (tmp_path / "train").mkdir()
+    (tmp_path / "train" / f"{name}.bin").write_bytes(blob)
+    assert check_dataset(tmp_path, lenient=True).problems == []
+    strict = check_dataset(tmp_path).problems
+    assert len(strict) == 1 and strict[0].startswith(f"train/{name}.bin: ")
+    wrong = "0" * 32
+    (tmp_path / "train" / f"{name}.bin").rename(tmp_path / "train" / f"{wrong}.bin")
+    assert check_dataset(tmp_path, lenient=True).problems == [
+        f"train/{wrong}.bin: name is not the md5 of its program ({name})"
+    ]
