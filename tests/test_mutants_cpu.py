@@ -719,3 +719,9 @@ def test_check_dataset_names_a_lenient_program_by_its_lenient_text(tmp_path):
     assert check_dataset(tmp_path, lenient=True).problems == [
         f"train/{wrong}.bin: name is not the md5 of its program ({name})"
     ]
+    corrupt = bytearray(blob)
+    corrupt[MEMORY_SIZE + STATE_SIZE + 1] ^= 1  # ACC after the first step
+    (tmp_path / "train" / f"{wrong}.bin").write_bytes(bytes(corrupt))
+    assert check_dataset(tmp_path, lenient=True).problems == [
+        f"train/{wrong}.bin: step 1 ACC: expected 0, got 1 (byte {MEMORY_SIZE + STATE_SIZE + 1})"
+    ]
